@@ -1,0 +1,254 @@
+package domain
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Case is the aggregate of one case: the state the protocol decides on (stage,
+// consent, closure, erasure, break-glass grants, who wrote in which section) and
+// the profile facts that statistics need. Its zero value is "no such case".
+//
+// A Case is rebuilt by applying its events in order with Apply, which never fails
+// and only assigns state; new events are checked first with CheckAppend.
+type Case struct {
+	ID      string
+	Version uint64
+	Stage   Stage
+	Closed  bool
+	Erased  bool
+	// Consent maps each organisation that the participant's consent covers to its
+	// grant.
+	Consent map[string]ConsentGrant
+	// BreakGlass lists the break-glass grants not yet expired when the last event
+	// was applied.
+	BreakGlass []BreakGlassGrant
+	// Writers maps each section to the sorted organisations that wrote in it.
+	Writers map[Section][]string
+	Profile Profile
+}
+
+// ConsentGrant is consent to share with one organisation. ExpiresAt is a date
+// (YYYY-MM-DD) from which the consent no longer holds; empty means no expiry.
+type ConsentGrant struct {
+	ExpiresAt string
+}
+
+// BreakGlassGrant is emergency read access for one user until ExpiresAt.
+type BreakGlassGrant struct {
+	Subject   string
+	Agency    string
+	ExpiresAt time.Time
+}
+
+// Profile holds the case facts used for listing and statistics.
+type Profile struct {
+	OpenedAt    time.Time
+	TargetGroup string
+	Gender      string
+	Regime      string
+	Programme   string
+	ReleaseDate string
+	ReleasedAt  string
+	ClosedAt    time.Time
+}
+
+// Apply folds e into the case. It never fails: events in the log were valid when
+// written. Events whose data is unavailable (nil) still move the version, stage
+// and writers.
+func (c *Case) Apply(e Event) {
+	if c.ID == "" {
+		c.ID = e.CaseID
+	}
+	c.Version = e.Version
+	if st, ok := stageOf[e.Type]; ok && st.Rank() > c.Stage.Rank() {
+		c.Stage = st
+	}
+	c.pruneBreakGlass(e.RecordedAt)
+	for _, s := range SectionsOf(e.Type) {
+		c.addWriter(s, e.Originator)
+	}
+	switch d := e.Data.(type) {
+	case CaseOpenedData:
+		c.Profile.OpenedAt = e.RecordedAt
+		c.Profile.TargetGroup, c.Profile.Gender, c.Profile.Regime, c.Profile.Programme = d.TargetGroup, d.Gender, d.Regime, d.Programme
+	case ConsentGivenData:
+		consent := c.cloneConsent()
+		for _, org := range d.Organisations {
+			consent[org] = ConsentGrant{ExpiresAt: d.ExpiresAt}
+		}
+		c.Consent = consent
+	case ConsentWithdrawnData:
+		consent := map[string]ConsentGrant{}
+		if !d.All {
+			consent = c.cloneConsent()
+			for _, org := range d.Organisations {
+				delete(consent, org)
+			}
+		}
+		c.Consent = consent
+	case ReleaseScheduledData:
+		c.Profile.ReleaseDate = d.ReleaseDate
+	case ReleasedData:
+		c.Profile.ReleasedAt = d.ReleasedAt
+	case BreakGlassData:
+		if at, err := time.Parse(time.RFC3339, d.ExpiresAt); err == nil {
+			c.BreakGlass = append(slices.Clip(c.BreakGlass), BreakGlassGrant{Subject: e.Author, Agency: e.Originator, ExpiresAt: at.UTC()})
+		}
+	}
+	switch e.Type {
+	case CaseClosed:
+		c.Closed = true
+		c.Profile.ClosedAt = e.RecordedAt
+	case CaseErased:
+		c.Erased = true
+		c.Consent, c.BreakGlass, c.Writers = nil, nil, nil
+		c.Profile = Profile{OpenedAt: c.Profile.OpenedAt, ClosedAt: c.Profile.ClosedAt}
+	}
+}
+
+// Clone returns a copy of c that shares nothing mutable with it, so that readers
+// may hold it while the original moves on.
+func (c *Case) Clone() *Case {
+	cp := *c
+	cp.Consent = c.cloneConsent()
+	cp.BreakGlass = slices.Clone(c.BreakGlass)
+	if c.Writers != nil {
+		cp.Writers = make(map[Section][]string, len(c.Writers))
+		for s, orgs := range c.Writers {
+			cp.Writers[s] = orgs // writer lists are replaced, never changed in place
+		}
+	}
+	return &cp
+}
+
+func (c *Case) cloneConsent() map[string]ConsentGrant {
+	m := make(map[string]ConsentGrant, len(c.Consent)+1)
+	for k, v := range c.Consent {
+		m[k] = v
+	}
+	return m
+}
+
+func (c *Case) addWriter(s Section, org string) {
+	orgs := c.Writers[s]
+	i, found := slices.BinarySearch(orgs, org)
+	if found || org == "" {
+		return
+	}
+	if c.Writers == nil {
+		c.Writers = map[Section][]string{}
+	}
+	c.Writers[s] = slices.Insert(slices.Clone(orgs), i, org)
+}
+
+func (c *Case) pruneBreakGlass(now time.Time) {
+	if len(c.BreakGlass) == 0 || now.IsZero() {
+		return
+	}
+	kept := make([]BreakGlassGrant, 0, len(c.BreakGlass))
+	for _, g := range c.BreakGlass {
+		if g.ExpiresAt.After(now) {
+			kept = append(kept, g)
+		}
+	}
+	c.BreakGlass = kept
+}
+
+// CheckAppend says whether an event of type t may be appended to the case as it
+// stands, by the aggregate's own invariants (the sharing protocol decides who may
+// append, separately). It returns KindNotFound for a case that does not exist
+// (except for CaseOpened), KindConflict for CaseOpened on an existing case and
+// for anything but CaseErased on a closed case, KindGone on an erased case.
+func (c *Case) CheckAppend(t EventType) error {
+	switch {
+	case c.Erased:
+		return Errorf(KindGone, "the case was erased")
+	case t == CaseOpened && c.Version > 0:
+		return Errorf(KindConflict, "the case is already open")
+	case t == CaseOpened:
+		return nil
+	case c.Version == 0:
+		return Errorf(KindNotFound, "no such case")
+	case c.Closed && t != CaseErased:
+		return Errorf(KindConflict, "the case is closed: only erasure can follow")
+	}
+	return nil
+}
+
+// PolicyKey returns a canonical encoding of everything in the case that a sharing
+// decision may depend on (stage, closure, erasure, consent, break-glass grants,
+// writers), and nothing else: two cases with equal keys get equal decisions, so
+// decisions can be cached by key across cases. The case id and version are not
+// part of it.
+func (c *Case) PolicyKey() string {
+	var b strings.Builder
+	b.WriteString(string(c.Stage))
+	if c.Closed {
+		b.WriteString("|closed")
+	}
+	if c.Erased {
+		b.WriteString("|erased")
+	}
+	b.WriteString("|c:")
+	for _, org := range sortedKeys(c.Consent) {
+		b.WriteString(org)
+		b.WriteByte('=')
+		b.WriteString(c.Consent[org].ExpiresAt)
+		b.WriteByte(',')
+	}
+	b.WriteString("|b:")
+	for _, g := range c.BreakGlass {
+		b.WriteString(g.Agency)
+		b.WriteByte('/')
+		b.WriteString(g.Subject)
+		b.WriteByte('=')
+		b.WriteString(strconv.FormatInt(g.ExpiresAt.Unix(), 10))
+		b.WriteByte(',')
+	}
+	b.WriteString("|w:")
+	for _, s := range Sections {
+		if orgs := c.Writers[s]; len(orgs) > 0 {
+			b.WriteString(string(s))
+			b.WriteByte('=')
+			b.WriteString(strings.Join(orgs, "+"))
+			b.WriteByte(',')
+		}
+	}
+	return b.String()
+}
+
+// NextChange returns the first instant after now at which a decision on this
+// case may change by the passing of time alone (a consent expiry, at 00:00 UTC of
+// its date; a break-glass expiry), or the zero time if there is none.
+func (c *Case) NextChange(now time.Time) time.Time {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, g := range c.Consent {
+		if g.ExpiresAt != "" {
+			if t, err := time.Parse(time.DateOnly, g.ExpiresAt); err == nil {
+				consider(t)
+			}
+		}
+	}
+	for _, g := range c.BreakGlass {
+		consider(g.ExpiresAt)
+	}
+	return next
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,358 @@
+package domain
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Size limits of validated input. A request body is at most 1 MiB as a whole.
+const (
+	MaxRefLen       = 128      // identifiers, references, enum-like values
+	MaxShortTextLen = 1024     // one-line texts (housing, a decision)
+	MaxTextLen      = 32 << 10 // free-text notes
+	MaxListLen      = 200      // items in any list
+	MaxShareWith    = 64       // organisations in a share list or consent
+)
+
+// fieldReader reads one JSON object strictly: duplicate and unknown keys, wrong
+// types, bad enum values and oversize values become FieldErrors with the field's
+// path. It never stops at the first error, so a caller learns every problem.
+type fieldReader struct {
+	path string
+	keys []string
+	vals map[string]json.RawMessage
+	used map[string]bool
+	errs *[]FieldError
+	dir  Directory
+}
+
+// readObject parses raw as a JSON object at path. On failure it records the error
+// and returns nil.
+func readObject(raw json.RawMessage, path string, dir Directory, errs *[]FieldError) *fieldReader {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		addErr(errs, path, "must be a JSON object")
+		return nil
+	}
+	r := &fieldReader{path: path, vals: map[string]json.RawMessage{}, used: map[string]bool{}, errs: errs, dir: dir}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			addErr(errs, path, "is not valid JSON")
+			return nil
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			addErr(errs, join(path, key), "is not valid JSON")
+			return nil
+		}
+		if _, dup := r.vals[key]; dup {
+			addErr(errs, join(path, key), "appears more than once")
+			continue
+		}
+		r.keys = append(r.keys, key)
+		r.vals[key] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		addErr(errs, path, "is not valid JSON")
+		return nil
+	}
+	if dec.More() {
+		addErr(errs, path, "has trailing data")
+	}
+	return r
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func addErr(errs *[]FieldError, field, msg string) {
+	*errs = append(*errs, FieldError{Field: field, Message: msg})
+}
+
+func (r *fieldReader) fail(name, msg string) { addErr(r.errs, join(r.path, name), msg) }
+
+// take returns the raw value of name, marking it known; absent and null are the
+// same. A missing required field is recorded.
+func (r *fieldReader) take(name string, required bool) (json.RawMessage, bool) {
+	r.used[name] = true
+	v, ok := r.vals[name]
+	if !ok || string(v) == "null" {
+		if required {
+			r.fail(name, "is required")
+		}
+		return nil, false
+	}
+	return v, true
+}
+
+// done records every key that no reader asked for, in the order given.
+func (r *fieldReader) done() {
+	for _, k := range r.keys {
+		if !r.used[k] {
+			r.fail(k, "is not a known field")
+		}
+	}
+}
+
+// textKind says which characters a string may hold.
+type textKind int
+
+const (
+	textRef  textKind = iota // identifiers: letters, digits and . _ : / - only
+	textLine                 // printable, no line breaks
+	textFree                 // printable, line breaks and tabs allowed
+)
+
+func checkText(s string, kind textKind, max int) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	if len(s) > max {
+		return fmt.Sprintf("must be at most %d bytes", max)
+	}
+	for _, c := range s {
+		switch {
+		case kind == textRef:
+			if !(c < utf8.RuneSelf && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._:/-", c))) {
+				return "may hold only letters, digits and . _ : / -"
+			}
+		case c == '\n' || c == '\t' || c == '\r':
+			if kind == textLine {
+				return "must be a single line"
+			}
+		case unicode.IsControl(c) || unicode.Is(unicode.Cf, c) && c != '\u200d':
+			// Cf holds the bidirectional overrides and other invisible format
+			// characters used to disguise text; the zero-width joiner stays, as
+			// some scripts need it.
+			return "must not hold control or invisible formatting characters"
+		}
+	}
+	return ""
+}
+
+func (r *fieldReader) text(name string, required bool, kind textKind, max int) string {
+	v, ok := r.take(name, required)
+	if !ok {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		r.fail(name, "must be a string")
+		return ""
+	}
+	if required && strings.TrimSpace(s) == "" {
+		r.fail(name, "must not be empty")
+		return ""
+	}
+	if msg := checkText(s, kind, max); msg != "" {
+		r.fail(name, msg)
+		return ""
+	}
+	return s
+}
+
+func (r *fieldReader) ref(name string, required bool) string {
+	return r.text(name, required, textRef, MaxRefLen)
+}
+
+func (r *fieldReader) line(name string, required bool) string {
+	return r.text(name, required, textLine, MaxShortTextLen)
+}
+
+func (r *fieldReader) free(name string, required bool) string {
+	return r.text(name, required, textFree, MaxTextLen)
+}
+
+func (r *fieldReader) enum(name string, required bool, values []string) string {
+	s := r.text(name, required, textLine, MaxRefLen)
+	if s == "" {
+		return ""
+	}
+	for _, v := range values {
+		if s == v {
+			return s
+		}
+	}
+	r.fail(name, "must be one of "+strings.Join(values, ", "))
+	return ""
+}
+
+// date reads a calendar date, YYYY-MM-DD.
+func (r *fieldReader) date(name string, required bool) string {
+	s := r.text(name, required, textRef, MaxRefLen)
+	if s == "" {
+		return ""
+	}
+	if !IsDate(s) {
+		r.fail(name, "must be a date, YYYY-MM-DD")
+		return ""
+	}
+	return s
+}
+
+// IsDate reports whether s is a valid calendar date written YYYY-MM-DD.
+func IsDate(s string) bool {
+	if len(s) != 10 {
+		return false
+	}
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
+}
+
+// org reads an organisation id that must be in the directory.
+func (r *fieldReader) org(name string, required bool) string {
+	s := r.ref(name, required)
+	if s == "" {
+		return ""
+	}
+	if _, ok := r.dir.TypeOf(s); !ok {
+		r.fail(name, "is not an organisation of the directory")
+		return ""
+	}
+	return s
+}
+
+func (r *fieldReader) boolean(name string) *bool {
+	v, ok := r.take(name, false)
+	if !ok {
+		return nil
+	}
+	var b bool
+	if err := json.Unmarshal(v, &b); err != nil {
+		r.fail(name, "must be true or false")
+		return nil
+	}
+	return &b
+}
+
+func (r *fieldReader) integer(name string, required bool, min, max int) *int {
+	v, ok := r.take(name, required)
+	if !ok {
+		return nil
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil {
+		r.fail(name, "must be an integer")
+		return nil
+	}
+	if n < min || n > max {
+		r.fail(name, fmt.Sprintf("must be between %d and %d", min, max))
+		return nil
+	}
+	return &n
+}
+
+// array reads a JSON array and calls each for every element with its path.
+func (r *fieldReader) array(name string, required, nonEmpty bool, each func(path string, v json.RawMessage)) bool {
+	v, ok := r.take(name, required)
+	if !ok {
+		return false
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(v, &elems); err != nil || elems == nil {
+		r.fail(name, "must be an array")
+		return false
+	}
+	if nonEmpty && len(elems) == 0 {
+		r.fail(name, "must not be empty")
+		return false
+	}
+	if len(elems) > MaxListLen {
+		r.fail(name, fmt.Sprintf("must have at most %d entries", MaxListLen))
+		return false
+	}
+	for i, e := range elems {
+		each(fmt.Sprintf("%s[%d]", join(r.path, name), i), e)
+	}
+	return true
+}
+
+// stringsOf reads an array of strings, each checked as kind.
+func (r *fieldReader) stringsOf(name string, required, nonEmpty bool, kind textKind, max int) []string {
+	out := []string{}
+	ok := r.array(name, required, nonEmpty, func(path string, v json.RawMessage) {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			addErr(r.errs, path, "must be a string")
+			return
+		}
+		if msg := checkText(s, kind, max); msg != "" {
+			addErr(r.errs, path, msg)
+			return
+		}
+		if strings.TrimSpace(s) == "" {
+			addErr(r.errs, path, "must not be empty")
+			return
+		}
+		out = append(out, s)
+	})
+	if !ok {
+		return nil
+	}
+	return out
+}
+
+// orgs reads an array of distinct organisation ids of the directory.
+func (r *fieldReader) orgs(name string, required, nonEmpty bool) []string {
+	ids := r.stringsOf(name, required, nonEmpty, textRef, MaxRefLen)
+	return checkOrgs(ids, join(r.path, name), r.dir, r.errs)
+}
+
+func checkOrgs(ids []string, path string, dir Directory, errs *[]FieldError) []string {
+	if len(ids) > MaxShareWith {
+		addErr(errs, path, fmt.Sprintf("must name at most %d organisations", MaxShareWith))
+		return nil
+	}
+	seen := map[string]bool{}
+	for i, id := range ids {
+		if _, ok := dir.TypeOf(id); !ok {
+			addErr(errs, fmt.Sprintf("%s[%d]", path, i), "is not an organisation of the directory")
+			return nil
+		}
+		if seen[id] {
+			addErr(errs, fmt.Sprintf("%s[%d]", path, i), "is named twice")
+			return nil
+		}
+		seen[id] = true
+	}
+	return ids
+}
+
+// object reads a nested object with fn, then refuses its unknown fields.
+func (r *fieldReader) object(name string, required bool, fn func(*fieldReader)) bool {
+	v, ok := r.take(name, required)
+	if !ok {
+		return false
+	}
+	sub := readObject(v, join(r.path, name), r.dir, r.errs)
+	if sub == nil {
+		return false
+	}
+	fn(sub)
+	sub.done()
+	return true
+}
+
+// elem reads one array element as an object with fn.
+func (r *fieldReader) elem(path string, v json.RawMessage, fn func(*fieldReader)) {
+	sub := readObject(v, path, r.dir, r.errs)
+	if sub == nil {
+		return
+	}
+	fn(sub)
+	sub.done()
+}

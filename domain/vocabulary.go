@@ -1,0 +1,250 @@
+package domain
+
+// The protocol's vocabulary. Every enumeration here is persisted (in events, in
+// access records, in policy data): the lists are append-only, never reorder or
+// rename a value.
+
+// OrgType is the type of an organisation in the directory; the protocol's rules
+// speak of types.
+type OrgType string
+
+// Organisation types.
+const (
+	OrgPrison        OrgType = "prison"
+	OrgProbation     OrgType = "probation"
+	OrgIntelligence  OrgType = "intelligence"
+	OrgMunicipality  OrgType = "municipality"
+	OrgCivilSociety  OrgType = "civil-society"
+	OrgFamilySupport OrgType = "family-support"
+	OrgOversight     OrgType = "oversight"
+	OrgResearch      OrgType = "research"
+)
+
+// OrgTypes lists every organisation type.
+var OrgTypes = []OrgType{OrgPrison, OrgProbation, OrgIntelligence, OrgMunicipality, OrgCivilSociety, OrgFamilySupport, OrgOversight, OrgResearch}
+
+// Section is one projection of a case, the unit of read access.
+type Section string
+
+// Sections of a case.
+const (
+	SectionProfile       Section = "profile"
+	SectionConsent       Section = "consent"
+	SectionRisk          Section = "risk"
+	SectionNeeds         Section = "needs"
+	SectionPlan          Section = "plan"
+	SectionInterventions Section = "interventions"
+	SectionCounselling   Section = "counselling"
+	SectionConferences   Section = "conferences"
+	SectionSecurity      Section = "security"
+	SectionFamily        Section = "family"
+	SectionTransition    Section = "transition"
+	SectionOutcomes      Section = "outcomes"
+)
+
+// Sections lists every section in the protocol's order.
+var Sections = []Section{SectionProfile, SectionConsent, SectionRisk, SectionNeeds, SectionPlan, SectionInterventions, SectionCounselling, SectionConferences, SectionSecurity, SectionFamily, SectionTransition, SectionOutcomes}
+
+// ParseSection returns the section named s, and false if there is none.
+func ParseSection(s string) (Section, bool) {
+	for _, x := range Sections {
+		if string(x) == s {
+			return x, true
+		}
+	}
+	return "", false
+}
+
+// Stage is where a case stands in its life. Stages only move forward.
+type Stage string
+
+// Case stages, in order.
+const (
+	StageIntake       Stage = "intake"
+	StageAssessment   Stage = "assessment"
+	StageIntervention Stage = "intervention"
+	StageTransition   Stage = "transition"
+	StageReleased     Stage = "released"
+	StageClosed       Stage = "closed"
+)
+
+// Stages lists the stages in order.
+var Stages = []Stage{StageIntake, StageAssessment, StageIntervention, StageTransition, StageReleased, StageClosed}
+
+// Rank returns the stage's place in Stages (0 for intake), -1 for an unknown stage.
+func (s Stage) Rank() int {
+	for i, x := range Stages {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// ParseStage returns the stage named s, and false if there is none.
+func ParseStage(s string) (Stage, bool) {
+	st := Stage(s)
+	return st, st.Rank() >= 0
+}
+
+// TLP is a Traffic Light Protocol 2.0 label.
+type TLP string
+
+// TLP labels.
+const (
+	TLPClear       TLP = "TLP:CLEAR"
+	TLPGreen       TLP = "TLP:GREEN"
+	TLPAmber       TLP = "TLP:AMBER"
+	TLPAmberStrict TLP = "TLP:AMBER+STRICT"
+	TLPRed         TLP = "TLP:RED"
+)
+
+// TLPs lists every label.
+var TLPs = []TLP{TLPClear, TLPGreen, TLPAmber, TLPAmberStrict, TLPRed}
+
+// Purpose is why a reader reads.
+type Purpose string
+
+// Purposes.
+const (
+	PurposeCaseManagement Purpose = "case-management"
+	PurposeRiskManagement Purpose = "risk-management"
+	PurposeReintegration  Purpose = "reintegration"
+	PurposeCaseConference Purpose = "case-conference"
+	PurposeOversight      Purpose = "oversight"
+	PurposeResearch       Purpose = "research"
+)
+
+// Purposes lists every purpose.
+var Purposes = []Purpose{PurposeCaseManagement, PurposeRiskManagement, PurposeReintegration, PurposeCaseConference, PurposeOversight, PurposeResearch}
+
+// ParsePurpose returns the purpose named s, and false if there is none.
+func ParsePurpose(s string) (Purpose, bool) {
+	for _, p := range Purposes {
+		if string(p) == s {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// PracticeCode is a practice code of the EUTEx survey (DOMAIN.md).
+type PracticeCode string
+
+// Practice is one practice code and its name.
+type Practice struct {
+	Code PracticeCode
+	Name string
+}
+
+// Practices lists the practice codes of the EUTEx survey, in code order.
+var Practices = []Practice{
+	{"01", "Motivational interviewing"},
+	{"02", "Cognitive-behavioural approach"},
+	{"03", "Biographical work"},
+	{"04", "Working alliance (trust building)"},
+	{"05", "Anti-aggression / anger management training"},
+	{"06", "Therapy"},
+	{"07", "Motivation in prison"},
+	{"08", "Classic social work"},
+	{"09", "Social networks / recognition"},
+	{"10", "Involvement of local authorities"},
+	{"11", "Mentorship scheme"},
+	{"12", "Change talk"},
+	{"13", "Deradicalisation (ideology-focused activities)"},
+	{"14", "Religious intervention"},
+	{"99", "Not applicable"},
+}
+
+// PracticeName returns the name of code, and false for an unknown code.
+func PracticeName(code PracticeCode) (string, bool) {
+	for _, p := range Practices {
+		if p.Code == code {
+			return p.Name, true
+		}
+	}
+	return "", false
+}
+
+// EventType names a kind of case event.
+type EventType string
+
+// Event types.
+const (
+	CaseOpened                 EventType = "CaseOpened"
+	ConsentGiven               EventType = "ConsentGiven"
+	ConsentWithdrawn           EventType = "ConsentWithdrawn"
+	RiskAssessmentRecorded     EventType = "RiskAssessmentRecorded"
+	NeedsAssessmentRecorded    EventType = "NeedsAssessmentRecorded"
+	TreatmentPlanAdopted       EventType = "TreatmentPlanAdopted"
+	InterventionRecorded       EventType = "InterventionRecorded"
+	CounsellingNoteAdded       EventType = "CounsellingNoteAdded"
+	CaseConferenceHeld         EventType = "CaseConferenceHeld"
+	IntelligenceNoteAdded      EventType = "IntelligenceNoteAdded"
+	RiskDisclosureRaised       EventType = "RiskDisclosureRaised"
+	FamilyContactRecorded      EventType = "FamilyContactRecorded"
+	TransitionPlanAgreed       EventType = "TransitionPlanAgreed"
+	MentorAssigned             EventType = "MentorAssigned"
+	ReleaseScheduled           EventType = "ReleaseScheduled"
+	Released                   EventType = "Released"
+	ProbationHandoverCompleted EventType = "ProbationHandoverCompleted"
+	OutcomeRecorded            EventType = "OutcomeRecorded"
+	CaseClosed                 EventType = "CaseClosed"
+	CaseErased                 EventType = "CaseErased"
+	BreakGlassInvoked          EventType = "BreakGlassInvoked"
+)
+
+// eventSections says which sections each event type feeds (PROTOCOL.md, "Sections
+// and the events that feed them"). CaseErased and BreakGlassInvoked feed none.
+var eventSections = map[EventType][]Section{
+	CaseOpened:                 {SectionProfile},
+	ReleaseScheduled:           {SectionProfile, SectionTransition},
+	Released:                   {SectionProfile},
+	CaseClosed:                 {SectionProfile},
+	ConsentGiven:               {SectionConsent},
+	ConsentWithdrawn:           {SectionConsent},
+	RiskAssessmentRecorded:     {SectionRisk},
+	NeedsAssessmentRecorded:    {SectionNeeds},
+	TreatmentPlanAdopted:       {SectionPlan},
+	InterventionRecorded:       {SectionInterventions},
+	CounsellingNoteAdded:       {SectionCounselling},
+	CaseConferenceHeld:         {SectionConferences},
+	IntelligenceNoteAdded:      {SectionSecurity},
+	RiskDisclosureRaised:       {SectionSecurity},
+	FamilyContactRecorded:      {SectionFamily},
+	TransitionPlanAgreed:       {SectionTransition},
+	MentorAssigned:             {SectionTransition},
+	ProbationHandoverCompleted: {SectionTransition},
+	OutcomeRecorded:            {SectionOutcomes},
+}
+
+// SectionsOf returns the sections that events of type t feed (nil for none). The
+// slice must not be modified.
+func SectionsOf(t EventType) []Section { return eventSections[t] }
+
+// stageOf says which stage an event type moves a case to (PROTOCOL.md: a stage
+// moves forward only).
+var stageOf = map[EventType]Stage{
+	CaseOpened:              StageIntake,
+	RiskAssessmentRecorded:  StageAssessment,
+	NeedsAssessmentRecorded: StageAssessment,
+	TreatmentPlanAdopted:    StageIntervention,
+	TransitionPlanAgreed:    StageTransition,
+	ReleaseScheduled:        StageTransition,
+	Released:                StageReleased,
+	CaseClosed:              StageClosed,
+}
+
+// Enumerated values of event data fields (CONTRACT.md).
+var (
+	TargetGroups   = []string{"islamist", "right-wing", "left-wing", "other-ideology", "returnee", "vulnerable"}
+	Genders        = []string{"female", "male", "other", "undisclosed"}
+	Regimes        = []string{"separation", "dispersion", "mixed"}
+	Judgements     = []string{"low", "moderate", "high"}
+	NeedAreas      = []string{"housing", "employment", "finances", "relationships", "social-network", "mental-health", "education", "identity", "other"}
+	NeedLevels     = []string{"none", "low", "moderate", "high"}
+	PlanStages     = []string{"basic-needs", "stabilisation", "identity", "reintegration"}
+	Formats        = []string{"individual", "group"}
+	Urgencies      = []string{"routine", "urgent", "imminent"}
+	RecidivismKind = []string{"none", "non-violent", "violent", "extremist"}
+)
