@@ -1,0 +1,47 @@
+package accesslog
+
+import (
+	"context"
+	"iter"
+
+	"github.com/liaison-hub/liaison/eventlog"
+)
+
+// Log appends access records to a journal and reads them back.
+type Log struct {
+	journal eventlog.Journal
+}
+
+// New returns an access log over a journal.
+func New(j eventlog.Journal) *Log { return &Log{journal: j} }
+
+// Append stores r durably and returns its index (also set in r.Index). It
+// returns the journal's error when the record could not be made durable; the
+// caller must then not answer as if the access had been recorded.
+func (l *Log) Append(ctx context.Context, r *Record) (uint64, error) {
+	i, err := l.journal.AppendRecords(ctx, r.Encode())
+	if err != nil {
+		return 0, err
+	}
+	r.Index = i
+	return i, nil
+}
+
+// Records yields the records from index from on, in order.
+func (l *Log) Records(ctx context.Context, from uint64) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		for e, err := range l.journal.ReadRecords(ctx, from) {
+			if err != nil {
+				yield(Record{}, err)
+				return
+			}
+			r, err := Decode(e.Index, e.Data)
+			if !yield(r, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Len returns the number of records.
+func (l *Log) Len(ctx context.Context) (uint64, error) { return l.journal.Len(ctx) }

@@ -1,0 +1,96 @@
+package codec_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/liaison-hub/liaison/domain"
+	"github.com/liaison-hub/liaison/eventlog"
+	"github.com/liaison-hub/liaison/eventlog/codec"
+	"github.com/liaison-hub/liaison/eventlog/keystore"
+)
+
+func newCodec(t *testing.T) (*codec.Codec, *keystore.FileStore) {
+	t.Helper()
+	ks, err := keystore.OpenFileStore(t.TempDir(), bytes.Repeat([]byte{7}, keystore.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return codec.New(ks), ks
+}
+
+func sealed(t *testing.T, c *codec.Codec, caseID string) eventlog.Recorded {
+	t.Helper()
+	e := domain.Event{ID: codec.NewUUID(), CaseID: caseID, Type: domain.CounsellingNoteAdded, Originator: "exit-ngo", Author: "ng-hana",
+		Classification: domain.TLPAmberStrict, RawData: []byte(`{"date":"2026-03-01","note":"MARKER-SECRET"}`)}
+	le, err := c.Encode(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventlog.Recorded{Event: le, Stream: caseID, Version: 1}
+}
+
+func TestSealedDataRoundTripsAndHidesContent(t *testing.T) {
+	c, _ := newCodec(t)
+	r := sealed(t, c, "case-a")
+	if bytes.Contains(r.Data, []byte("MARKER")) || bytes.Contains(r.Metadata, []byte("MARKER")) {
+		t.Fatal("content readable in the stored bytes")
+	}
+	e, err := c.Decode(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.Data.(domain.CounsellingNoteData).Note, "MARKER-SECRET"; got != want {
+		t.Errorf("note %q, want %q", got, want)
+	}
+	if e.Originator != "exit-ngo" || e.Classification != domain.TLPAmberStrict || e.Author != "ng-hana" {
+		t.Errorf("envelope %+v", e)
+	}
+}
+
+func TestTamperedOrMovedDataDoesNotAuthenticate(t *testing.T) {
+	c, _ := newCodec(t)
+	r := sealed(t, c, "case-a")
+	flipped := r
+	flipped.Data = bytes.Clone(r.Data)
+	flipped.Data[len(flipped.Data)-1] ^= 1
+	if _, err := c.Open(context.Background(), flipped); domain.KindOf(err) != domain.KindInternal {
+		t.Errorf("flipped byte: %v, want internal error", err)
+	}
+	retyped := r
+	retyped.Type = string(domain.IntelligenceNoteAdded)
+	if _, err := c.Open(context.Background(), retyped); err == nil {
+		t.Error("data moved to another event type still opens")
+	}
+}
+
+func TestDestroyedKeyErasesContent(t *testing.T) {
+	c, ks := newCodec(t)
+	r := sealed(t, c, "case-a")
+	if err := ks.Destroy(context.Background(), "case-a"); err != nil {
+		t.Fatal(err)
+	}
+	c.Forget("case-a")
+	if _, err := c.Open(context.Background(), r); domain.KindOf(err) != domain.KindGone {
+		t.Errorf("open after destroy: %v, want gone", err)
+	}
+	e, err := c.Decode(context.Background(), r)
+	if err != nil || e.Data != nil || e.Originator != "exit-ngo" {
+		t.Errorf("decode after destroy: %+v, %v; want envelope without data", e, err)
+	}
+	if _, err := c.Encode(context.Background(), domain.Event{ID: codec.NewUUID(), CaseID: "case-a", Type: domain.CaseClosed}); domain.KindOf(err) != domain.KindGone {
+		t.Errorf("encode after destroy: %v, want gone", err)
+	}
+}
+
+func TestUUIDRoundTrip(t *testing.T) {
+	s := codec.NewUUID()
+	b, err := codec.ParseUUID(s)
+	if err != nil || codec.FormatUUID(b) != s {
+		t.Errorf("%s → %x → %s, %v", s, b, codec.FormatUUID(b), err)
+	}
+	if _, err := codec.ParseUUID("../../etc/passwd-000000000000000000"); err == nil {
+		t.Error("path accepted as a UUID")
+	}
+}
