@@ -1,0 +1,371 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/liaison-hub/liaison/eventlog"
+)
+
+// Group commit.
+//
+// Append and AppendRecords queue a request and wait. The committer goroutine
+// takes every queued request, checks expected versions against s.heads, hands
+// out versions, positions and journal indices, writes the whole group as one
+// Pebble batch with Sync, advances the durable head that reads are bounded by
+// (Pebble shows a batch before its fsync is done; readers must not see it
+// before), wakes subscriptions and answers the callers. While it waits for the
+// fsync, the next group queues up.
+//
+// Concurrent writers would otherwise split into two cohorts that alternate
+// between fsyncs (those answered after fsync k come back while fsync k+1 is
+// under way, so each fsync carries half of them). After answering a group, the
+// committer therefore gives its writers a moment to come back (gather) before
+// it takes the next one.
+//
+// A failed commit stops the store (fail): s.heads may now be ahead of the disk,
+// so nothing more is served.
+
+// maxGroupBytes bounds the encoded size of one group (a single larger request
+// still makes a group of its own).
+const (
+	maxGroupBytes    = 2 << 20
+	maxGroupRequests = 4096
+)
+
+// Request states: a request is queued until the committer takes it into a group
+// or its caller abandons it (context done), whichever comes first.
+const (
+	stateQueued int32 = iota
+	stateTaken
+	stateAbandoned
+)
+
+var errInvalidExpected = errors.New("embedded: invalid expected version")
+
+type request struct {
+	state atomic.Int32
+	done  chan struct{} // closed when the outcome below is set
+
+	stream   string // Append
+	expected int64
+	events   []eventlog.Event
+	records  [][]byte // AppendRecords, when stream is ""
+
+	appended eventlog.Appended
+	first    uint64
+	err      error
+}
+
+// group is one batch of requests.
+type group struct {
+	batch   *pebble.Batch
+	reqs    []*request
+	events  int
+	records int
+}
+
+// Append adds events to stream; see eventlog.Log. It returns when the events are
+// fsynced. It returns an error wrapping eventlog.ErrConflict (and writes
+// nothing) when the stream's version is not expected; ctx.Err() when ctx is done
+// before the committer took the request (nothing written; once taken, Append
+// waits for the real outcome); an error wrapping eventlog.ErrClosed after Close
+// or after a failed commit; an error wrapping ErrFailed, and not ErrClosed, when
+// its own commit failed (the events may or may not be durable); and an error
+// when stream is empty or expected is below AnyVersion. Appending no events only
+// checks expected and returns the stream's version with a zero Position.
+func (s *Store) Append(ctx context.Context, stream string, expected int64, events ...eventlog.Event) (eventlog.Appended, error) {
+	if stream == "" {
+		return eventlog.Appended{}, errors.New("embedded: empty stream name")
+	}
+	if expected < eventlog.AnyVersion {
+		return eventlog.Appended{}, fmt.Errorf("%w: %d", errInvalidExpected, expected)
+	}
+	r := &request{stream: stream, expected: expected, events: events}
+	if err := s.do(ctx, r); err != nil {
+		return eventlog.Appended{}, err
+	}
+	return r.appended, r.err
+}
+
+// AppendRecords appends records to the journal and returns the index of the
+// first; see eventlog.Journal. It shares the committer, and its fsyncs, with
+// Append, and has the same error cases (no conflicts). With no records it
+// returns the journal's length.
+func (s *Store) AppendRecords(ctx context.Context, records ...[]byte) (uint64, error) {
+	if len(records) == 0 {
+		return s.Len(ctx)
+	}
+	r := &request{records: records}
+	if err := s.do(ctx, r); err != nil {
+		return 0, err
+	}
+	return r.first, r.err
+}
+
+// do queues r and waits for its outcome. It returns ctx.Err() if ctx is done
+// before the committer took r; once taken, r always runs to its outcome.
+func (s *Store) do(ctx context.Context, r *request) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.done = make(chan struct{})
+	s.mu.Lock()
+	if s.closed || s.failErr != nil {
+		err := s.downErrLocked()
+		s.mu.Unlock()
+		return err
+	}
+	s.queue = append(s.queue, r)
+	s.mu.Unlock()
+	s.wake.Signal()
+
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(stateQueued, stateAbandoned) {
+			return ctx.Err()
+		}
+		<-r.done
+		return nil
+	}
+}
+
+func (s *Store) commitLoop() {
+	defer close(s.committerDone)
+	var spare []*request
+	answered := 0
+	for {
+		if answered > 0 {
+			s.gather(answered)
+		}
+		s.mu.Lock()
+		for len(s.queue) == 0 && !s.closed && s.failErr == nil {
+			s.wake.Wait()
+		}
+		reqs := s.queue
+		s.queue = spare[:0]
+		s.mu.Unlock()
+		if len(reqs) == 0 {
+			return // closed or failed, and nothing left to commit
+		}
+		answered = 0
+		for rest := reqs; len(rest) > 0; {
+			n, a := s.commitGroup(rest)
+			rest, answered = rest[n:], answered+a
+		}
+		clear(reqs)
+		spare = reqs
+	}
+}
+
+// How long gather may wait for the writers just answered: gatherPerWriter for
+// each of them, at most gatherMax. Writers that come back at once take a few
+// microseconds each.
+const (
+	gatherPerWriter = 5 * time.Microsecond
+	gatherMax       = 250 * time.Microsecond
+)
+
+// gather yields to the writers of the group just answered until as many new
+// requests are queued as there were writers, until a yield brings no new
+// request (the others are not coming back at once), or for a short while.
+func (s *Store) gather(answered int) {
+	s.mu.Lock()
+	queued := len(s.queue)
+	s.mu.Unlock()
+	want := queued + answered
+	deadline := time.Now().Add(min(gatherMax, time.Duration(answered)*gatherPerWriter))
+	for {
+		runtime.Gosched()
+		s.mu.Lock()
+		n, stop := len(s.queue), s.closed || s.failErr != nil
+		s.mu.Unlock()
+		if n >= want || n == queued || stop || time.Now().After(deadline) {
+			return
+		}
+		queued = n
+	}
+}
+
+// commitGroup commits a group made of the first requests of reqs and answers
+// them. It returns how many requests it consumed and how many it answered.
+func (s *Store) commitGroup(reqs []*request) (consumed, answered int) {
+	g := &group{batch: s.db.NewBatch()}
+	now := s.clock().UnixNano()
+	if now < s.lastTime {
+		now = s.lastTime
+	}
+	s.lastTime = now
+	n, size := 0, 0
+	for ; n < len(reqs) && (n == 0 || (n < maxGroupRequests && size < maxGroupBytes)); n++ {
+		r := reqs[n]
+		if !r.state.CompareAndSwap(stateQueued, stateTaken) {
+			continue // abandoned by its caller
+		}
+		g.reqs = append(g.reqs, r)
+		if r.stream != "" {
+			size += s.stageAppend(g, r, now)
+		} else {
+			size += s.stageRecords(g, r)
+		}
+	}
+	var err error
+	switch {
+	case s.failure() != nil:
+		// The store failed while this group was queued: nothing of it is written.
+		err = s.downErr()
+	case g.batch.Empty():
+	default:
+		if cerr := s.apply(g.batch); cerr != nil {
+			s.fail(cerr)
+			err = fmt.Errorf("%w (the write may or may not be durable)", s.failure())
+		}
+	}
+	if err == nil {
+		s.publish(s.lastPos, s.nextIdx)
+		s.groups.Add(1)
+		s.requests.Add(uint64(len(g.reqs)))
+		s.events.Add(uint64(g.events))
+		s.records.Add(uint64(g.records))
+		g.batch.Close() // not after a failed commit: Pebble may still hold it
+	}
+	for _, r := range g.reqs {
+		if err != nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+	return n, len(g.reqs)
+}
+
+// apply writes b with Sync and waits for the fsync. It uses ApplyNoSyncWait and
+// SyncWait rather than Apply because Apply treats a failed fsync as fatal
+// (Logger.Fatalf, see pebbleLogger) where SyncWait returns it; a fatal commit
+// error reported on this goroutine is returned too.
+func (s *Store) apply(b *pebble.Batch) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			f, ok := p.(pebbleFatal)
+			if !ok {
+				panic(p)
+			}
+			err = f
+		}
+	}()
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		return err
+	}
+	return b.SyncWait()
+}
+
+// stageAppend checks r's expected version and adds its events to the group's
+// batch. It returns the bytes added.
+func (s *Store) stageAppend(g *group, r *request, now int64) int {
+	cur := s.heads[r.stream]
+	if r.expected != eventlog.AnyVersion && uint64(r.expected) != cur {
+		r.err = fmt.Errorf("%w: stream %q is at version %d, expected %d",
+			eventlog.ErrConflict, r.stream, cur, r.expected)
+		return 0
+	}
+	if len(r.events) == 0 {
+		r.appended = eventlog.Appended{Version: cur}
+		return 0
+	}
+	size := 0
+	b := g.batch
+	sk := streamPrefix(r.stream)
+	base := len(sk)
+	var posVal [8]byte
+	for i := range r.events {
+		e := &r.events[i]
+		s.lastPos++
+		cur++
+		n := eventRecordLen(r.stream, e)
+		op := b.SetDeferred(9, n)
+		putNumKey(op.Key, prefixEvent, s.lastPos)
+		putEventRecord(op.Value, r.stream, cur, now, e)
+		op.Finish()
+		binary.BigEndian.PutUint64(posVal[:], s.lastPos)
+		sk = appendVersion(sk[:base], cur)
+		b.Set(sk, posVal[:], nil)
+		size += n + len(sk) + 17
+	}
+	var head [8]byte
+	binary.BigEndian.PutUint64(head[:], cur)
+	b.Set(headKey(r.stream), head[:], nil)
+	s.heads[r.stream] = cur
+	g.events += len(r.events)
+	r.appended = eventlog.Appended{
+		Version:  cur,
+		Position: eventlog.Position{Commit: s.lastPos, Prepare: s.lastPos},
+	}
+	return size
+}
+
+// stageRecords adds r's journal records to the group's batch and returns the
+// bytes added.
+func (s *Store) stageRecords(g *group, r *request) int {
+	r.first = s.nextIdx
+	size := 0
+	for _, data := range r.records {
+		op := g.batch.SetDeferred(9, journalHeaderLen+len(data))
+		putNumKey(op.Key, prefixJournal, s.nextIdx)
+		putJournalRecord(op.Value, data)
+		op.Finish()
+		s.nextIdx++
+		size += 9 + journalHeaderLen + len(data)
+	}
+	g.records += len(r.records)
+	return size
+}
+
+// publish makes a durable group visible to readers and wakes subscriptions.
+func (s *Store) publish(head, jlen uint64) {
+	s.jlen.Store(jlen)
+	if head == s.head.Load() {
+		return
+	}
+	s.hmu.Lock()
+	s.head.Store(head)
+	close(s.advance)
+	s.advance = make(chan struct{})
+	s.hmu.Unlock()
+}
+
+// fail stops the store after a failed commit: the requests still queued get an
+// error wrapping eventlog.ErrClosed and ErrFailed, and so does every later call.
+func (s *Store) fail(cause error) {
+	s.mu.Lock()
+	if s.failErr == nil {
+		s.failErr = fmt.Errorf("%w: %w", ErrFailed, cause)
+		s.log.Error("event store stopped after a failed commit", "dir", s.dir, "err", cause)
+	}
+	queued := s.queue
+	s.queue = nil
+	err := s.downErrLocked()
+	s.mu.Unlock()
+	s.wake.Broadcast()
+	s.stop()
+	for _, r := range queued {
+		if r.state.CompareAndSwap(stateQueued, stateTaken) {
+			r.err = err
+			close(r.done)
+		}
+	}
+}
+
+// failure returns the error that stopped the store, or nil.
+func (s *Store) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failErr
+}

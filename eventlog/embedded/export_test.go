@@ -1,0 +1,38 @@
+package embedded
+
+import (
+	"sync"
+	"time"
+)
+
+// FailWALSyncs makes every later fsync of the write-ahead log fail with err, as
+// a failing disk would.
+func FailWALSyncs(s *Store, err error) { s.fs.failErr.Store(&err) }
+
+// HoldWALSyncs makes fsyncs of the write-ahead log wait until release is
+// called; waiting receives a value when a sync starts to wait.
+func HoldWALSyncs(s *Store) (waiting <-chan struct{}, release func()) {
+	g := &walGate{waiting: make(chan struct{}, 1), release: make(chan struct{})}
+	s.fs.gate.Store(g)
+	var once sync.Once
+	return g.waiting, func() {
+		once.Do(func() {
+			s.fs.gate.Store(nil)
+			close(g.release)
+		})
+	}
+}
+
+// Settle waits until Pebble has run no flush or compaction for a moment, so
+// that a benchmark measures reads, not the compactions of its own setup.
+func Settle(s *Store) {
+	for quiet := 0; quiet < 4; {
+		m := s.db.Metrics()
+		if m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,377 @@
+// Package embedded is the default backend of eventlog: the case event log, the
+// access journal and the derived key-value space, all in one Pebble database in
+// the hub's data directory (the key schema is described in keys.go).
+//
+// A single committer goroutine turns every pending Append and AppendRecords
+// into one Pebble batch written with Sync, so concurrent writers share fsyncs
+// (group commit); see commit.go.
+package embedded
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/liaison-hub/liaison/eventlog"
+)
+
+// ErrLocked is wrapped by the error Open returns when another Store (in this
+// process or in another liaison process) has the data directory open.
+var ErrLocked = errors.New("embedded: data directory locked")
+
+// ErrFailed is wrapped by every error the Store returns once a commit has
+// failed (the disk refused a write or an fsync). From then on the Store serves
+// nothing, because its memory may no longer match the disk: reopen it to
+// recover what was made durable.
+var ErrFailed = errors.New("embedded: store stopped after a failed commit")
+
+// DefaultCacheSize is the block cache Open uses when Options.CacheSize is 0.
+const DefaultCacheSize = 48 << 20
+
+// Pebble settings. memTableSize is four times the largest group the committer
+// builds, so that a group stays under Pebble's "large batch" threshold (half a
+// memtable), which would force a flush; Pebble keeps at most two memtables.
+// Blocks are 32 KiB (Pebble's default is 4 KiB) because reads are mostly long
+// scans of ~600-byte events, and uncompressed because payloads arrive
+// encrypted (eventlog/codec): compressing them would cost CPU for nothing.
+const (
+	memTableSize = 4 * maxGroupBytes
+	blockSize    = 32 << 10
+)
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// Clock gives RecordedAt to committed events; it defaults to time.Now. The
+	// store never lets RecordedAt go backwards in the global order, whatever the
+	// clock does.
+	Clock func() time.Time
+	// Logger receives the store's and Pebble's log lines; it defaults to
+	// slog.Default().
+	Logger *slog.Logger
+	// CacheSize is the size in bytes of Pebble's block cache; it defaults to
+	// DefaultCacheSize.
+	CacheSize int64
+}
+
+// Stats counts what the store has committed since Open.
+type Stats struct {
+	// Groups is the number of Pebble batches the committer wrote.
+	Groups uint64
+	// Requests is the number of Append and AppendRecords calls those batches
+	// carried (conflicting ones included).
+	Requests uint64
+	// Events and Records are the case events and journal records written.
+	Events, Records uint64
+	// WALSyncs is the number of fsyncs of Pebble's write-ahead log.
+	WALSyncs uint64
+}
+
+// Store is an eventlog.Log, an eventlog.Journal and an eventlog.KV kept in one
+// Pebble database. Its methods are safe for concurrent use.
+type Store struct {
+	dir   string
+	db    *pebble.DB
+	fs    *walFS
+	lock  *dirLock
+	clock func() time.Time
+	log   *slog.Logger
+
+	// mu guards the request queue and the lifecycle.
+	mu      sync.Mutex
+	wake    *sync.Cond // signalled when queue grows or the store stops
+	queue   []*request
+	closed  bool
+	failErr error          // set once, by the first failed commit
+	users   sync.WaitGroup // reads and KV writes in progress
+
+	stopped  chan struct{} // closed when the store closes or fails
+	stopOnce sync.Once
+	down     atomic.Bool // closed or failed: iterations stop at their next step
+
+	// Owned by the committer goroutine (and Open before it starts).
+	heads    map[string]uint64 // stream → version, including groups not yet synced
+	lastPos  uint64            // last position handed out
+	nextIdx  uint64            // next journal index handed out
+	lastTime int64             // RecordedAt of the last group, Unix ns
+
+	committerDone chan struct{} // closed when the committer has answered every request
+
+	// Durable state, advanced by the committer after each fsync.
+	hmu     sync.Mutex
+	head    atomic.Uint64 // last durable position
+	jlen    atomic.Uint64 // durable journal length
+	advance chan struct{} // closed and replaced when head advances
+
+	groups, requests, events, records atomic.Uint64
+}
+
+var (
+	_ eventlog.Log     = (*Store)(nil)
+	_ eventlog.Journal = (*Store)(nil)
+	_ eventlog.KV      = (*Store)(nil)
+)
+
+// Open opens the store in dir, creating the directory and an empty store if
+// needed, and loads the stream heads. It returns an error wrapping ErrLocked
+// when the directory is in use by another Store, an error wrapping
+// eventlog.ErrCorrupt when the stored data cannot be read back, and Pebble's or
+// the operating system's error otherwise.
+func Open(dir string, opts Options) (*Store, error) {
+	start := time.Now()
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded: create data directory: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	fs := &walFS{FS: vfs.Default}
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	popts := &pebble.Options{
+		FS:                 fs,
+		Cache:              cache,
+		Logger:             pebbleLogger{opts.Logger},
+		MemTableSize:       memTableSize,
+		FormatMajorVersion: pebble.FormatNewest,
+	}
+	for i := range popts.Levels {
+		popts.Levels[i].BlockSize = blockSize
+		popts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	db, err := pebble.Open(dir, popts)
+	if err != nil {
+		lock.release()
+		if isLockContention(err) {
+			return nil, lockedError(dir)
+		}
+		return nil, fmt.Errorf("embedded: open %q: %w", dir, err)
+	}
+	s := &Store{
+		dir:           dir,
+		db:            db,
+		fs:            fs,
+		lock:          lock,
+		clock:         opts.Clock,
+		log:           opts.Logger,
+		stopped:       make(chan struct{}),
+		heads:         make(map[string]uint64),
+		committerDone: make(chan struct{}),
+		advance:       make(chan struct{}),
+	}
+	s.wake = sync.NewCond(&s.mu)
+	if err := s.load(); err != nil {
+		db.Close()
+		lock.release()
+		return nil, err
+	}
+	go s.commitLoop()
+	s.log.Info("event store opened", "dir", dir, "head", s.head.Load(),
+		"streams", len(s.heads), "journal", s.jlen.Load(), "took", time.Since(start))
+	return s, nil
+}
+
+func lockedError(dir string) error {
+	return fmt.Errorf("data directory %q is in use by another liaison process (%w)", dir, ErrLocked)
+}
+
+// load checks the schema version and reads the stream heads, the head position
+// and the journal length.
+func (s *Store) load() error {
+	v, closer, err := s.db.Get(formatKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		empty, err := s.isEmpty()
+		if err != nil {
+			return err
+		}
+		if !empty {
+			return fmt.Errorf("embedded: %q holds a Pebble database that is not a liaison store", s.dir)
+		}
+		if err := s.db.Set(formatKey, []byte{schemaVersion}, pebble.Sync); err != nil {
+			return fmt.Errorf("embedded: initialise store: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("embedded: read schema version: %w", err)
+	default:
+		ok := len(v) == 1 && v[0] == schemaVersion
+		closer.Close()
+		if !ok {
+			return fmt.Errorf("embedded: %q has an unknown schema version %x", s.dir, v)
+		}
+	}
+
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixHead}, UpperBound: []byte{prefixHead + 1},
+	})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil || len(v) != 8 {
+			stream := string(it.Key()[1:])
+			it.Close()
+			return corruptf("head of stream %q: %v", stream, err)
+		}
+		s.heads[string(it.Key()[1:])] = binary.BigEndian.Uint64(v)
+	}
+	if err := closeIter(it); err != nil {
+		return err
+	}
+
+	pos, found, val, err := s.lastNumKey(prefixEvent, true)
+	if err != nil {
+		return err
+	}
+	if found {
+		var r eventlog.Recorded
+		if err := decodeEvent(pos, val, interner{}, &r); err != nil {
+			return err
+		}
+		s.lastTime = r.RecordedAt.UnixNano()
+	}
+	s.lastPos = pos
+	s.head.Store(pos)
+
+	idx, found, _, err := s.lastNumKey(prefixJournal, false)
+	if err != nil {
+		return err
+	}
+	if found {
+		idx++
+	}
+	s.nextIdx = idx
+	s.jlen.Store(idx)
+	return nil
+}
+
+// lastNumKey returns the number in the last key of a numbered keyspace, false
+// if it is empty, and, if withValue, a copy of its value.
+func (s *Store) lastNumKey(prefix byte, withValue bool) (n uint64, found bool, val []byte, err error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1},
+	})
+	if err != nil {
+		return 0, false, nil, err
+	}
+	if it.Last() {
+		if len(it.Key()) != 9 {
+			it.Close()
+			return 0, false, nil, corruptf("key %x has the wrong length", it.Key())
+		}
+		n, found = binary.BigEndian.Uint64(it.Key()[1:]), true
+		if withValue {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				it.Close()
+				return 0, false, nil, err
+			}
+			val = append([]byte(nil), v...)
+		}
+	}
+	return n, found, val, closeIter(it)
+}
+
+func (s *Store) isEmpty() (bool, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	empty := !it.First()
+	return empty, closeIter(it)
+}
+
+// Stats returns what the store has committed since Open.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Groups:   s.groups.Load(),
+		Requests: s.requests.Load(),
+		Events:   s.events.Load(),
+		Records:  s.records.Load(),
+		WALSyncs: s.fs.syncs.Load(),
+	}
+}
+
+// Close waits for the appends already submitted to be committed, stops the
+// subscriptions (they return eventlog.ErrClosed), waits for the reads in
+// progress to notice (an iteration stops at its next step, but a running
+// subscription handler or loop body is waited for) and closes the database. Every later call returns an error wrapping
+// eventlog.ErrClosed; a second Close returns nil. Close returns Pebble's error
+// if the database does not close cleanly.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.wake.Broadcast()
+	<-s.committerDone
+	s.stop()
+	s.users.Wait()
+	err := s.db.Close()
+	return errors.Join(err, s.lock.release())
+}
+
+// stop wakes subscriptions and makes iterations end at their next step.
+func (s *Store) stop() {
+	s.stopOnce.Do(func() {
+		s.down.Store(true)
+		close(s.stopped)
+	})
+}
+
+// enter registers a read or KV write, so that Close waits for it. It returns an
+// error wrapping eventlog.ErrClosed when the store is closed or failed.
+func (s *Store) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.failErr != nil {
+		return s.downErrLocked()
+	}
+	s.users.Add(1)
+	return nil
+}
+
+func (s *Store) leave() { s.users.Done() }
+
+func (s *Store) downErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.downErrLocked()
+}
+
+func (s *Store) downErrLocked() error {
+	if s.failErr != nil {
+		return fmt.Errorf("%w: %w", eventlog.ErrClosed, s.failErr)
+	}
+	return eventlog.ErrClosed
+}
+
+func closeIter(it io.Closer) error {
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("embedded: read: %w", err)
+	}
+	return nil
+}
