@@ -10,7 +10,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -25,16 +24,6 @@ import (
 // event id and type, so sealed data cannot be moved to another event unnoticed.
 const sealedV1 = 1
 
-// metadata is the readable part of a stored event.
-type metadata struct {
-	Schema         int      `json:"schema"`
-	Originator     string   `json:"originator"`
-	Author         string   `json:"author"`
-	Classification string   `json:"classification"`
-	ShareWith      []string `json:"share_with,omitempty"`
-	CorrelationID  string   `json:"correlation_id,omitempty"`
-	CausationID    string   `json:"causation_id,omitempty"`
-}
 
 // Codec encodes and decodes case events with per-case keys. It is safe for
 // concurrent use.
@@ -58,14 +47,7 @@ func (c *Codec) Encode(ctx context.Context, e domain.Event) (eventlog.Event, err
 	if err != nil {
 		return eventlog.Event{}, domain.Internal(err)
 	}
-	meta, err := json.Marshal(metadata{
-		Schema: domain.SchemaVersion, Originator: e.Originator, Author: e.Author,
-		Classification: string(e.Classification), ShareWith: e.ShareWith,
-		CorrelationID: e.CorrelationID, CausationID: e.CausationID,
-	})
-	if err != nil {
-		return eventlog.Event{}, domain.Internal(err)
-	}
+	meta := encodeMeta(e)
 	sealed := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(e.RawData)+aead.Overhead())
 	sealed[0] = sealedV1
 	rand.Read(sealed[1:])
@@ -76,16 +58,14 @@ func (c *Codec) Encode(ctx context.Context, e domain.Event) (eventlog.Event, err
 // DecodeMeta returns the event's envelope without opening its data (Data and
 // RawData nil). It returns a KindInternal error for metadata that does not decode.
 func DecodeMeta(r eventlog.Recorded) (domain.Event, error) {
-	var m metadata
-	if err := json.Unmarshal(r.Metadata, &m); err != nil {
+	e := domain.Event{
+		ID: FormatUUID(r.ID), CaseID: r.Stream, Type: domain.EventType(r.Type), Version: r.Version,
+		Position: r.Position.Commit, RecordedAt: r.RecordedAt,
+	}
+	if err := decodeMeta(r.Metadata, &e); err != nil {
 		return domain.Event{}, domain.Internal(fmt.Errorf("event %s/%d: metadata: %w", r.Stream, r.Version, err))
 	}
-	return domain.Event{
-		ID: FormatUUID(r.ID), CaseID: r.Stream, Type: domain.EventType(r.Type), Version: r.Version,
-		Position: r.Position.Commit, RecordedAt: r.RecordedAt, Originator: m.Originator, Author: m.Author,
-		Classification: domain.TLP(m.Classification), ShareWith: m.ShareWith, SchemaVersion: m.Schema,
-		CorrelationID: m.CorrelationID, CausationID: m.CausationID,
-	}, nil
+	return e, nil
 }
 
 // Open returns the plaintext canonical data of a stored event. It returns a
@@ -114,19 +94,27 @@ func (c *Codec) Decode(ctx context.Context, r eventlog.Recorded) (domain.Event, 
 	if err != nil {
 		return e, err
 	}
+	return e, c.OpenInto(ctx, r, &e)
+}
+
+// OpenInto opens the data of r into e, whose envelope DecodeMeta gave. For an
+// erased case it leaves Data and RawData nil and returns nil; it returns the
+// errors of Open otherwise, and a KindInternal error for data that does not
+// decode.
+func (c *Codec) OpenInto(ctx context.Context, r eventlog.Recorded, e *domain.Event) error {
 	plain, err := c.Open(ctx, r)
 	if domain.KindOf(err) == domain.KindGone {
-		return e, nil
+		return nil
 	}
 	if err != nil {
-		return e, err
+		return err
 	}
 	d, err := domain.RehydrateData(e.Type, plain)
 	if err != nil {
-		return e, err
+		return err
 	}
 	e.Data, e.RawData = d, plain
-	return e, nil
+	return nil
 }
 
 // Forget drops the cached key of a case (after its key was destroyed).
