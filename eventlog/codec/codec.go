@@ -24,7 +24,6 @@ import (
 // event id and type, so sealed data cannot be moved to another event unnoticed.
 const sealedV1 = 1
 
-
 // Codec encodes and decodes case events with per-case keys. It is safe for
 // concurrent use.
 type Codec struct {
