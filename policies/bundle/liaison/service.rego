@@ -1,0 +1,37 @@
+# Service decisions: the access log and statistics, which are not case content
+# (PROTOCOL.md "oversight reads the access log and statistics"; "research
+# reads statistics only").
+package liaison.service
+
+import data.liaison.subject
+
+# decision answers input.action (audit.records, audit.checkpoint, audit.proofs,
+# stats) for the caller and purpose: {status: 200|403, reasons}.
+decision := {"status": status, "reasons": reasons}
+
+status := 200 if allowed
+
+else := 403
+
+# allowed holds when an entry for the action names the caller's organisation
+# type, one of its roles (or no roles) and the stated purpose.
+allowed if {
+	some entry in data.protocol.service[input.action]
+	entry.org_type == subject.org_type
+	roles_condition(entry)
+	input.purpose in entry.purposes
+}
+
+roles_condition(entry) if not entry.roles
+
+roles_condition(entry) if subject.holds_one_of(entry.roles)
+
+reasons contains msg if {
+	allowed
+	msg := sprintf("%s may use %s for %s", [subject.org_type, input.action, input.purpose])
+}
+
+reasons contains msg if {
+	not allowed
+	msg := sprintf("%s with roles %v may not use %s for %q", [input.subject.agency, input.subject.roles, input.action, input.purpose])
+}

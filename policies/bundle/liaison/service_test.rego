@@ -1,0 +1,42 @@
+package liaison.service_test
+
+import data.liaison.fixtures
+import data.liaison.service
+
+# Who may use each service, with which purpose (PROTOCOL.md: oversight reads the
+# access log and statistics; research reads statistics only).
+protocol_services := {
+	"audit.records": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
+	"audit.checkpoint": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
+	"audit.proofs": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
+	"stats": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"], ["research-researcher", "research"]},
+}
+
+purposes := ["case-management", "risk-management", "reintegration", "case-conference", "oversight", "research", "curiosity"]
+
+test_the_data_has_every_service if {
+	object.keys(data.protocol.service) == object.keys(protocol_services)
+}
+
+test_services[action][name] if {
+	some action, allowed in protocol_services
+	some name, who in fixtures.users
+	every purpose in purposes {
+		got := service.decision with input as fixtures.service_input(who, purpose, action)
+		got.status == expected(allowed, name, purpose)
+	}
+}
+
+expected(allowed, name, purpose) := 200 if [name, purpose] in allowed
+
+else := 403
+
+test_an_unknown_action_is_refused if {
+	got := service.decision with input as fixtures.service_input(fixtures.users["oversight-auditor"], "oversight", "audit.delete")
+	got.status == 403
+}
+
+test_a_refusal_names_the_caller_and_action if {
+	got := service.decision with input as fixtures.service_input(fixtures.users["prison-caseworker"], "case-management", "audit.records")
+	got.reasons == {`prison-service with roles ["caseworker"] may not use audit.records for "case-management"`}
+}

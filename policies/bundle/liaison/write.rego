@@ -1,0 +1,185 @@
+# Write decisions: may the caller append an event of input.event.type to
+# input.case (null for a new case), and with which effective classification and
+# share list (PROTOCOL.md "Write access", "Classification", "Break-glass").
+package liaison.write
+
+import data.liaison.access
+import data.liaison.casestate
+import data.liaison.subject
+
+# decision: {status, classification, share_with, errors, reasons}, plus
+# break_glass_minutes for BreakGlassInvoked.
+decision := object.union(
+	{
+		"status": status,
+		"classification": classification,
+		"share_with": share_with,
+		"errors": errors,
+		"reasons": reasons,
+	},
+	break_glass_part,
+)
+
+# rule is the write table's row for the event type; undefined for a type the
+# table does not know, which nobody may then append.
+rule := data.protocol.write.events[input.event.type]
+
+# requirement is what the event needs of the case: "new" (no case yet),
+# "existing" (any case, visible or not: erasure), or "visible" (a case whose
+# profile the caller can read), the default.
+default requirement := "visible"
+
+requirement := rule.case
+
+# status, in this order when several apply: 404, 410, 403, 400, 409, else 201.
+status := 404 if not_found
+
+else := 410 if gone
+
+else := 403 if not in_remit
+
+else := 400 if count(errors) > 0
+
+else := 409 if conflict
+
+else := 201
+
+not_found if {
+	requirement == "visible"
+	not access.profile_visible
+}
+
+not_found if {
+	requirement == "existing"
+	not casestate.exists
+}
+
+gone if {
+	requirement != "new"
+	casestate.erased
+}
+
+# in_remit holds when an entry of the row names the caller's organisation
+# type, one of its roles (or no roles), and, for "with consent", consent holds.
+in_remit if {
+	some entry in rule.remit
+	entry.org_type == subject.org_type
+	roles_condition(entry)
+	consent_condition(entry)
+}
+
+roles_condition(entry) if not entry.roles
+
+roles_condition(entry) if subject.holds_one_of(entry.roles)
+
+consent_condition(entry) if not entry.consent
+
+consent_condition(entry) if {
+	entry.consent == true
+	casestate.consent_holds(subject.org)
+}
+
+conflict if {
+	requirement == "new"
+	casestate.exists
+}
+
+conflict if {
+	casestate.closed
+	not rule.after_close
+}
+
+errors := [error |
+	some error in justification_errors
+]
+
+justification_errors contains error if {
+	input.event.type == "BreakGlassInvoked"
+	count(trim_space(justification)) < data.protocol.break_glass.min_justification
+	error := {
+		"field": "justification",
+		"message": sprintf("must state at least %d characters", [data.protocol.break_glass.min_justification]),
+	}
+}
+
+# justification is the stated reason for break-glass; anything but a string
+# counts as none.
+justification := input.event.justification if is_string(input.event.justification)
+
+else := ""
+
+# classification is the label the writer gave, or the event type's default.
+classification := input.event.classification if input.event.classification != ""
+
+else := object.get(data.protocol.write.classification.by_type, input.event.type, data.protocol.write.classification.default)
+
+# share_with is the list the writer gave, or the event type's default audience
+# (every organisation of the listed types in the directory), or none.
+share_with := input.event.share_with if count(input.event.share_with) > 0
+
+else := default_audience
+
+default_audience := sort([org |
+	some org, org_type in data.protocol.organisations
+	org_type in object.get(data.protocol.write.default_audience, input.event.type, [])
+])
+
+default break_glass_part := {}
+
+break_glass_part := {"break_glass_minutes": data.protocol.break_glass.minutes} if input.event.type == "BreakGlassInvoked"
+
+reasons contains msg if {
+	not rule
+	msg := sprintf("%s is not in the write table", [input.event.type])
+}
+
+reasons contains msg if {
+	not_found
+	msg := "the case does not exist for the caller"
+}
+
+reasons contains msg if {
+	requirement == "visible"
+	not_found
+	casestate.exists
+	some msg in access.refusals("profile")
+}
+
+reasons contains "the case content was erased" if gone
+
+reasons contains msg if {
+	some error in errors
+	msg := sprintf("%s %s", [error.field, error.message])
+}
+
+reasons contains msg if {
+	rule
+	not in_remit
+	msg := sprintf("%s with roles %v may not append %s", [input.subject.agency, input.subject.roles, input.event.type])
+}
+
+reasons contains msg if {
+	rule
+	not in_remit
+	some entry in rule.remit
+	entry.org_type == subject.org_type
+	roles_condition(entry)
+	not consent_condition(entry)
+	msg := sprintf("%s appends %s only with the participant's consent", [subject.org, input.event.type])
+}
+
+reasons contains "a case is already open under this id" if {
+	requirement == "new"
+	casestate.exists
+}
+
+reasons contains msg if {
+	casestate.closed
+	not rule.after_close
+	msg := sprintf("the case is closed: %s cannot follow", [input.event.type])
+}
+
+reasons contains msg if {
+	status == 201
+	msg := sprintf("%s may append %s", [subject.org, input.event.type])
+}

@@ -1,0 +1,249 @@
+package liaison.write_test
+
+import data.liaison.fixtures
+import data.liaison.write
+
+# PROTOCOL.md "Write access", written out independently of the data: for each
+# event type, the users (fixtures.users) that may append it; "+c" marks "with
+# consent".
+protocol_writers := {
+	"CaseOpened": {"prison-caseworker", "prison-manager", "probation-officer"},
+	"ConsentGiven": {"prison-caseworker", "probation-officer"},
+	"ConsentWithdrawn": {"prison-caseworker", "probation-officer", "civil-society-mentor"},
+	"RiskAssessmentRecorded": {"prison-psychologist", "probation-officer"},
+	"NeedsAssessmentRecorded": {"prison-caseworker", "prison-psychologist", "probation-officer", "civil-society-mentor+c"},
+	"TreatmentPlanAdopted": {"prison-caseworker", "prison-manager", "probation-officer"},
+	"InterventionRecorded": {"prison-caseworker", "prison-psychologist", "prison-security-officer", "prison-manager", "probation-officer", "civil-society-mentor+c", "family-support-counsellor+c"},
+	"CounsellingNoteAdded": {"prison-psychologist", "probation-officer", "civil-society-mentor+c", "family-support-counsellor+c"},
+	"CaseConferenceHeld": {"prison-manager", "probation-officer", "municipality-coordinator+c"},
+	"IntelligenceNoteAdded": {"intelligence-analyst"},
+	"RiskDisclosureRaised": {"prison-caseworker", "prison-psychologist", "prison-security-officer", "prison-manager", "probation-officer", "intelligence-analyst", "municipality-coordinator", "civil-society-mentor", "family-support-counsellor"},
+	"FamilyContactRecorded": {"prison-caseworker", "civil-society-mentor+c", "family-support-counsellor+c"},
+	"TransitionPlanAgreed": {"prison-caseworker", "prison-manager", "probation-officer"},
+	"MentorAssigned": {"probation-officer", "civil-society-mentor+c"},
+	"ReleaseScheduled": {"prison-caseworker", "prison-manager"},
+	"Released": {"prison-caseworker", "prison-manager"},
+	"ProbationHandoverCompleted": {"probation-officer"},
+	"OutcomeRecorded": {"probation-officer", "civil-society-mentor+c", "municipality-coordinator+c"},
+	"CaseClosed": {"prison-manager", "probation-officer"},
+	"CaseErased": {"oversight-dpo"},
+	"BreakGlassInvoked": {"prison-manager", "probation-officer", "intelligence-analyst"},
+}
+
+may_write(type, name) if name in protocol_writers[type]
+
+may_write(type, name) if sprintf("%s+c", [name]) in protocol_writers[type]
+
+needs_consent(type, name) if sprintf("%s+c", [name]) in protocol_writers[type]
+
+blind := {"oversight-auditor", "oversight-dpo", "research-researcher"}
+
+case_for("CaseOpened") := null
+
+case_for(type) := fixtures.open_to_all if type != "CaseOpened"
+
+decide(who, c, type) := got if {
+	got := write.decision with input as fixtures.write_input(who, c, type)
+}
+
+status(who, c, type) := decide(who, c, type).status
+
+# The status each user gets on a case every organisation may see: 201 within
+# the remit; 404 for those who see no case (except for erasure and a new case);
+# 403 otherwise.
+expected(type, name) := 201 if may_write(type, name)
+
+else := 404 if {
+	name in blind
+	not type in {"CaseOpened", "CaseErased"}
+}
+
+else := 403
+
+test_the_data_has_a_row_for_every_event_type if {
+	{t | some t, _ in data.protocol.write.events} == {t | some t, _ in protocol_writers}
+}
+
+test_write_table[type][name] if {
+	some type, _ in protocol_writers
+	some name, who in fixtures.users
+	status(who, case_for(type), type) == expected(type, name)
+}
+
+# consent_rows pairs each event type with the users that append it "with consent".
+consent_rows := {[type, name] |
+	some type, _ in protocol_writers
+	some name, _ in fixtures.users
+	needs_consent(type, name)
+}
+
+# plain_rows pairs each event type with the users that append it without
+# consent and see the case only by consent (they need not consent to write).
+plain_rows := {[type, name] |
+	some type, writers in protocol_writers
+	type != "CaseOpened"
+	some name in writers
+	fixtures.users[name].agency in fixtures.consenting
+}
+
+test_with_consent_rows_need_consent[type][name] if {
+	some [type, name] in consent_rows
+	who := fixtures.users[name]
+	status(who, fixtures.a_case("intake"), type) == 404
+	status(who, fixtures.consented_until(fixtures.a_case("intake"), who.agency, fixtures.today), type) == 404
+}
+
+test_with_consent_is_checked_even_when_the_case_is_visible[type][name] if {
+	some [type, name] in consent_rows
+	who := fixtures.users[name]
+	got := decide(who, fixtures.a_case("intake"), type) with data.protocol.read.table.profile as {t: "full" | some t in fixtures.case_readers}
+	got.status == 403
+	sprintf("%s appends %s only with the participant's consent", [who.agency, type]) in got.reasons
+}
+
+test_rows_without_consent_do_not_need_it[type][name] if {
+	some [type, name] in plain_rows
+	status(fixtures.users[name], fixtures.a_case("intake"), type) == 201 with data.protocol.read.table.profile as {t: "full" | some t in fixtures.case_readers}
+}
+
+test_appending_needs_a_visible_case if {
+	status(fixtures.users["municipality-coordinator"], fixtures.a_case("intake"), "RiskAssessmentRecorded") == 404
+	status(fixtures.users["prison-psychologist"], null, "RiskAssessmentRecorded") == 404
+}
+
+test_risk_disclosures_need_a_visible_case if {
+	status(fixtures.users["civil-society-mentor"], fixtures.a_case("intake"), "RiskDisclosureRaised") == 404
+}
+
+test_oversight_and_research_raise_no_risk_disclosure_even_when_they_could_see if {
+	forced := {t: "full" | some t in ["oversight", "research"]}
+	every name in blind {
+		status(fixtures.users[name], fixtures.a_case("intake"), "RiskDisclosureRaised") == 403 with data.protocol.read.table.profile as forced
+	}
+}
+
+test_erasure_needs_no_visibility_but_a_case if {
+	dpo := fixtures.users["oversight-dpo"]
+	status(dpo, fixtures.a_case("intake"), "CaseErased") == 201
+	status(dpo, null, "CaseErased") == 404
+}
+
+test_a_case_cannot_be_opened_twice if {
+	status(fixtures.users["prison-caseworker"], fixtures.a_case("intake"), "CaseOpened") == 409
+	status(fixtures.users["intelligence-analyst"], fixtures.a_case("intake"), "CaseOpened") == 403
+}
+
+test_a_closed_case_takes_only_erasure[type] if {
+	some type in (object.keys(protocol_writers) - {"CaseOpened", "CaseErased"})
+	every name in protocol_writers[type] {
+		status(fixtures.users[trim_suffix(name, "+c")], fixtures.closed(fixtures.open_to_all), type) == 409
+	}
+}
+
+test_a_closed_case_can_be_erased if {
+	status(fixtures.users["oversight-dpo"], fixtures.closed(fixtures.open_to_all), "CaseErased") == 201
+}
+
+test_an_erased_case_takes_nothing[type] if {
+	some type in (object.keys(protocol_writers) - {"CaseOpened"})
+	every name in protocol_writers[type] & {"prison-caseworker", "prison-psychologist", "prison-manager", "probation-officer", "intelligence-analyst", "oversight-dpo"} {
+		status(fixtures.users[name], fixtures.erased(fixtures.open_to_all), type) == 410
+	}
+}
+
+test_an_erased_case_is_404_for_those_who_could_not_see_it if {
+	status(fixtures.users["civil-society-mentor"], fixtures.erased(fixtures.open_to_all), "RiskDisclosureRaised") == 404
+}
+
+test_404_before_403 if {
+	status(fixtures.users["oversight-auditor"], fixtures.open_to_all, "RiskAssessmentRecorded") == 404
+}
+
+test_410_before_403 if {
+	status(fixtures.users["intelligence-analyst"], fixtures.erased(fixtures.open_to_all), "TreatmentPlanAdopted") == 410
+}
+
+test_403_before_400 if {
+	got := write.decision with input as fixtures.with_event(fixtures.write_input(fixtures.users["prison-caseworker"], fixtures.open_to_all, "BreakGlassInvoked"), {"justification": "urgent"})
+	got.status == 403
+}
+
+test_400_before_409 if {
+	got := write.decision with input as fixtures.with_event(fixtures.write_input(fixtures.users["prison-manager"], fixtures.closed(fixtures.open_to_all), "BreakGlassInvoked"), {"justification": "urgent"})
+	got.status == 400
+}
+
+justified(text) := got if {
+	got := write.decision with input as fixtures.with_event(fixtures.write_input(fixtures.users["intelligence-analyst"], fixtures.a_case("intake"), "BreakGlassInvoked"), {"justification": text})
+}
+
+test_break_glass_needs_a_justification_of_20_characters if {
+	short := justified("imminent threat: 19")
+	short.status == 400
+	[e.field | some e in short.errors] == ["justification"]
+	"justification must state at least 20 characters" in short.reasons
+	justified("imminent threat: 20!").status == 201
+	justified("   padded to twenty     ").status == 400
+}
+
+test_break_glass_without_justification_is_400 if {
+	got := write.decision with input as fixtures.with_event(fixtures.write_input(fixtures.users["intelligence-analyst"], fixtures.a_case("intake"), "BreakGlassInvoked"), {"justification": null})
+	got.status == 400
+}
+
+test_break_glass_lasts_60_minutes if {
+	justified("imminent threat reported by prison security").break_glass_minutes == 60
+	not decide(fixtures.users["prison-caseworker"], fixtures.a_case("intake"), "NeedsAssessmentRecorded").break_glass_minutes
+}
+
+test_default_classifications[type] if {
+	some type, _ in protocol_writers
+	want := object.get(
+		{"CounsellingNoteAdded": "TLP:AMBER+STRICT", "IntelligenceNoteAdded": "TLP:AMBER", "RiskDisclosureRaised": "TLP:AMBER"},
+		type, "TLP:GREEN",
+	)
+	decide(fixtures.users["prison-caseworker"], fixtures.open_to_all, type).classification == want
+}
+
+test_a_given_classification_is_kept if {
+	got := write.decision with input as fixtures.with_event(fixtures.write_input(fixtures.users["intelligence-analyst"], fixtures.open_to_all, "IntelligenceNoteAdded"), {"classification": "TLP:RED", "share_with": ["prison-service"]})
+	got.classification == "TLP:RED"
+	got.share_with == ["prison-service"]
+}
+
+test_a_risk_disclosure_goes_by_default_to_every_intelligence_and_prison_organisation if {
+	got := decide(fixtures.users["civil-society-mentor"], fixtures.open_to_all, "RiskDisclosureRaised")
+	got.status == 201
+	got.classification == "TLP:AMBER"
+	got.share_with == ["intelligence-service", "prison-service"]
+}
+
+test_the_default_audience_follows_the_directory if {
+	got := decide(fixtures.users["civil-society-mentor"], fixtures.open_to_all, "RiskDisclosureRaised")
+		with data.protocol.organisations as object.union(data.protocol.organisations, {"jva-sued": "prison"})
+	got.share_with == ["intelligence-service", "jva-sued", "prison-service"]
+}
+
+test_a_risk_disclosure_to_named_organisations_goes_only_to_them if {
+	got := write.decision with input as fixtures.with_event(fixtures.write_input(fixtures.users["civil-society-mentor"], fixtures.open_to_all, "RiskDisclosureRaised"), {"share_with": ["probation-service"]})
+	got.share_with == ["probation-service"]
+}
+
+test_other_events_share_with_nobody_by_default if {
+	decide(fixtures.users["prison-caseworker"], fixtures.open_to_all, "NeedsAssessmentRecorded").share_with == []
+}
+
+test_an_unknown_event_type_is_refused if {
+	got := decide(fixtures.users["prison-manager"], fixtures.open_to_all, "CaseForgotten")
+	got.status == 403
+	"CaseForgotten is not in the write table" in got.reasons
+}
+
+test_an_unknown_organisation_writes_nothing if {
+	status(fixtures.user("x", "rogue-agency", "caseworker"), null, "CaseOpened") == 403
+}
+
+test_a_refused_write_says_who_was_refused if {
+	got := decide(fixtures.users["intelligence-analyst"], fixtures.open_to_all, "TreatmentPlanAdopted")
+	got.reasons == {`intelligence-service with roles ["analyst"] may not append TreatmentPlanAdopted`}
+}

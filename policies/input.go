@@ -1,0 +1,141 @@
+package policies
+
+import (
+	"time"
+
+	"github.com/liaison-hub/liaison/domain"
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Policy inputs are built as ast values directly: no JSON, no Go maps.
+
+// Keys of the input documents (PROTOCOL.md vocabulary, fixed with the Rego).
+var (
+	keySubject        = ast.StringTerm("subject")
+	keySub            = ast.StringTerm("sub")
+	keyAgency         = ast.StringTerm("agency")
+	keyRoles          = ast.StringTerm("roles")
+	keyPurpose        = ast.StringTerm("purpose")
+	keyNow            = ast.StringTerm("now")
+	keyToday          = ast.StringTerm("today")
+	keyCase           = ast.StringTerm("case")
+	keyStage          = ast.StringTerm("stage")
+	keyClosed         = ast.StringTerm("closed")
+	keyErased         = ast.StringTerm("erased")
+	keyConsent        = ast.StringTerm("consent")
+	keyExpiresAt      = ast.StringTerm("expires_at")
+	keyBreakGlass     = ast.StringTerm("break_glass")
+	keyWriters        = ast.StringTerm("writers")
+	keySection        = ast.StringTerm("section")
+	keyItem           = ast.StringTerm("item")
+	keyType           = ast.StringTerm("type")
+	keyOriginator     = ast.StringTerm("originator")
+	keyClassification = ast.StringTerm("classification")
+	keyShareWith      = ast.StringTerm("share_with")
+	keyEvent          = ast.StringTerm("event")
+	keyJustification  = ast.StringTerm("justification")
+	keyAction         = ast.StringTerm("action")
+)
+
+// readInput is {subject, purpose, now, today, case} plus extra items.
+func readInput(q ReadQuery, now time.Time, extra ...[2]*ast.Term) ast.Object {
+	obj := ast.NewObject(
+		ast.Item(keySubject, subjectTerm(q.Identity)),
+		ast.Item(keyPurpose, ast.StringTerm(q.Purpose)),
+		ast.Item(keyNow, ast.StringTerm(domain.FormatTime(now))),
+		ast.Item(keyToday, ast.StringTerm(now.UTC().Format(time.DateOnly))),
+		ast.Item(keyCase, caseTerm(q.Case)),
+	)
+	for _, kv := range extra {
+		obj.Insert(kv[0], kv[1])
+	}
+	return obj
+}
+
+// writeInput is {subject, now, today, case, event}.
+func writeInput(q WriteQuery, now time.Time) ast.Object {
+	return ast.NewObject(
+		ast.Item(keySubject, subjectTerm(q.Identity)),
+		ast.Item(keyNow, ast.StringTerm(domain.FormatTime(now))),
+		ast.Item(keyToday, ast.StringTerm(now.UTC().Format(time.DateOnly))),
+		ast.Item(keyCase, caseTerm(q.Case)),
+		ast.Item(keyEvent, ast.ObjectTerm(
+			ast.Item(keyType, ast.StringTerm(string(q.Type))),
+			ast.Item(keyClassification, ast.StringTerm(string(q.Classification))),
+			ast.Item(keyShareWith, stringsTerm(q.ShareWith)),
+			ast.Item(keyJustification, ast.StringTerm(q.Justification)),
+		)),
+	)
+}
+
+// serviceInput is {subject, purpose, action}.
+func serviceInput(id domain.Identity, purpose, action string) ast.Object {
+	return ast.NewObject(
+		ast.Item(keySubject, subjectTerm(id)),
+		ast.Item(keyPurpose, ast.StringTerm(purpose)),
+		ast.Item(keyAction, ast.StringTerm(action)),
+	)
+}
+
+func subjectTerm(id domain.Identity) *ast.Term {
+	return ast.ObjectTerm(
+		ast.Item(keySub, ast.StringTerm(id.Subject)),
+		ast.Item(keyAgency, ast.StringTerm(id.Agency)),
+		ast.Item(keyRoles, stringsTerm(id.Roles)),
+	)
+}
+
+func itemTerm(it Item) *ast.Term {
+	return ast.ObjectTerm(
+		ast.Item(keyType, ast.StringTerm(string(it.Type))),
+		ast.Item(keyOriginator, ast.StringTerm(it.Originator)),
+		ast.Item(keyClassification, ast.StringTerm(string(it.Classification))),
+		ast.Item(keyShareWith, stringsTerm(it.ShareWith)),
+	)
+}
+
+// caseTerm is the policy's view of a case: null for no case.
+func caseTerm(c *domain.Case) *ast.Term {
+	if !exists(c) {
+		return ast.NullTerm()
+	}
+	consent := ast.NewObject()
+	for org, g := range c.Consent {
+		grant := ast.NewObject()
+		if g.ExpiresAt != "" {
+			grant.Insert(keyExpiresAt, ast.StringTerm(g.ExpiresAt))
+		}
+		consent.Insert(ast.StringTerm(org), ast.NewTerm(grant))
+	}
+	grants := make([]*ast.Term, len(c.BreakGlass))
+	for i, g := range c.BreakGlass {
+		grants[i] = ast.ObjectTerm(
+			ast.Item(keySub, ast.StringTerm(g.Subject)),
+			ast.Item(keyAgency, ast.StringTerm(g.Agency)),
+			ast.Item(keyExpiresAt, ast.StringTerm(domain.FormatTime(g.ExpiresAt))),
+		)
+	}
+	writers := ast.NewObject()
+	for s, orgs := range c.Writers {
+		writers.Insert(ast.StringTerm(string(s)), stringsTerm(orgs))
+	}
+	return ast.ObjectTerm(
+		ast.Item(keyStage, ast.StringTerm(string(c.Stage))),
+		ast.Item(keyClosed, ast.BooleanTerm(c.Closed)),
+		ast.Item(keyErased, ast.BooleanTerm(c.Erased)),
+		ast.Item(keyConsent, ast.NewTerm(consent)),
+		ast.Item(keyBreakGlass, ast.ArrayTerm(grants...)),
+		ast.Item(keyWriters, ast.NewTerm(writers)),
+	)
+}
+
+func stringsTerm(ss []string) *ast.Term {
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+// exists says whether c is a case: nil and the zero Case (version 0) are not.
+func exists(c *domain.Case) bool { return c != nil && c.Version > 0 }
