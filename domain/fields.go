@@ -35,41 +35,61 @@ type fieldReader struct {
 // readObject parses raw as a JSON object at path. On failure it records the error
 // and returns nil.
 func readObject(raw json.RawMessage, path string, dir Directory, errs *[]FieldError) *fieldReader {
+	where := path
+	if where == "" {
+		where = "(body)"
+	}
+	// encoding/json would replace invalid UTF-8 with U+FFFD silently: refuse it.
+	if !utf8.Valid(raw) {
+		addErr(errs, where, "must be valid UTF-8")
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil || tok != json.Delim('{') {
-		addErr(errs, path, "must be a JSON object")
+		addErr(errs, where, "must be a JSON object")
 		return nil
 	}
 	r := &fieldReader{path: path, vals: map[string]json.RawMessage{}, used: map[string]bool{}, errs: errs, dir: dir}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			addErr(errs, path, "is not valid JSON")
+			addErr(errs, where, "is not valid JSON")
 			return nil
 		}
 		key, _ := tok.(string)
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			addErr(errs, join(path, key), "is not valid JSON")
+			addErr(errs, join(path, clipName(key)), "is not valid JSON")
 			return nil
 		}
 		if _, dup := r.vals[key]; dup {
-			addErr(errs, join(path, key), "appears more than once")
+			addErr(errs, join(path, clipName(key)), "appears more than once")
 			continue
 		}
 		r.keys = append(r.keys, key)
 		r.vals[key] = v
 	}
 	if _, err := dec.Token(); err != nil {
-		addErr(errs, path, "is not valid JSON")
+		addErr(errs, where, "is not valid JSON")
 		return nil
 	}
-	if dec.More() {
-		addErr(errs, path, "has trailing data")
+	// Nothing but white space may follow the object (dec.More would not see a
+	// stray closing bracket).
+	if rest := bytes.TrimSpace(raw[dec.InputOffset():]); len(rest) > 0 {
+		addErr(errs, where, "has trailing data after the object")
+		return nil
 	}
 	return r
+}
+
+// clipName bounds a field name echoed back in an error.
+func clipName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 func join(path, key string) string {
@@ -83,7 +103,7 @@ func addErr(errs *[]FieldError, field, msg string) {
 	*errs = append(*errs, FieldError{Field: field, Message: msg})
 }
 
-func (r *fieldReader) fail(name, msg string) { addErr(r.errs, join(r.path, name), msg) }
+func (r *fieldReader) fail(name, msg string) { addErr(r.errs, join(r.path, clipName(name)), msg) }
 
 // take returns the raw value of name, marking it known; absent and null are the
 // same. A missing required field is recorded.
@@ -134,6 +154,11 @@ func checkText(s string, kind textKind, max int) string {
 			if kind == textLine {
 				return "must be a single line"
 			}
+		case unicode.In(c, unicode.Zl, unicode.Zp):
+			return "must not hold Unicode line or paragraph separators"
+		case c == utf8.RuneError:
+			// What encoding/json makes of an unpaired surrogate escape.
+			return "must be valid UTF-8 (no unpaired surrogates)"
 		case unicode.IsControl(c) || unicode.Is(unicode.Cf, c) && c != '\u200d':
 			// Cf holds the bidirectional overrides and other invisible format
 			// characters used to disguise text; the zero-width joiner stays, as
