@@ -189,6 +189,11 @@ func keepValue(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, 
 // eval runs a prepared query on input and returns its object result, or an
 // error wrapping ErrUndefined or ErrShape.
 func eval(ctx context.Context, pq rego.PreparedEvalQuery, query string, input ast.Value) (ast.Object, error) {
+	// OPA notices a cancelled context asynchronously, so a short evaluation may
+	// finish regardless: a caller that has given up gets no decision.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("policies: %s: %w", query, err)
+	}
 	rs, err := pq.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, fmt.Errorf("policies: %s: %w", query, err)

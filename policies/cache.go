@@ -110,10 +110,13 @@ func readKey(buf []byte, kind byte, q ReadQuery, section domain.Section, it *Ite
 	buf = appendString(buf, q.Identity.Agency)
 	buf = appendStrings(buf, q.Identity.Roles)
 	buf = appendString(buf, q.Purpose)
-	if exists(q.Case) {
-		buf = appendString(buf, q.Case.PolicyKey())
-	} else {
+	switch {
+	case !exists(q.Case):
 		buf = appendString(buf, noCase)
+	case q.CaseKey != "":
+		buf = appendString(buf, q.CaseKey)
+	default:
+		buf = appendString(buf, q.Case.PolicyKey())
 	}
 	if kind == keyKindCase {
 		return buf

@@ -33,6 +33,9 @@ type ReadQuery struct {
 	// Case is the case's state; nil (or a zero Case, of version 0) when there
 	// is no such case.
 	Case *domain.Case
+	// CaseKey is Case.PolicyKey() when the caller already has it (projections
+	// compute it once per case state); empty means compute it from Case.
+	CaseKey string
 	// Now is the time of the read; zero means the Authorizer's clock.
 	Now time.Time
 }

@@ -80,6 +80,20 @@ else := "own" if own_cell(section)
 
 else := "own" if casestate.writer(section)
 
+# reads_content holds when the caller's organisation type reads case content
+# at all (its profile cell is not "none": not oversight, not research).
+reads_content if data.protocol.read.table.profile[subject.org_type] != "none"
+
+# erased_for_caller holds when the case was erased and the caller's type reads
+# case content: such a caller gets 410 whether or not it could see the case
+# before, because erasure leaves the hub without the consent that decided it
+# (the documented interpretation of PROTOCOL.md "Erasure").
+erased_for_caller if {
+	casestate.exists
+	casestate.erased
+	reads_content
+}
+
 # profile_visible holds when the case exists for the caller: the table grants it
 # the profile, or it holds an active break-glass grant that opens the profile.
 profile_visible if {

@@ -22,13 +22,14 @@ section_decision := {
 	"reasons": section_reasons,
 }
 
-# case_status answers for the case as a whole, in this order: 404 when the case
+# case_status answers for the case as a whole, in this order: 410 when its
+# content was erased (to every type that reads case content), 404 when the case
 # does not exist for the caller (no profile by the table and consent, no active
-# break-glass grant: oversight and research never see a case), 410 when its
-# content was erased, 403 when the stated purpose is not the caller's, else 200.
-case_status := 404 if not access.profile_visible
+# break-glass grant: oversight and research never see a case), 403 when the
+# stated purpose is not the caller's, else 200.
+case_status := 410 if access.erased_for_caller
 
-else := 410 if casestate.erased
+else := 404 if not access.profile_visible
 
 else := 403 if not subject.purpose_allowed
 

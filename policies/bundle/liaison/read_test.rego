@@ -166,14 +166,18 @@ test_an_erased_case_is_410_for_those_who_see_it if {
 	got.reasons == {"the case content was erased"}
 }
 
-test_an_erased_case_stays_404_for_those_who_never_saw_it if {
-	status("municipality", fixtures.erased(fixtures.open_to_all), "profile") == 404
+# Erasure clears the consent the hub decided on, so every type that reads case
+# content gets 410, whether or not it could see the case before.
+test_an_erased_case_is_410_for_every_content_reader[org_type] if {
+	some org_type in fixtures.case_readers
+	status(org_type, fixtures.erased(fixtures.open_to_all), "profile") == 410
+	status(org_type, object.union(fixtures.a_case("intake"), {"erased": true}), "profile") == 410
 }
 
-test_404_comes_before_410 if {
+test_410_comes_before_404 if {
 	c := object.union(fixtures.a_case("intake"), {"erased": true})
-	status("municipality", c, "profile") == 404
-	status("municipality", fixtures.consented(c, ["municipality"]), "profile") == 410
+	status("municipality", c, "profile") == 410
+	status("municipality", object.union(fixtures.a_case("intake"), {"erased": false}), "profile") == 404
 }
 
 test_410_comes_before_a_refused_purpose if {

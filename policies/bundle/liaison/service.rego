@@ -6,7 +6,7 @@ package liaison.service
 import data.liaison.subject
 
 # decision answers input.action (audit.records, audit.checkpoint, audit.proofs,
-# stats) for the caller and purpose: {status: 200|403, reasons}.
+# stats, case.list) for the caller and purpose: {status: 200|403, reasons}.
 decision := {"status": status, "reasons": reasons}
 
 status := 200 if allowed
@@ -20,6 +20,15 @@ allowed if {
 	entry.org_type == subject.org_type
 	roles_condition(entry)
 	input.purpose in entry.purposes
+}
+
+# case.list: listing cases is for organisations that read cases at all (the
+# profile cell is not "none"), with a purpose of their remit (PROTOCOL.md
+# "Purpose"). Which cases it lists is read.case_decision's answer per case.
+allowed if {
+	input.action == "case.list"
+	data.protocol.read.table.profile[subject.org_type] != "none"
+	subject.purpose_allowed
 }
 
 roles_condition(entry) if not entry.roles

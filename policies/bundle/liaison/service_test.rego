@@ -31,6 +31,29 @@ expected(allowed, name, purpose) := 200 if [name, purpose] in allowed
 
 else := 403
 
+# Listing cases: every organisation that reads case content, for a purpose of
+# its remit; never oversight or research.
+test_case_list[name] if {
+	some name, who in fixtures.users
+	every purpose in purposes {
+		got := service.decision with input as fixtures.service_input(who, purpose, "case.list")
+		got.status == list_expected(who, purpose)
+	}
+}
+
+list_remit := {
+	"prison": {"case-management", "risk-management", "reintegration", "case-conference"},
+	"probation": {"case-management", "risk-management", "reintegration", "case-conference"},
+	"intelligence": {"risk-management", "case-conference"},
+	"municipality": {"reintegration", "case-conference"},
+	"civil-society": {"reintegration", "case-conference"},
+	"family-support": {"reintegration", "case-conference"},
+}
+
+list_expected(who, purpose) := 200 if {
+	purpose in list_remit[data.protocol.organisations[who.agency]]
+} else := 403
+
 test_an_unknown_action_is_refused if {
 	got := service.decision with input as fixtures.service_input(fixtures.users["oversight-auditor"], "oversight", "audit.delete")
 	got.status == 403

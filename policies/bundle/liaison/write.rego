@@ -31,10 +31,10 @@ default requirement := "visible"
 
 requirement := rule.case
 
-# status, in this order when several apply: 404, 410, 403, 400, 409, else 201.
-status := 404 if not_found
+# status, in this order when several apply: 410, 404, 403, 400, 409, else 201.
+status := 410 if gone
 
-else := 410 if gone
+else := 404 if not_found
 
 else := 403 if not in_remit
 
@@ -54,8 +54,15 @@ not_found if {
 	not casestate.exists
 }
 
+# gone: an erased case takes nothing; it says so to the types that read case
+# content (as reads do) and to the eraser.
 gone if {
-	requirement != "new"
+	requirement == "visible"
+	access.erased_for_caller
+}
+
+gone if {
+	requirement == "existing"
 	casestate.erased
 }
 

@@ -151,8 +151,9 @@ test_an_erased_case_takes_nothing[type] if {
 	}
 }
 
-test_an_erased_case_is_404_for_those_who_could_not_see_it if {
-	status(fixtures.users["civil-society-mentor"], fixtures.erased(fixtures.open_to_all), "RiskDisclosureRaised") == 404
+test_an_erased_case_is_410_even_for_those_who_could_not_see_it if {
+	status(fixtures.users["civil-society-mentor"], fixtures.erased(fixtures.a_case("intake")), "RiskDisclosureRaised") == 410
+	status(fixtures.users["oversight-auditor"], fixtures.erased(fixtures.open_to_all), "RiskDisclosureRaised") == 404
 }
 
 test_404_before_403 if {
