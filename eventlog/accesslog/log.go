@@ -3,17 +3,24 @@ package accesslog
 import (
 	"context"
 	"iter"
+	"sync/atomic"
 
 	"github.com/liaison-hub/liaison/eventlog"
 )
 
 // Log appends access records to a journal and reads them back.
 type Log struct {
-	journal eventlog.Journal
+	journal  eventlog.Journal
+	onAppend atomic.Pointer[func()]
 }
 
 // New returns an access log over a journal.
 func New(j eventlog.Journal) *Log { return &Log{journal: j} }
+
+// OnAppend sets a function called after every successful Append (the
+// transparency follower's wake-up); it must not block. It replaces the one set
+// before.
+func (l *Log) OnAppend(f func()) { l.onAppend.Store(&f) }
 
 // Append stores r durably and returns its index (also set in r.Index). It
 // returns the journal's error when the record could not be made durable; the
@@ -24,10 +31,15 @@ func (l *Log) Append(ctx context.Context, r *Record) (uint64, error) {
 		return 0, err
 	}
 	r.Index = i
+	if f := l.onAppend.Load(); f != nil {
+		(*f)()
+	}
 	return i, nil
 }
 
-// Records yields the records from index from on, in order.
+// Records yields the records from index from on, in order, up to the end of
+// the log at the time of the call. A record that cannot be decoded yields an
+// error and ends the sequence, as does the journal's error.
 func (l *Log) Records(ctx context.Context, from uint64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		for e, err := range l.journal.ReadRecords(ctx, from) {

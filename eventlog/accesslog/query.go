@@ -2,7 +2,11 @@ package accesslog
 
 import (
 	"context"
+	"encoding/binary"
+	"sort"
 	"time"
+
+	"github.com/liaison-hub/liaison/eventlog"
 )
 
 // Filter selects access records; zero fields match everything.
@@ -22,12 +26,10 @@ func (f Filter) Match(r *Record) bool {
 		f.Agency != "" && r.Agency != f.Agency,
 		f.Sub != "" && r.Sub != f.Sub,
 		f.Decision != "" && r.Decision != f.Decision,
-		f.BreakGlass != nil && r.BreakGlass != *f.BreakGlass,
-		!f.From.IsZero() && r.Time.Before(f.From),
-		!f.To.IsZero() && !r.Time.Before(f.To):
+		f.BreakGlass != nil && r.BreakGlass != *f.BreakGlass:
 		return false
 	}
-	return true
+	return f.inTime(r.Time)
 }
 
 // Page is one page of a query: the records and, when there may be more, the
@@ -37,22 +39,161 @@ type Page struct {
 	Next    *uint64
 }
 
-// Query returns up to limit records matching f with index >= from, in order.
-func (l *Log) Query(ctx context.Context, f Filter, from uint64, limit int) (Page, error) {
+// add adds r to a page of limit records, or, when the page is full, sets Next
+// to r's index; it reports whether the page takes more.
+func (p *Page) add(r Record, limit int) bool {
+	if len(p.Records) == limit {
+		next := r.Index
+		p.Next = &next
+		return false
+	}
+	p.Records = append(p.Records, r)
+	return true
+}
+
+// timeSlack bounds how far the access log's order strays from the order of
+// record times: a record is stamped when its call starts and appended when
+// it ends.
+const timeSlack = 2 * time.Minute
+
+// DefaultLimit is the page size of a query given no limit.
+const DefaultLimit = 100
+
+// Query returns up to limit records matching f with index >= from, in index
+// order, and the index of the next match when there is one. It sees every
+// record appended before it was called.
+//
+// It scans the most selective index f uses (sub, case, break-glass, agency,
+// a decision other than allow) and checks each record against the whole filter; time bounds
+// narrow the scan to the records around them, found by binary search on
+// record times. Records the indexes have not taken in yet (Service.Wait) are
+// scanned. It returns the journal's or the KV's error, or ctx.Err().
+func (s *Service) Query(ctx context.Context, f Filter, from uint64, limit int) (Page, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
 	var p Page
-	for r, err := range l.Records(ctx, from) {
+	n, err := s.log.Len(ctx)
+	if err != nil {
+		return p, err
+	}
+	lo, hi := from, n
+	if !f.From.IsZero() {
+		i, err := s.firstAt(ctx, f.From.Add(-timeSlack), n)
 		if err != nil {
 			return p, err
 		}
-		if !f.Match(&r) {
-			continue
+		lo = max(lo, i)
+	}
+	if !f.To.IsZero() {
+		i, err := s.firstAt(ctx, f.To.Add(timeSlack), n)
+		if err != nil {
+			return p, err
 		}
-		if len(p.Records) == limit {
-			next := r.Index
-			p.Next = &next
+		hi = min(hi, i)
+	}
+	if lo >= hi {
+		return p, nil
+	}
+	if prefix := f.plan(); prefix != nil {
+		s.tree.WaitSize(ctx, hi, s.Wait)
+		indexed := min(s.tree.Size(), hi)
+		more, err := s.scanIndex(ctx, prefix, f, lo, indexed, limit, &p)
+		if err != nil || !more {
+			return p, err
+		}
+		lo = max(lo, indexed)
+	}
+	return p, s.scan(ctx, f, lo, hi, limit, &p)
+}
+
+// scanIndex adds the records of [lo, hi) under the index prefix that match f
+// to p; it reports whether p takes more.
+func (s *Service) scanIndex(ctx context.Context, prefix []byte, f Filter, lo, hi uint64, limit int, p *Page) (bool, error) {
+	if lo >= hi {
+		return true, nil
+	}
+	start := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), lo)
+	for kv, err := range s.kv.Scan(ctx, prefix, start) {
+		if err != nil {
+			return false, err
+		}
+		if len(kv.Key) != len(prefix)+8 {
+			continue // a longer value sharing this prefix
+		}
+		i := binary.BigEndian.Uint64(kv.Key[len(prefix):])
+		if i >= hi {
+			return true, nil
+		}
+		for e, err := range s.log.journal.ReadRecords(ctx, i) {
+			if err != nil {
+				return false, err
+			}
+			if more, err := take(f, e, limit, p); err != nil || !more {
+				return false, err
+			}
 			break
 		}
-		p.Records = append(p.Records, r)
 	}
-	return p, nil
+	return true, nil
+}
+
+// scan adds the records of [lo, hi) that match f to p.
+func (s *Service) scan(ctx context.Context, f Filter, lo, hi uint64, limit int, p *Page) error {
+	for e, err := range s.log.journal.ReadRecords(ctx, lo) {
+		if err != nil {
+			return err
+		}
+		if e.Index >= hi {
+			return nil
+		}
+		if more, err := take(f, e, limit, p); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// take adds the record e to p if it matches f, and reports whether p takes
+// more. A record outside f's time bounds is skipped on its time alone,
+// without decoding it: the slack around the bounds can hold many.
+func take(f Filter, e eventlog.Entry, limit int, p *Page) (bool, error) {
+	if t, ok := recordTime(e.Data); ok && !f.inTime(t) {
+		return true, nil
+	}
+	r, err := Decode(e.Index, e.Data)
+	if err != nil {
+		return false, err
+	}
+	return !f.Match(&r) || p.add(r, limit), nil
+}
+
+// inTime reports whether t is within f's time bounds.
+func (f Filter) inTime(t time.Time) bool {
+	return (f.From.IsZero() || !t.Before(f.From)) && (f.To.IsZero() || t.Before(f.To))
+}
+
+// firstAt returns the first index below n whose record's time is not before
+// t, n when there is none, assuming the records are in time order.
+func (s *Service) firstAt(ctx context.Context, t time.Time, n uint64) (uint64, error) {
+	var failed error
+	i := sort.Search(int(n), func(i int) bool {
+		if failed != nil {
+			return true
+		}
+		for e, err := range s.log.journal.ReadRecords(ctx, uint64(i)) {
+			if err != nil {
+				failed = err
+				return true
+			}
+			at, ok := recordTime(e.Data)
+			if !ok {
+				r, err := Decode(e.Index, e.Data)
+				at, failed = r.Time, err
+			}
+			return !at.Before(t)
+		}
+		return true
+	})
+	return uint64(i), failed
 }

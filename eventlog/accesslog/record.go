@@ -112,11 +112,16 @@ func appendString(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
-// Decode reads a record's stored bytes; index is its place in the log.
+// Decode reads a record's stored bytes; index is its place in the log. Bytes
+// in Encode's layout are read directly (see decode.go), any other JSON object
+// through encoding/json; it returns an error when b is neither.
 func Decode(index uint64, b []byte) (Record, error) {
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("access record %d: %w", index, err)
+	r, ok := decodeEncoded(b)
+	if !ok {
+		r = Record{}
+		if err := json.Unmarshal(b, &r); err != nil {
+			return r, fmt.Errorf("access record %d: %w", index, err)
+		}
 	}
 	r.Index = index
 	return r, nil

@@ -153,6 +153,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		Logger:             pebbleLogger{opts.Logger},
 		MemTableSize:       memTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
+		// Pebble's default answer to on-disk corruption is Logger.Fatalf, which
+		// would end the hub; the read that met it returns an error instead
+		// (ErrCorrupt to our callers), and the corruption is logged.
+		EventListener: &pebble.EventListener{DataCorruption: func(info pebble.DataCorruptionInfo) {
+			opts.Logger.Error("on-disk corruption detected", "component", "pebble", "info", info.String())
+		}},
 	}
 	for i := range popts.Levels {
 		popts.Levels[i].BlockSize = blockSize

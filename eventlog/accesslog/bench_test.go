@@ -1,0 +1,120 @@
+package accesslog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
+
+	"github.com/liaison-hub/liaison/eventlog/accesslog"
+)
+
+// benchLog is the size of the access log BenchmarkQuery searches: a
+// million records, the scale the indexes are for.
+const benchLog = 1_000_000
+
+// BenchmarkQuery times one page (100 records) of the auditor's common
+// queries over a log of a million records (50 users, 2,000 cases, 0.2 %
+// break-glass, two hours of traffic), beside a full scan of the log, which is
+// what every query cost before the indexes.
+//
+// It takes a few minutes: loading and indexing the log, then compacting it.
+func BenchmarkQuery(b *testing.B) {
+	dir := b.TempDir()
+	h := openHub(b, dir, false)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	batch := make([][]byte, 0, 1000)
+	for i := range benchLog {
+		r := accesslog.Record{
+			Time:       base.Add(time.Duration(i) * 15 * time.Millisecond),
+			RequestID:  fmt.Sprintf("%024x", i),
+			Sub:        fmt.Sprintf("user-%d", rng.IntN(50)),
+			Agency:     []string{"prison-service", "probation-service", "municipality", "exit-ngo"}[rng.IntN(4)],
+			Roles:      []string{"caseworker"},
+			Purpose:    "case-management",
+			Action:     "section.read",
+			CaseID:     fmt.Sprintf("case-%d", rng.IntN(2000)),
+			Section:    "risk",
+			Decision:   []string{accesslog.Allow, accesslog.Allow, accesslog.Allow, accesslog.Partial, accesslog.Deny}[rng.IntN(5)],
+			BreakGlass: rng.IntN(500) == 0,
+		}
+		batch = append(batch, r.Encode())
+		if len(batch) == cap(batch) {
+			if _, err := h.st.AppendRecords(ctx, batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	start := time.Now()
+	if err := h.trees.Close(ctx); err != nil { // takes the log in: tree and indexes
+		b.Fatal(err)
+	}
+	b.Logf("indexed %d records in %v", benchLog, time.Since(start))
+	// Measure a store at rest: compacted, as a hub's is between bursts.
+	if err := h.st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := settle(dir + "/log"); err != nil {
+		b.Fatal(err)
+	}
+	h = openHub(b, dir, false)
+	yes := true
+	for _, c := range []struct {
+		name string
+		f    accesslog.Filter
+	}{
+		{"user", accesslog.Filter{Sub: "user-7"}},
+		{"user-denials", accesslog.Filter{Sub: "user-7", Decision: accesslog.Deny}},
+		{"case", accesslog.Filter{CaseID: "case-1234"}},
+		{"break-glass", accesslog.Filter{BreakGlass: &yes}},
+		{"agency-in-an-hour", accesslog.Filter{Agency: "exit-ngo", From: base.Add(time.Hour), To: base.Add(2 * time.Hour)}},
+		{"ten-minutes", accesslog.Filter{From: base.Add(time.Hour), To: base.Add(70 * time.Minute)}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				if _, err := h.svc.Query(ctx, c.f, 0, 100); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("full-scan", func(b *testing.B) {
+		for range b.N {
+			n := 0
+			for _, err := range h.log.Records(ctx, 0) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+		}
+	})
+}
+
+// settle compacts the store in dir fully.
+func settle(dir string) error {
+	opts := &pebble.Options{Logger: quietPebble{}}
+	for i := range opts.Levels { // as the embedded store writes its tables
+		opts.Levels[i].BlockSize = 32 << 10
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return err
+	}
+	err = db.Compact(context.Background(), []byte{0}, []byte{0xff}, true)
+	return errors.Join(err, db.Close())
+}
+
+type quietPebble struct{}
+
+func (quietPebble) Infof(string, ...any)              {}
+func (quietPebble) Errorf(string, ...any)             {}
+func (quietPebble) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }

@@ -1,0 +1,137 @@
+package accesslog
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+)
+
+// decodeEncoded reads b when it is exactly in Encode's layout and holds no
+// escaped string, and reports whether it was: records are decoded once per
+// API call (by the indexes) and for every record a query reads, and
+// encoding/json takes several times longer. A string without a backslash is
+// its raw bytes, whether Encode wrote it itself or through json.Marshal.
+func decodeEncoded(b []byte) (Record, bool) {
+	d := decoder{b: b, ok: true}
+	var r Record
+	d.lit(`{"time":`)
+	t := d.str()
+	r.RequestID = d.field(`,"request_id":`)
+	r.Sub = d.field(`,"sub":`)
+	r.Agency = d.field(`,"agency":`)
+	d.lit(`,"roles":`)
+	r.Roles = d.strs()
+	r.Purpose = d.field(`,"purpose":`)
+	r.Action = d.field(`,"action":`)
+	r.CaseID = d.field(`,"case_id":`)
+	r.Section = d.field(`,"section":`)
+	r.Decision = d.field(`,"decision":`)
+	d.lit(`,"status":`)
+	r.Status = d.int()
+	d.lit(`,"reasons":`)
+	r.Reasons = d.strs()
+	r.PolicyRevision = d.field(`,"policy_revision":`)
+	d.lit(`,"break_glass":`)
+	r.BreakGlass = d.bool()
+	d.lit(`,"withheld":`)
+	r.Withheld = d.int()
+	d.lit(`}`)
+	if !d.ok || len(d.b) != 0 {
+		return Record{}, false
+	}
+	var err error
+	if r.Time, err = time.Parse(time.RFC3339Nano, t); err != nil {
+		return Record{}, false
+	}
+	return r, true
+}
+
+// recordTime returns the time of the record b in Encode's layout, and false
+// when b is not in it.
+func recordTime(b []byte) (time.Time, bool) {
+	d := decoder{b: b, ok: true}
+	d.lit(`{"time":`)
+	s := d.str()
+	if !d.ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil
+}
+
+// decoder reads b from the front; ok turns false at the first surprise, and
+// every later read returns a zero value.
+type decoder struct {
+	b  []byte
+	ok bool
+}
+
+func (d *decoder) lit(s string) {
+	if d.ok && bytes.HasPrefix(d.b, []byte(s)) {
+		d.b = d.b[len(s):]
+		return
+	}
+	d.ok = false
+}
+
+func (d *decoder) field(name string) string {
+	d.lit(name)
+	return d.str()
+}
+
+// str reads a JSON string without escapes.
+func (d *decoder) str() string {
+	d.lit(`"`)
+	if !d.ok {
+		return ""
+	}
+	i := bytes.IndexAny(d.b, `"\`)
+	if i < 0 || d.b[i] != '"' {
+		d.ok = false
+		return ""
+	}
+	s := string(d.b[:i])
+	d.b = d.b[i+1:]
+	return s
+}
+
+// strs reads a JSON array of strings without escapes; [] is an empty, non-nil
+// slice, as encoding/json makes it.
+func (d *decoder) strs() []string {
+	d.lit(`[`)
+	out := []string{}
+	for d.ok && len(d.b) > 0 && d.b[0] != ']' {
+		if len(out) > 0 {
+			d.lit(`,`)
+		}
+		out = append(out, d.str())
+	}
+	d.lit(`]`)
+	return out
+}
+
+func (d *decoder) int() int {
+	i := 0
+	for i < len(d.b) && (d.b[i] == '-' || d.b[i] >= '0' && d.b[i] <= '9') {
+		i++
+	}
+	n, err := strconv.Atoi(string(d.b[:i]))
+	if err != nil {
+		d.ok = false
+	}
+	d.b = d.b[i:]
+	return n
+}
+
+func (d *decoder) bool() bool {
+	switch {
+	case bytes.HasPrefix(d.b, []byte("true")):
+		d.b = d.b[4:]
+		return true
+	case bytes.HasPrefix(d.b, []byte("false")):
+		d.b = d.b[5:]
+		return false
+	}
+	d.ok = false
+	return false
+}

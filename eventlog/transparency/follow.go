@@ -1,0 +1,404 @@
+package transparency
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/liaison-hub/liaison/eventlog"
+)
+
+// Checkpoint and follower defaults of Config.
+const (
+	DefaultEvery    = 1000
+	DefaultInterval = 10 * time.Second
+	DefaultPoll     = time.Second
+)
+
+// batchLeaves bounds the leaves a follower writes in one KV batch.
+const batchLeaves = 1024
+
+// IndexFunc returns the KV ops that index one access record, given its entry;
+// they are written in the same batch as the record's tree nodes, so the
+// indexes always cover exactly the records the tree holds. It must not keep
+// e.Data.
+type IndexFunc func(e eventlog.Entry, ops []eventlog.KVOp) []eventlog.KVOp
+
+// Config configures Open. KV, Journal, Events and Key are required.
+type Config struct {
+	// KV stores the tree nodes, the followers' state and the checkpoints.
+	KV eventlog.KV
+	// Journal is the access log, Events the case log.
+	Journal eventlog.Journal
+	Events  eventlog.Log
+	// Key signs the checkpoints (LoadOrCreateKey).
+	Key *Key
+	// Index, when set, indexes each access record as the tree takes it in.
+	Index IndexFunc
+	// A checkpoint is written when Every leaves (DefaultEvery) or Interval
+	// (DefaultInterval) have passed since the last one and the size changed,
+	// and at Close.
+	Every    uint64
+	Interval time.Duration
+	// Poll is how often the access follower looks for records appended by
+	// another hub sharing the journal (DefaultPoll); records appended in this
+	// process wake it through NotifyAccess.
+	Poll   time.Duration
+	Clock  func() time.Time
+	Logger *slog.Logger
+}
+
+// Trees keeps the Merkle trees of the access log and the case log: one
+// follower per log takes in new leaves in order, and checkpoints are signed as
+// configured.
+type Trees struct {
+	// Access is the tree of the access log, Cases the tree of the case log.
+	Access, Cases *Tree
+
+	cfg  Config
+	wake chan struct{}
+	// pos is the position of the last event in the case tree; stream and
+	// version name it. Owned by the case follower.
+	pos     eventlog.Position
+	stream  string
+	version uint64
+}
+
+// Open loads both trees from cfg.KV and checks each one's last leaf against its
+// log: a tree whose stored nodes are missing or do not match is rebuilt from
+// the log by the followers (Run). A latest checkpoint that does not verify
+// with cfg.Key is logged as an error. It returns the KV's or a log's error.
+func Open(ctx context.Context, cfg Config) (*Trees, error) {
+	if cfg.Every == 0 {
+		cfg.Every = DefaultEvery
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	t := &Trees{
+		cfg:    cfg,
+		Access: newTree(cfg.KV, treeAccess, AccessOrigin, cfg.Key, cfg.Clock, cfg.Logger),
+		Cases:  newTree(cfg.KV, treeCases, CaseOrigin, cfg.Key, cfg.Clock, cfg.Logger),
+		wake:   make(chan struct{}, 1),
+	}
+	for _, tr := range []*Tree{t.Access, t.Cases} {
+		if err := tr.loadCheckpoints(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.loadAccess(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.loadCases(ctx); err != nil {
+		return nil, err
+	}
+	cfg.Logger.Info("transparency trees opened", "access_log", t.Access.Size(), "case_log", t.Cases.Size(),
+		"verifier_key", cfg.Key.VerifierKey)
+	return t, nil
+}
+
+// loadAccess loads the access tree and checks its last leaf against the
+// journal, resetting the tree when they differ.
+func (t *Trees) loadAccess(ctx context.Context) error {
+	state, err := t.Access.load(ctx)
+	if err != nil || state == nil {
+		t.Access.reset()
+		return err
+	}
+	size := t.Access.Size()
+	if size == 0 {
+		return nil
+	}
+	ok := false
+	for e, err := range t.cfg.Journal.ReadRecords(ctx, size-1) {
+		if err != nil && !errors.Is(err, eventlog.ErrCorrupt) {
+			return err
+		}
+		ok = err == nil && e.Index == size-1 && t.frontierIs(ctx, t.Access, hasher.HashLeaf(e.Data))
+		break
+	}
+	if !ok {
+		t.cfg.Logger.Warn("access log tree does not match the access log; rebuilding it", "size", size)
+		t.Access.reset()
+	}
+	return nil
+}
+
+// loadCases loads the case tree and checks its last leaf against the event
+// the follower state names, resetting the tree when they differ.
+func (t *Trees) loadCases(ctx context.Context) error {
+	state, err := t.Cases.load(ctx)
+	if err != nil || state == nil {
+		t.Cases.reset()
+		return err
+	}
+	ok := false
+	if len(state) > 32 {
+		pos := eventlog.Position{Commit: binary.BigEndian.Uint64(state[8:]), Prepare: binary.BigEndian.Uint64(state[16:])}
+		version, stream := binary.BigEndian.Uint64(state[24:]), string(state[32:])
+		for r, err := range t.cfg.Events.ReadStream(ctx, stream, version) {
+			if err != nil && !errors.Is(err, eventlog.ErrCorrupt) {
+				return err
+			}
+			ok = err == nil && r.Position == pos && r.Version == version &&
+				t.frontierIs(ctx, t.Cases, hasher.HashLeaf(EventLeaf(&r)))
+			break
+		}
+		t.pos, t.stream, t.version = pos, stream, version
+	}
+	if !ok {
+		t.cfg.Logger.Warn("case log tree does not match the case log; rebuilding it", "size", t.Cases.Size())
+		t.Cases.reset()
+		t.pos, t.stream, t.version = eventlog.Position{}, "", 0
+	}
+	return nil
+}
+
+// frontierIs reports whether the tree's last stored leaf is hash.
+func (t *Trees) frontierIs(ctx context.Context, tr *Tree, hash []byte) bool {
+	h, err := tr.LeafHash(ctx, tr.Size()-1)
+	return err == nil && bytes.Equal(h, hash)
+}
+
+// VerifierKey returns the note verifier key of the checkpoints.
+func (t *Trees) VerifierKey() string { return t.cfg.Key.VerifierKey }
+
+// NotifyAccess tells the access follower that records were appended. It never
+// blocks.
+func (t *Trees) NotifyAccess() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run follows both logs, taking new records and events into the trees and
+// writing checkpoints, until ctx is done (then it returns nil). It returns the
+// first error of a log or of the KV. Run must not be called twice at once.
+func (t *Trees) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- t.followAccess(ctx) }()
+	go func() { errc <- t.followCases(ctx) }()
+	var first error
+	for range 2 {
+		if err := <-errc; err != nil && first == nil && ctx.Err() == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}
+
+// Close takes in what the logs hold beyond the trees and writes a final
+// checkpoint of each tree whose size changed since its latest. Run must have
+// returned. It returns ctx.Err() when ctx ends first, or a log's or the KV's
+// error.
+func (t *Trees) Close(ctx context.Context) error {
+	_, aerr := t.catchUpAccess(ctx)
+	cerr := t.catchUpCases(ctx)
+	for _, tr := range []*Tree{t.Access, t.Cases} {
+		if err := tr.checkpoint(ctx, 0, 0, true); err != nil {
+			return errors.Join(aerr, cerr, err)
+		}
+	}
+	return errors.Join(aerr, cerr)
+}
+
+func (t *Trees) followAccess(ctx context.Context) error {
+	poll := time.NewTicker(min(t.cfg.Poll, t.cfg.Interval))
+	defer poll.Stop()
+	for {
+		last := time.Now()
+		if _, err := t.catchUpAccess(ctx); err != nil {
+			return err
+		}
+		if err := t.Access.checkpoint(ctx, t.cfg.Every, t.cfg.Interval, false); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.wake:
+			// Under load every call wakes the follower: let a few records
+			// gather, so that one read and one write take them all in.
+			if d := accessGather - time.Since(last); d > 0 {
+				time.Sleep(d)
+			}
+		case <-poll.C:
+		}
+	}
+}
+
+// accessGather is the least time between two catch-ups of the access
+// follower woken by appends.
+const accessGather = time.Millisecond
+
+// catchUpAccess takes in the access records beyond the tree, up to the
+// journal's length, and returns how many.
+func (t *Trees) catchUpAccess(ctx context.Context) (int, error) {
+	size := t.Access.Size()
+	leaves := make([][]byte, 0, 64)
+	var ops []eventlog.KVOp
+	var state [8]byte
+	total := 0
+	flush := func() error {
+		binary.BigEndian.PutUint64(state[:], size)
+		err := t.Access.append(ctx, leaves, ops, bytes.Clone(state[:]))
+		total += len(leaves)
+		leaves, ops = leaves[:0], ops[:0]
+		return err
+	}
+	for e, err := range t.cfg.Journal.ReadRecords(ctx, size) {
+		if err != nil {
+			return total, fmt.Errorf("transparency: read access log: %w", err)
+		}
+		leaves = append(leaves, hasher.HashLeaf(e.Data))
+		if t.cfg.Index != nil {
+			ops = t.cfg.Index(e, ops)
+		}
+		size++
+		if len(leaves) == batchLeaves {
+			if err := flush(); err != nil {
+				return total, err
+			}
+			t.checkLatest(ctx, t.Access)
+		}
+	}
+	if err := flush(); err != nil {
+		return total, err
+	}
+	if total > 0 {
+		t.checkLatest(ctx, t.Access)
+	}
+	return total, nil
+}
+
+// checkLatest logs an error when the tree has reached its latest checkpoint's
+// size but not its root: a record or event covered by a signed checkpoint has
+// changed.
+func (t *Trees) checkLatest(ctx context.Context, tr *Tree) {
+	if tr.checked {
+		return
+	}
+	ok, cp, err := tr.matchesLatest(ctx)
+	if err != nil || cp.Seq != 0 && cp.Size > tr.Size() {
+		return // not there yet
+	}
+	tr.checked = true
+	if !ok {
+		t.cfg.Logger.Error("TAMPER EVIDENCE: the log no longer matches its latest signed checkpoint; run liaison audit verify",
+			"origin", tr.origin, "checkpoint", cp.Seq, "size", cp.Size)
+	}
+}
+
+// leaf is one event taken in by the case follower.
+type leaf struct {
+	hash    []byte
+	pos     eventlog.Position
+	stream  string
+	version uint64
+}
+
+func (t *Trees) followCases(ctx context.Context) error {
+	ch := make(chan leaf, batchLeaves)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- t.cfg.Events.Subscribe(ctx, t.pos, func(r eventlog.Recorded) error {
+			select {
+			case ch <- leaf{hasher.HashLeaf(EventLeaf(&r)), r.Position, r.Stream, r.Version}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	tick := time.NewTicker(t.cfg.Interval)
+	defer tick.Stop()
+	batch := make([]leaf, 0, batchLeaves)
+	for {
+		select {
+		case <-ctx.Done():
+			<-errc
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("transparency: follow case log: %w", err)
+		case <-tick.C:
+		case l := <-ch:
+			batch = append(batch[:0], l)
+		drain:
+			for len(batch) < batchLeaves {
+				select {
+				case l := <-ch:
+					batch = append(batch, l)
+				default:
+					break drain
+				}
+			}
+			if err := t.appendCases(ctx, batch); err != nil {
+				return err
+			}
+		}
+		if err := t.Cases.checkpoint(ctx, t.cfg.Every, t.cfg.Interval, false); err != nil {
+			return err
+		}
+	}
+}
+
+// catchUpCases takes in the events beyond the tree, up to the log's head.
+func (t *Trees) catchUpCases(ctx context.Context) error {
+	batch := make([]leaf, 0, 256)
+	for r, err := range t.cfg.Events.ReadAll(ctx, t.pos) {
+		if err != nil {
+			return fmt.Errorf("transparency: read case log: %w", err)
+		}
+		batch = append(batch, leaf{hasher.HashLeaf(EventLeaf(&r)), r.Position, r.Stream, r.Version})
+		if len(batch) == batchLeaves {
+			if err := t.appendCases(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	return t.appendCases(ctx, batch)
+}
+
+func (t *Trees) appendCases(ctx context.Context, batch []leaf) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	hashes := make([][]byte, len(batch))
+	for i, l := range batch {
+		hashes[i] = l.hash
+	}
+	last := batch[len(batch)-1]
+	state := make([]byte, 32, 32+len(last.stream))
+	binary.BigEndian.PutUint64(state, t.Cases.Size()+uint64(len(batch)))
+	binary.BigEndian.PutUint64(state[8:], last.pos.Commit)
+	binary.BigEndian.PutUint64(state[16:], last.pos.Prepare)
+	binary.BigEndian.PutUint64(state[24:], last.version)
+	state = append(state, last.stream...)
+	if err := t.Cases.append(ctx, hashes, nil, state); err != nil {
+		return err
+	}
+	t.pos, t.stream, t.version = last.pos, last.stream, last.version
+	t.checkLatest(ctx, t.Cases)
+	return nil
+}

@@ -1,0 +1,459 @@
+// Package transparency makes the hub's logs tamper-evident: an RFC 6962
+// Merkle tree over the access log (leaf i = the stored bytes of access record
+// i) and another over the case log (leaf i = EventLeaf of the i-th event in
+// global order), signed checkpoints of both (C2SP tlog-checkpoint, Ed25519
+// signed notes), inclusion and consistency proofs, and an offline Verify that
+// recomputes both trees from the stored records.
+//
+// The trees are projections: the records and events are the source of truth,
+// and tree nodes are derived data kept in an eventlog.KV, written without sync
+// and rebuilt from the logs when they do not match. Only checkpoints are
+// written durably, and every one is kept. Key schema in the KV:
+//
+//	'T' tree 'n' level (1) index (8, big-endian) → node hash (32)
+//	'T' tree 's'                                 → follower state (size, …)
+//	'T' tree 'c' seq (8, big-endian)             → signed checkpoint note
+//	'T' tree 'l'                                 → seq of the latest checkpoint
+//
+// where tree is 'a' (access log) or 'c' (case log). The schema is persisted:
+// extend it, never renumber.
+package transparency
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/liaison-hub/liaison/eventlog"
+)
+
+// Origins of the two trees, the first line of their checkpoints.
+const (
+	AccessOrigin = "liaison/access-log"
+	CaseOrigin   = "liaison/case-log"
+)
+
+// Tree ids and key kinds (see the package comment).
+const (
+	treeAccess = 'a'
+	treeCases  = 'c'
+
+	kindNode       = 'n'
+	kindState      = 's'
+	kindCheckpoint = 'c'
+	kindLatest     = 'l'
+
+	hashSize = 32
+)
+
+var (
+	hasher  = rfc6962.DefaultHasher
+	factory = &compact.RangeFactory{Hash: hasher.HashChildren}
+)
+
+func treeKey(tree, kind byte) []byte { return []byte{'T', tree, kind} }
+
+func nodeKey(tree byte, id compact.NodeID) []byte {
+	k := make([]byte, 0, 12)
+	k = append(k, 'T', tree, kindNode, byte(id.Level))
+	return binary.BigEndian.AppendUint64(k, id.Index)
+}
+
+func checkpointKey(tree byte, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(treeKey(tree, kindCheckpoint), seq)
+}
+
+// RangeError reports a proof argument out of range: Field names the argument.
+type RangeError struct {
+	Field   string
+	Message string
+}
+
+// Error returns the field and what is wrong with it.
+func (e *RangeError) Error() string { return e.Field + " " + e.Message }
+
+// errMissingNode is wrapped when a node the tree should hold is not stored.
+var errMissingNode = errors.New("transparency: tree node missing")
+
+// Tree is one Merkle tree whose nodes are stored in a KV. A single follower
+// appends to it; its read methods are safe for concurrent use.
+type Tree struct {
+	kv     eventlog.KV
+	id     byte
+	origin string
+	key    *Key
+	clock  func() time.Time
+	log    *slog.Logger
+
+	mu   sync.RWMutex // guards rng, which append replaces
+	rng  *compact.Range
+	size atomic.Uint64
+
+	gmu   sync.Mutex
+	grown chan struct{} // closed and replaced when size grows
+
+	cmu    sync.Mutex // guards the checkpoint history below
+	latest Checkpoint // Seq 0 when there is none
+	lastAt time.Time  // when latest was written (or the tree opened)
+
+	// checked is set by the follower once the tree has been found to match
+	// the latest checkpoint found at Open.
+	checked bool
+}
+
+func newTree(kv eventlog.KV, id byte, origin string, key *Key, clock func() time.Time, log *slog.Logger) *Tree {
+	return &Tree{kv: kv, id: id, origin: origin, key: key, clock: clock, log: log,
+		rng: factory.NewEmptyRange(0), grown: make(chan struct{})}
+}
+
+// Origin returns the tree's origin line.
+func (t *Tree) Origin() string { return t.origin }
+
+// Size returns the number of leaves the tree holds.
+func (t *Tree) Size() uint64 { return t.size.Load() }
+
+// WaitSize waits until the tree holds at least size leaves, for at most d. It
+// reports whether it does.
+func (t *Tree) WaitSize(ctx context.Context, size uint64, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		t.gmu.Lock()
+		grown := t.grown
+		t.gmu.Unlock()
+		if t.Size() >= size {
+			return true
+		}
+		select {
+		case <-grown:
+		case <-timer.C:
+			return t.Size() >= size
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// node returns the stored hash of a node; an error wraps errMissingNode when
+// it is not stored.
+func (t *Tree) node(ctx context.Context, id compact.NodeID) ([]byte, error) {
+	h, ok, err := t.kv.Get(ctx, nodeKey(t.id, id))
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok || len(h) != hashSize:
+		return nil, fmt.Errorf("%w: %s level %d index %d", errMissingNode, t.origin, id.Level, id.Index)
+	}
+	return h, nil
+}
+
+func (t *Tree) nodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	hashes := make([][]byte, len(ids))
+	for i, id := range ids {
+		h, err := t.node(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		hashes[i] = h
+	}
+	return hashes, nil
+}
+
+// LeafHash returns the stored hash of leaf index. It returns a *RangeError
+// when the tree does not hold that leaf.
+func (t *Tree) LeafHash(ctx context.Context, index uint64) ([]byte, error) {
+	if index >= t.Size() {
+		return nil, &RangeError{"index", fmt.Sprintf("must be below the tree size %d", t.Size())}
+	}
+	return t.node(ctx, compact.NewNodeID(0, index))
+}
+
+// Root returns the root hash of the tree's first size leaves (the hash of the
+// empty string for size 0). It returns a *RangeError when size exceeds the
+// tree's size, and the KV's error when a node cannot be read.
+func (t *Tree) Root(ctx context.Context, size uint64) ([]byte, error) {
+	t.mu.RLock()
+	rng := t.rng
+	t.mu.RUnlock()
+	switch {
+	case size > rng.End():
+		return nil, &RangeError{"size", fmt.Sprintf("must not exceed the tree size %d", rng.End())}
+	case size == 0:
+		return hasher.EmptyRoot(), nil
+	case size == rng.End():
+		return rng.GetRootHash(nil)
+	}
+	r, err := t.rangeAt(ctx, size)
+	if err != nil {
+		return nil, err
+	}
+	return r.GetRootHash(nil)
+}
+
+// rangeAt returns the compact range [0, size) from the stored nodes.
+func (t *Tree) rangeAt(ctx context.Context, size uint64) (*compact.Range, error) {
+	hashes, err := t.nodes(ctx, compact.RangeNodes(0, size, nil))
+	if err != nil {
+		return nil, err
+	}
+	return factory.NewRange(0, size, hashes)
+}
+
+// Inclusion returns the RFC 6962 inclusion proof of leaf index in the tree of
+// size size. It returns a *RangeError unless index < size <= Size(), and the
+// KV's error when a node cannot be read.
+func (t *Tree) Inclusion(ctx context.Context, index, size uint64) ([][]byte, error) {
+	if size > t.Size() {
+		return nil, &RangeError{"size", fmt.Sprintf("must not exceed the tree size %d", t.Size())}
+	}
+	if index >= size {
+		return nil, &RangeError{"index", "must be below size"}
+	}
+	n, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, err
+	}
+	return t.rehash(ctx, n)
+}
+
+// Consistency returns the RFC 6962 consistency proof between the trees of
+// sizes from and to (empty when from is 0 or equal to to). It returns a
+// *RangeError unless from <= to <= Size(), and the KV's error when a node
+// cannot be read.
+func (t *Tree) Consistency(ctx context.Context, from, to uint64) ([][]byte, error) {
+	if to > t.Size() {
+		return nil, &RangeError{"to", fmt.Sprintf("must not exceed the tree size %d", t.Size())}
+	}
+	if from > to {
+		return nil, &RangeError{"from", "must not exceed to"}
+	}
+	n, err := proof.Consistency(from, to)
+	if err != nil {
+		return nil, err
+	}
+	return t.rehash(ctx, n)
+}
+
+func (t *Tree) rehash(ctx context.Context, n proof.Nodes) ([][]byte, error) {
+	hashes, err := t.nodes(ctx, n.IDs)
+	if err != nil {
+		return nil, err
+	}
+	p, err := n.Rehash(hashes, hasher.HashChildren)
+	if p == nil && err == nil {
+		p = [][]byte{}
+	}
+	return p, err
+}
+
+// load reads the stored size and rebuilds the compact range from the stored
+// nodes. It returns the stored follower state (nil when there is none) and
+// resets the tree to empty when the nodes are not all there.
+func (t *Tree) load(ctx context.Context) (state []byte, err error) {
+	state, ok, err := t.kv.Get(ctx, treeKey(t.id, kindState))
+	if err != nil || !ok {
+		return nil, err
+	}
+	if len(state) < 8 {
+		return nil, nil
+	}
+	size := binary.BigEndian.Uint64(state)
+	r, err := t.rangeAt(ctx, size)
+	if errors.Is(err, errMissingNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.set(r)
+	return state, nil
+}
+
+// reset empties the tree (in memory: the stored nodes are overwritten as it
+// grows again).
+func (t *Tree) reset() { t.set(factory.NewEmptyRange(0)) }
+
+func (t *Tree) set(r *compact.Range) {
+	t.mu.Lock()
+	t.rng = r
+	t.mu.Unlock()
+	t.size.Store(r.End())
+	t.gmu.Lock()
+	close(t.grown)
+	t.grown = make(chan struct{})
+	t.gmu.Unlock()
+}
+
+// append adds leaves (their leaf hashes) to the tree and writes, in one
+// unsynced KV batch, every node they complete, extra and the new state (which
+// must start with the new size, 8 bytes big-endian). The tree grows only once
+// the batch is written.
+func (t *Tree) append(ctx context.Context, leaves [][]byte, extra []eventlog.KVOp, state []byte) error {
+	if len(leaves) == 0 {
+		return nil
+	}
+	t.mu.RLock()
+	old := t.rng
+	t.mu.RUnlock()
+	r, err := factory.NewRange(0, old.End(), append([][]byte(nil), old.Hashes()...))
+	if err != nil {
+		return err
+	}
+	ops := make([]eventlog.KVOp, 0, 2*len(leaves)+len(extra)+1)
+	visit := func(id compact.NodeID, hash []byte) {
+		ops = append(ops, eventlog.KVOp{Key: nodeKey(t.id, id), Value: hash})
+	}
+	for _, h := range leaves {
+		if err := r.Append(h, visit); err != nil {
+			return err
+		}
+	}
+	ops = append(ops, extra...)
+	ops = append(ops, eventlog.KVOp{Key: treeKey(t.id, kindState), Value: state})
+	if err := t.kv.Write(ctx, false, ops...); err != nil {
+		return fmt.Errorf("transparency: write %s nodes: %w", t.origin, err)
+	}
+	t.set(r)
+	return nil
+}
+
+// loadCheckpoints reads the latest stored checkpoint. It returns the KV's
+// error, or an error when the history is inconsistent.
+func (t *Tree) loadCheckpoints(ctx context.Context) error {
+	t.lastAt = t.clock()
+	b, ok, err := t.kv.Get(ctx, treeKey(t.id, kindLatest))
+	if err != nil || !ok {
+		return err
+	}
+	if len(b) != 8 {
+		return fmt.Errorf("transparency: malformed latest %s checkpoint", t.origin)
+	}
+	seq := binary.BigEndian.Uint64(b)
+	msg, ok, err := t.kv.Get(ctx, checkpointKey(t.id, seq))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("transparency: %s checkpoint %d is missing", t.origin, seq)
+	}
+	cp, err := OpenCheckpoint(msg, t.key.VerifierKey)
+	if err != nil {
+		// Another key, or tampering: the history goes on (and Verify will
+		// report it), but nothing is compared with this checkpoint.
+		t.log.Error("the latest checkpoint does not verify with the checkpoint key; run liaison audit verify",
+			"origin", t.origin, "checkpoint", seq, "err", err)
+		cp = Checkpoint{Origin: t.origin}
+		t.checked = true
+	}
+	cp.Seq = seq
+	t.latest = cp
+	return nil
+}
+
+// Latest returns the tree's latest checkpoint, signing one of the current
+// tree first when there is none yet. It returns the KV's error when a new
+// checkpoint cannot be stored.
+func (t *Tree) Latest(ctx context.Context) (Checkpoint, error) {
+	t.cmu.Lock()
+	defer t.cmu.Unlock()
+	if t.latest.Seq != 0 {
+		return t.latest, nil
+	}
+	return t.checkpointLocked(ctx)
+}
+
+// Checkpoints yields the tree's stored checkpoints in order, each opened (its
+// signature checked) with the tree's key. It yields an error, and stops, when
+// the KV fails or a checkpoint does not open.
+func (t *Tree) Checkpoints(ctx context.Context) iter.Seq2[Checkpoint, error] {
+	return func(yield func(Checkpoint, error) bool) {
+		for stored, err := range storedCheckpoints(ctx, t.kv, t.id) {
+			if err != nil {
+				yield(Checkpoint{}, err)
+				return
+			}
+			cp, err := OpenCheckpoint(stored.Note, t.key.VerifierKey)
+			if err != nil {
+				err = fmt.Errorf("transparency: %s checkpoint %d: %w", t.origin, stored.Seq, err)
+			}
+			cp.Seq = stored.Seq
+			if !yield(cp, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// checkpoint signs and stores, durably, a checkpoint of the current tree if it
+// differs in size from the latest one, or when force is set, and if at least
+// every leaves or the interval have passed since the latest (unless force).
+func (t *Tree) checkpoint(ctx context.Context, every uint64, interval time.Duration, force bool) error {
+	t.cmu.Lock()
+	defer t.cmu.Unlock()
+	size := t.Size()
+	if t.latest.Seq != 0 && size == t.latest.Size {
+		return nil
+	}
+	grown := size > t.latest.Size && size-t.latest.Size >= every
+	if !force && !grown && t.clock().Sub(t.lastAt) < interval {
+		return nil
+	}
+	_, err := t.checkpointLocked(ctx)
+	return err
+}
+
+func (t *Tree) checkpointLocked(ctx context.Context) (Checkpoint, error) {
+	t.mu.RLock()
+	rng := t.rng
+	t.mu.RUnlock()
+	root := hasher.EmptyRoot()
+	if rng.End() > 0 {
+		var err error
+		if root, err = rng.GetRootHash(nil); err != nil {
+			return Checkpoint{}, err
+		}
+	}
+	seq := t.latest.Seq + 1
+	cp, err := t.key.sign(seq, t.origin, rng.End(), root)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	var s [8]byte
+	binary.BigEndian.PutUint64(s[:], seq)
+	if err := t.kv.Write(ctx, true,
+		eventlog.KVOp{Key: checkpointKey(t.id, seq), Value: cp.Note},
+		eventlog.KVOp{Key: treeKey(t.id, kindLatest), Value: s[:]},
+	); err != nil {
+		return Checkpoint{}, fmt.Errorf("transparency: store %s checkpoint: %w", t.origin, err)
+	}
+	t.latest, t.lastAt = cp, t.clock()
+	return cp, nil
+}
+
+// matchesLatest reports whether the tree, once it holds the latest
+// checkpoint's size, has that checkpoint's root; it reports true while the
+// tree is smaller.
+func (t *Tree) matchesLatest(ctx context.Context) (bool, Checkpoint, error) {
+	t.cmu.Lock()
+	cp := t.latest
+	t.cmu.Unlock()
+	if cp.Seq == 0 || cp.Size > t.Size() {
+		return true, cp, nil
+	}
+	root, err := t.Root(ctx, cp.Size)
+	if err != nil {
+		return false, cp, err
+	}
+	return bytes.Equal(root, cp.Root), cp, nil
+}
