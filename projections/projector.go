@@ -114,6 +114,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		p.finishCatchUp(start)
 	}
 	batch := make([]eventlog.Recorded, 0, catchUpBatch)
+	lastProgress := start
 	return p.log.Subscribe(ctx, eventlog.Position{}, func(r eventlog.Recorded) error {
 		if p.ready.Load() {
 			ev, err := p.decode(ctx, r)
@@ -139,6 +140,9 @@ func (p *Projector) Run(ctx context.Context) error {
 		batch = batch[:0]
 		if last {
 			p.finishCatchUp(start)
+		} else if time.Since(lastProgress) > 2*time.Second {
+			lastProgress = time.Now()
+			p.logger.Info("projections catching up", "position", r.Position.Commit, "head", p.target.Commit, "events", p.events.Load(), "cases", p.Len())
 		}
 		return nil
 	})
