@@ -6,6 +6,7 @@ package main
 
 import (
 	_ "github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	_ "github.com/chromedp/chromedp"
 	_ "github.com/cockroachdb/pebble/v2"
 	_ "github.com/golang-jwt/jwt/v5"
 	_ "github.com/labstack/echo/v4"
@@ -16,5 +17,7 @@ import (
 	_ "github.com/transparency-dev/merkle/compact"
 	_ "github.com/transparency-dev/merkle/proof"
 	_ "github.com/transparency-dev/merkle/rfc6962"
+	_ "github.com/tsenart/vegeta/v12/lib"
 	_ "golang.org/x/mod/sumdb/note"
+	_ "golang.org/x/time/rate"
 )

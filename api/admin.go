@@ -1,0 +1,81 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the hub's Prometheus metrics. A nil *Metrics records nothing.
+type Metrics struct {
+	Registry  *prometheus.Registry
+	latency   *prometheus.HistogramVec
+	decisions *prometheus.CounterVec
+	appends   *prometheus.CounterVec
+}
+
+// NewMetrics returns the hub's metrics in a fresh registry, with the Go runtime
+// and process collectors. Other packages register their own collectors in
+// Registry.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: reg,
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "liaison_http_request_duration_seconds", Help: "API call latency by action and status, access record included.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"action", "status"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "liaison_access_decisions_total", Help: "Access records by action and decision.",
+		}, []string{"action", "decision"}),
+		appends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "liaison_events_appended_total", Help: "Case events appended through the API, by type.",
+		}, []string{"type"}),
+	}
+	reg.MustRegister(m.latency, m.decisions, m.appends)
+	return m
+}
+
+func (m *Metrics) observe(action string, status int, decision string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.latency.WithLabelValues(action, strconv.Itoa(status)).Observe(d.Seconds())
+	m.decisions.WithLabelValues(action, decision).Inc()
+}
+
+func (m *Metrics) appended(t string) {
+	if m != nil {
+		m.appends.WithLabelValues(t).Inc()
+	}
+}
+
+// AdminHandler returns the admin side: /healthz, /readyz and /metrics.
+func (s *Server) AdminHandler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.echoError
+	s.adminRoutes(e)
+	return e
+}
+
+func (s *Server) adminRoutes(e *echo.Echo) {
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	e.GET("/readyz", func(c echo.Context) error {
+		if !s.cfg.Projector.Ready() {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "catching up"})
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
+	if s.cfg.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{})))
+	}
+}

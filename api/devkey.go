@@ -1,0 +1,135 @@
+package api
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// DevKeyFile is the development signing key's file name in the data directory.
+const DevKeyFile = "dev-token-key.pem"
+
+// LoadOrCreateDevKey returns the development token signing key of a data
+// directory, creating it (Ed25519, PKCS #8 PEM, mode 0600) on first use. Two
+// processes starting at once agree on one key.
+func LoadOrCreateDevKey(dataDir string) (ed25519.PrivateKey, error) {
+	path := filepath.Join(dataDir, DevKeyFile)
+	if key, err := readDevKey(path); !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(dataDir, ".dev-key-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	tmp.Close()
+	// Link fails if another process created the key first: then use theirs.
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	return readDevKey(path)
+}
+
+func readDevKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("%s: not a PEM key", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an Ed25519 key", path)
+	}
+	return priv, nil
+}
+
+// DevKeys returns the verification key of a development signing key.
+func DevKeys(priv ed25519.PrivateKey) StaticKeys {
+	pub := priv.Public().(ed25519.PublicKey)
+	return StaticKeys{{ID: KeyID(pub), Algorithm: "EdDSA", Key: pub}}
+}
+
+// TokenRequest describes a development token.
+type TokenRequest struct {
+	Subject string
+	Agency  string
+	Roles   []string
+	Purpose string
+	TTL     time.Duration
+	Now     time.Time
+}
+
+// MintDevToken signs a development token (EdDSA, issuer liaison-dev, audience
+// liaison) with the data directory's key.
+func MintDevToken(priv ed25519.PrivateKey, r TokenRequest) (string, error) {
+	if r.Subject == "" || r.Agency == "" {
+		return "", errors.New("a token needs a subject and an agency")
+	}
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	roles := r.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	var id [12]byte
+	rand.Read(id[:])
+	claims := Claims{
+		Agency: r.Agency, Roles: roles, Purpose: r.Purpose,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: DevIssuer, Audience: jwt.ClaimStrings{DevAudience}, Subject: r.Subject,
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(r.TTL)), ID: strings.ToLower(fmt.Sprintf("%x", id)),
+		},
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &claims)
+	t.Header["kid"] = KeyID(priv.Public())
+	return t.SignedString(priv)
+}
+
+func ioCopyN(w io.Writer, resp *http.Response, limit int64) (int64, error) {
+	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
+	if err == nil && n > limit {
+		err = errors.New("JWKS document too large")
+	}
+	return n, err
+}

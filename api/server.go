@@ -1,0 +1,413 @@
+// Package api is the hub's HTTP interface (CONTRACT.md) on Echo: JWT
+// authentication, the sharing protocol asked of the policy on every call, views
+// built from the projections, and one durable access record per call before the
+// answer leaves the hub. It is the only package that knows Echo and JWT.
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/liaison-hub/liaison/domain"
+	"github.com/liaison-hub/liaison/eventlog"
+	"github.com/liaison-hub/liaison/eventlog/accesslog"
+	"github.com/liaison-hub/liaison/eventlog/codec"
+	"github.com/liaison-hub/liaison/eventlog/keystore"
+	"github.com/liaison-hub/liaison/policies"
+	"github.com/liaison-hub/liaison/projections"
+)
+
+// MaxBodyBytes bounds a request body: 1 MiB.
+const MaxBodyBytes = 1 << 20
+
+// PurposeHeader is the header in which a reader states its purpose.
+const PurposeHeader = "Liaison-Purpose"
+
+// Config wires a Server. Every field but Logger, Clock, Audit and Metrics is
+// required.
+type Config struct {
+	Log        eventlog.Log
+	Projector  *projections.Projector
+	Codec      *codec.Codec
+	Keys       keystore.Store
+	Policy     *policies.Authorizer
+	Access     *accesslog.Log
+	Verifier   *Verifier
+	Audit      AuditService
+	Metrics    *Metrics
+	Logger     *slog.Logger
+	Clock      func() time.Time
+	AdminRoute bool // serve /healthz, /readyz and /metrics on this handler too
+	// Console, when set, serves the web console at / and /ui/*.
+	Console http.Handler
+	// RateLimit is the requests per second allowed to one identity (0: no
+	// limit), with bursts of RateBurst (default twice the rate).
+	RateLimit float64
+	RateBurst int
+	// CORSOrigins lists the origins allowed to call the API from a browser;
+	// empty means no cross-origin access at all.
+	CORSOrigins []string
+	// Demo, when set, serves the demo sign-in (GET /demo/personas, POST
+	// /demo/token): development tokens for the demo identities, for the web
+	// console in demo mode only.
+	Demo *DemoConfig
+}
+
+// Server serves the API.
+type Server struct {
+	unknown echo.HandlerFunc
+	cfg     Config
+	echo    *echo.Echo
+	now     func() time.Time
+	log     *slog.Logger
+	limiter *limiter
+}
+
+// New returns a server with every route registered.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst)}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.echoError
+	e.Use(s.secure)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins: cfg.CORSOrigins,
+			AllowMethods: []string{http.MethodGet, http.MethodPost},
+			AllowHeaders: []string{"Authorization", "Content-Type", PurposeHeader},
+			MaxAge:       600,
+		}))
+	}
+	s.echo = e
+	s.routes()
+	return s
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes returns "METHOD path" of every registered API route, in Echo's path
+// syntax (":id"), for the OpenAPI test; the catch-all that refuses unknown
+// routes is not one.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		if r.Path != "/v1/*" {
+			out = append(out, r.Method+" "+r.Path)
+		}
+	}
+	return out
+}
+
+func (s *Server) routes() {
+	e := s.echo
+	e.POST("/v1/cases", s.route("case.open", false, s.openCase))
+	e.GET("/v1/cases", s.route("case.list", true, s.listCases))
+	e.GET("/v1/cases/:id", s.route("case.read", true, s.readCase))
+	e.GET("/v1/cases/:id/sections/:section", s.route("section.read", true, s.readSection))
+	e.GET("/v1/cases/:id/events", s.route("events.read", true, s.readEvents))
+	e.POST("/v1/cases/:id/events", s.route("event.append", false, s.appendEvent))
+	e.POST("/v1/cases/:id/break-glass", s.route("break-glass", false, s.breakGlass))
+	e.POST("/v1/cases/:id/erase", s.route("case.erase", false, s.erase))
+	e.GET("/v1/audit/records", s.route("audit.records", true, s.auditRecords))
+	e.GET("/v1/audit/checkpoint", s.route("audit.checkpoint", true, s.auditCheckpoint))
+	e.GET("/v1/audit/proofs/inclusion", s.route("audit.proofs", true, s.inclusionProof))
+	e.GET("/v1/audit/proofs/consistency", s.route("audit.proofs", true, s.consistencyProof))
+	e.GET("/v1/stats/practices", s.route("stats", true, s.statsPractices))
+	e.GET("/v1/stats/breakdowns", s.route("stats", true, s.statsBreakdowns))
+	e.GET("/v1/openapi.json", s.openapi)
+	// Anything else under /v1 is refused as an unknown route, with its access
+	// record like every other call (echoError sends what Echo itself refuses
+	// under /v1 there too).
+	s.unknown = s.route("unknown", false, func(*call) (int, any, error) {
+		return 0, nil, domain.Errorf(domain.KindNotFound, "no such route")
+	})
+	e.Any("/v1/*", s.unknown)
+	if s.cfg.AdminRoute {
+		s.adminRoutes(e)
+	}
+	if s.cfg.Console != nil {
+		h := echo.WrapHandler(s.cfg.Console)
+		e.GET("/", h)
+		e.GET("/ui/*", h)
+	}
+	if s.cfg.Demo != nil {
+		s.demoRoutes(e)
+	}
+}
+
+// call is one API call in flight: who calls, for what, and its access record.
+type call struct {
+	c       echo.Context
+	ctx     context.Context
+	claims  *Claims
+	id      domain.Identity
+	purpose string
+	body    []byte
+	rec     accesslog.Record
+	now     time.Time
+}
+
+// handler serves one call: it returns the status and the body of a successful
+// answer, or an error, and fills in the access record's decision.
+type handler func(k *call) (int, any, error)
+
+// route wraps a handler with everything every call gets: request id, body
+// limit, token verification, purpose, error mapping and — before the answer is
+// written — its access record, made durable. If the record cannot be made
+// durable, the caller gets 503 and nothing of the answer.
+func (s *Server) route(action string, needPurpose bool, h handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := s.now()
+		k := &call{c: c, ctx: c.Request().Context(), now: start}
+		k.rec = accesslog.Record{
+			Time: start, RequestID: requestID(c), Action: action,
+			CaseID: clip(c.Param("id")), Section: clip(c.Param("section")),
+			PolicyRevision: s.cfg.Policy.Revision(),
+		}
+		status, body, err := s.serve(k, needPurpose, h)
+		if err != nil {
+			status = Status(domain.KindOf(err))
+			if status == http.StatusInternalServerError {
+				s.log.Error("request failed", "action", action, "request_id", k.rec.RequestID, "err", err)
+			}
+			if k.rec.Decision == "" || k.rec.Decision != accesslog.Deny {
+				k.rec.Decision = accesslog.Deny
+			}
+			if len(k.rec.Reasons) == 0 {
+				k.rec.Reasons = []string{reasonOf(err)}
+			}
+		}
+		if k.rec.Decision == "" {
+			k.rec.Decision = accesslog.Allow
+		}
+		k.rec.Status = status
+		// The durable record comes first: no answer leaves without it.
+		if _, aerr := s.cfg.Access.Append(k.ctx, &k.rec); aerr != nil {
+			s.log.Error("access record not durable; refusing the answer", "request_id", k.rec.RequestID, "err", aerr)
+			return s.writeProblem(c, unavailable)
+		}
+		s.cfg.Metrics.observe(action, status, k.rec.Decision, s.now().Sub(start))
+		if err != nil {
+			if status == http.StatusTooManyRequests {
+				c.Response().Header().Set("Retry-After", "1")
+			}
+			if status == http.StatusUnauthorized {
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="liaison"`)
+				return s.writeProblem(c, unauthorized)
+			}
+			return s.writeProblem(c, problemOf(err))
+		}
+		return writeJSON(c, status, body)
+	}
+}
+
+// errUnauthorized marks a refused token; the caller learns nothing more.
+var errUnauthorized = errors.New("unauthorized")
+
+func (s *Server) serve(k *call, needPurpose bool, h handler) (int, any, error) {
+	req := k.c.Request()
+	token, ok := bearer(req)
+	if !ok {
+		k.rec.Reasons = []string{"token: missing"}
+		return 0, nil, &domain.Error{Kind: kindUnauthorized, Message: "unauthorized", Err: errUnauthorized}
+	}
+	claims, err := s.cfg.Verifier.Verify(k.ctx, token)
+	if err == nil {
+		if _, known := s.cfg.Policy.Directory().TypeOf(claims.Agency); !known {
+			err = errors.New("agency is not in the directory")
+		}
+	}
+	if err != nil {
+		if u := UnverifiedClaims(token); u != nil {
+			k.rec.Sub, k.rec.Agency, k.rec.Roles = clip(u.Subject), clip(u.Agency), clipAll(u.Roles)
+		}
+		k.rec.Reasons = []string{"token refused: " + clip(err.Error()), "identity unverified"}
+		return 0, nil, &domain.Error{Kind: kindUnauthorized, Message: "unauthorized", Err: err}
+	}
+	k.claims = claims
+	if !s.limiter.allow(claims.Agency, claims.Subject) {
+		k.rec.Sub, k.rec.Agency, k.rec.Roles = claims.Subject, claims.Agency, claims.Roles
+		k.rec.Reasons = []string{"rate limit"}
+		return 0, nil, errTooMany
+	}
+	k.id = domain.Identity{Subject: claims.Subject, Agency: claims.Agency, Roles: claims.Roles}
+	k.rec.Sub, k.rec.Agency, k.rec.Roles = claims.Subject, claims.Agency, claims.Roles
+	k.purpose = req.Header.Get(PurposeHeader)
+	if k.purpose == "" {
+		k.purpose = claims.Purpose
+	}
+	k.rec.Purpose = clip(k.purpose)
+	if needPurpose && k.purpose == "" {
+		return 0, nil, domain.Invalid("a purpose is required", domain.FieldError{Field: PurposeHeader, Message: "state the purpose of this read in the Liaison-Purpose header"})
+	}
+	if req.Method == http.MethodPost {
+		body, err := io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1))
+		if err != nil {
+			return 0, nil, domain.Invalid("the body could not be read")
+		}
+		if len(body) > MaxBodyBytes {
+			return 0, nil, &domain.Error{Kind: domain.KindTooLarge, Message: "the body exceeds 1 MiB"}
+		}
+		if ct := req.Header.Get("Content-Type"); ct != "" {
+			if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+				return 0, nil, domain.Invalid("the body must be JSON", domain.FieldError{Field: "Content-Type", Message: "must be application/json"})
+			}
+		}
+		k.body = body
+	}
+	return h(k)
+}
+
+// kindUnauthorized is local to the API: the domain has no notion of tokens.
+const kindUnauthorized domain.Kind = 200
+
+func init() {
+	problemTypes[kindUnauthorized] = struct {
+		status int
+		typ    string
+		title  string
+	}{http.StatusUnauthorized, unauthorized.Type, unauthorized.Title}
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	t := strings.TrimSpace(h[7:])
+	return t, t != ""
+}
+
+func requestID(c echo.Context) string {
+	if id := c.Response().Header().Get(echo.HeaderXRequestID); id != "" {
+		return id
+	}
+	var b [12]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	c.Response().Header().Set(echo.HeaderXRequestID, id)
+	return id
+}
+
+// reasonOf gives an access record a short, content-free reason for an error.
+func reasonOf(err error) string {
+	var e *domain.Error
+	if errors.As(err, &e) {
+		if e.Kind == domain.KindInternal {
+			return "internal error"
+		}
+		if len(e.Fields) > 0 {
+			return clip(e.Kind.String() + ": " + e.Fields[0].Field)
+		}
+		return clip(e.Kind.String() + ": " + e.Message)
+	}
+	return "internal error"
+}
+
+// clip bounds what an untrusted caller can put into an access record.
+func clip(s string) string {
+	if len(s) > 128 {
+		return s[:128]
+	}
+	return s
+}
+
+func clipAll(ss []string) []string {
+	if len(ss) > 16 {
+		ss = ss[:16]
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = clip(s)
+	}
+	return out
+}
+
+func writeJSON(c echo.Context, status int, body any) error {
+	var b []byte
+	switch v := body.(type) {
+	case []byte:
+		b = v
+	case json.RawMessage:
+		b = v
+	default:
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		b = buf.Bytes()
+	}
+	return c.Blob(status, echo.MIMEApplicationJSON, b)
+}
+
+func (s *Server) writeProblem(c echo.Context, p Problem) error {
+	return c.Blob(p.Status, "application/problem+json", p.body())
+}
+
+// echoError answers what Echo itself refuses (unknown route, wrong method) as a
+// problem, never with internal text.
+func (s *Server) echoError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	status := http.StatusInternalServerError
+	if errors.As(err, &he) {
+		status = he.Code
+	}
+	if p := c.Request().URL.Path; (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) && (p == "/v1" || strings.HasPrefix(p, "/v1/")) {
+		// An unknown method or route of the API: refused like any call, with
+		// its access record.
+		_ = s.unknown(c)
+		return
+	}
+	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status}
+	if status == http.StatusInternalServerError {
+		s.log.Error("unhandled error", "err", err)
+	}
+	_ = s.writeProblem(c, p)
+}
+
+// secure sets the headers every answer carries and recovers from panics as a
+// bare 500 problem.
+func (s *Server) secure(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("panic", "panic", r, "path", c.Path())
+				if !c.Response().Committed {
+					err = s.writeProblem(c, Problem{Type: "about:blank", Title: "Internal error", Status: http.StatusInternalServerError})
+				}
+			}
+		}()
+		return next(c)
+	}
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// registerMetrics adds the hub's own gauges and counters to the API's metrics
+// registry: projection lag, the store's group commits, case and event counts.
+func (m *Main) registerMetrics(reg *prometheus.Registry) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "liaison_projection_lag_positions",
+			Help: "How far the projections are behind the head of the case log (embedded store: events).",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			head, err := m.Log.Head(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(head.Commit) - float64(m.Projector.Applied())
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "liaison_projection_ready", Help: "1 once the projections have caught up with the log at start.",
+		}, func() float64 {
+			if m.Projector.Ready() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "liaison_cases", Help: "Cases known to the projections, erased ones included.",
+		}, func() float64 { return float64(m.Projector.Len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "liaison_projection_events_applied_total", Help: "Events the projections applied since start.",
+		}, func() float64 { return float64(m.Projector.EventsApplied()) }),
+	)
+	if st := m.store; st != nil {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "liaison_store_commit_groups_total",
+				Help: "Group commits (one fsynced batch each) of the embedded store since start.",
+			}, func() float64 { return float64(st.Stats().Groups) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "liaison_store_commit_requests_total",
+				Help: "Append requests carried by those group commits: divided by the groups, the mean batch size.",
+			}, func() float64 { return float64(st.Stats().Requests) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "liaison_store_wal_syncs_total", Help: "fsyncs of the embedded store's write-ahead log since start.",
+			}, func() float64 { return float64(st.Stats().WALSyncs) }),
+		)
+	}
+}

@@ -1,0 +1,439 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/liaison-hub/liaison/api"
+	"github.com/liaison-hub/liaison/eventlog"
+	"github.com/liaison-hub/liaison/eventlog/accesslog"
+	"github.com/liaison-hub/liaison/eventlog/codec"
+	"github.com/liaison-hub/liaison/eventlog/embedded"
+	"github.com/liaison-hub/liaison/eventlog/esdb"
+	"github.com/liaison-hub/liaison/eventlog/keystore"
+	"github.com/liaison-hub/liaison/eventlog/transparency"
+	"github.com/liaison-hub/liaison/policies"
+	"github.com/liaison-hub/liaison/projections"
+)
+
+// Config is the configuration of a hub (the flags of "liaison serve").
+type Config struct {
+	Addr          string
+	AdminAddr     string
+	DataDir       string
+	Store         string // embedded | esdb
+	ESDBURL       string
+	Demo          bool
+	DemoSeed      int64
+	DemoCases     int
+	Policies      string
+	MasterKeyFile string
+	JWKSFile      string
+	JWKSURL       string
+	Issuer        string
+	Audience      string
+	TLSCert       string
+	TLSKey        string
+	RateLimit     float64
+	RateBurst     int
+	CORSOrigins   string
+	RetentionDays int
+}
+
+// Main is one running hub: Run opens and wires everything, Close shuts it down.
+// Tests start hubs in-process through it.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	// Clock is the hub's clock (time.Now when nil).
+	Clock func() time.Time
+
+	store     *embedded.Store
+	esdbLog   *esdb.Log
+	local     *embedded.Store // the KV beside --store esdb
+	trees     *transparency.Trees
+	Log       eventlog.Log
+	Projector *projections.Projector
+	Policy    *policies.Authorizer
+	Server    *api.Server
+
+	listener net.Listener
+	http     *http.Server
+	admin    *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	runErr   chan error
+}
+
+// Run starts the hub and returns once it accepts connections; the projections
+// may still be catching up (readyz says when they are). It returns an error,
+// having released what it opened, if anything cannot start.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if m.Logger == nil {
+		m.Logger = slog.Default()
+	}
+	if m.Clock == nil {
+		m.Clock = time.Now
+	}
+	cfg := m.Config
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	var journal eventlog.Journal
+	var kv eventlog.KV
+	switch cfg.Store {
+	case "", "embedded":
+		st, err := embedded.Open(filepath.Join(cfg.DataDir, "log"), embedded.Options{Clock: m.Clock, Logger: m.Logger})
+		if err != nil {
+			return err
+		}
+		m.store, m.Log, journal, kv = st, st, st, st
+	case "esdb":
+		if cfg.ESDBURL == "" {
+			return errors.New("--store esdb needs --esdb-url")
+		}
+		l, err := esdb.Open(ctx, esdb.Options{URL: cfg.ESDBURL, Logger: m.Logger})
+		if err != nil {
+			return err
+		}
+		m.esdbLog, m.Log, journal = l, l, l
+		if m.local, err = embedded.Open(filepath.Join(cfg.DataDir, "local"), embedded.Options{Clock: m.Clock, Logger: m.Logger}); err != nil {
+			return err
+		}
+		kv = m.local
+	default:
+		return fmt.Errorf("--store must be embedded or esdb, not %q", cfg.Store)
+	}
+
+	master, err := keystore.LoadMasterKey("LIAISON_MASTER_KEY", cfg.MasterKeyFile, filepath.Join(cfg.DataDir, "master.key"))
+	if err != nil {
+		return err
+	}
+	keys, err := keystore.OpenFileStore(filepath.Join(cfg.DataDir, "casekeys"), master)
+	if err != nil {
+		return err
+	}
+	cdc := codec.New(keys)
+
+	bundle := policies.Default()
+	if cfg.Policies != "" {
+		if bundle, err = policies.Load(ctx, cfg.Policies); err != nil {
+			return fmt.Errorf("policy bundle %s refused: %w", cfg.Policies, err)
+		}
+	}
+	m.Policy, err = policies.New(ctx, bundle, policies.Options{})
+	if err != nil {
+		return fmt.Errorf("policy bundle refused: %w", err)
+	}
+
+	verifier, err := m.verifier()
+	if err != nil {
+		return err
+	}
+
+	m.Projector = projections.New(m.Log, cdc, m.Logger)
+	m.Projector.OnErased = func(ctx context.Context, caseID string) error { return keys.Destroy(ctx, caseID) }
+	access := accesslog.New(journal)
+	ckey, err := transparency.LoadOrCreateKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	m.trees, err = transparency.Open(ctx, transparency.Config{KV: kv, Journal: journal, Events: m.Log, Key: ckey,
+		Index: accesslog.IndexKeys, Clock: m.Clock, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	devKey, err := m.consoleKey()
+	if err != nil {
+		return err
+	}
+	console, demoCfg := m.consoleConfig(devKey)
+	metrics := api.NewMetrics()
+	m.registerMetrics(metrics.Registry)
+	m.Server = api.New(api.Config{
+		Log: m.Log, Projector: m.Projector, Codec: cdc, Keys: keys, Policy: m.Policy,
+		Access: access, Verifier: verifier, Audit: accesslog.NewService(access, kv, m.trees), Metrics: metrics,
+		Logger: m.Logger, Clock: m.Clock, AdminRoute: cfg.AdminAddr == "",
+		Console: console, Demo: demoCfg,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: splitList(cfg.CORSOrigins),
+	})
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.runErr = make(chan error, 4)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.Projector.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, eventlog.ErrClosed) {
+			m.Logger.Error("projections stopped", "err", err)
+			m.runErr <- fmt.Errorf("projections: %w", err)
+		}
+	}()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		// Readiness first: building the trees of a large log would slow the
+		// projections' rebuild. Close catches up if they never get ready.
+		for !m.Projector.Ready() {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if err := m.trees.Run(runCtx); err != nil && !errors.Is(err, eventlog.ErrClosed) {
+			m.Logger.Error("transparency stopped", "err", err)
+			m.runErr <- fmt.Errorf("transparency: %w", err)
+		}
+	}()
+
+	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return err
+	}
+	m.http = &http.Server{
+		Handler: m.Server.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+		m.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		m.listener = tls.NewListener(m.listener, m.http.TLSConfig)
+	}
+	m.serveHTTP(m.http, m.listener)
+	if cfg.AdminAddr != "" {
+		ln, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			return err
+		}
+		m.admin = &http.Server{Handler: m.Server.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		m.serveHTTP(m.admin, ln)
+	}
+	m.Logger.Info("liaison hub listening", "addr", m.Addr(), "data", cfg.DataDir, "store", storeName(cfg.Store), "policy", m.Policy.Revision())
+	if cfg.RetentionDays > 0 {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.retention(runCtx, time.Duration(cfg.RetentionDays)*24*time.Hour, time.Hour)
+		}()
+	}
+	if cfg.Demo {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			if err := m.loadDemo(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				m.Logger.Error("demo data not loaded", "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (m *Main) serveHTTP(srv *http.Server, ln net.Listener) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.runErr <- err
+		}
+	}()
+}
+
+func storeName(s string) string {
+	if s == "" {
+		return "embedded"
+	}
+	return s
+}
+
+// verifier builds the token verifier: a JWKS (file or URL) with the configured
+// issuer and audience in production, else the data directory's development key.
+func (m *Main) verifier() (*api.Verifier, error) {
+	cfg := m.Config
+	switch {
+	case cfg.JWKSFile != "" || cfg.JWKSURL != "":
+		if cfg.Issuer == "" || cfg.Audience == "" {
+			return nil, errors.New("--jwks-file/--jwks-url need --issuer and --audience")
+		}
+		if cfg.JWKSFile != "" {
+			keys, err := api.JWKSFile(cfg.JWKSFile)
+			if err != nil {
+				return nil, fmt.Errorf("--jwks-file: %w", err)
+			}
+			return api.NewVerifier(keys, cfg.Issuer, cfg.Audience, m.Clock), nil
+		}
+		return api.NewVerifier(&api.JWKSURL{URL: cfg.JWKSURL}, cfg.Issuer, cfg.Audience, m.Clock), nil
+	default:
+		key, err := api.LoadOrCreateDevKey(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("development key: %w", err)
+		}
+		return api.NewVerifier(api.DevKeys(key), api.DevIssuer, api.DevAudience, m.Clock), nil
+	}
+}
+
+// Addr returns the address the API listens on.
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Err returns a channel that yields an error if a part of the running hub fails.
+func (m *Main) Err() <-chan error { return m.runErr }
+
+// Close stops accepting calls, lets calls in flight finish (up to 10 s), stops
+// the projections and closes the log.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	for _, srv := range []*http.Server{m.http, m.admin} {
+		if srv != nil {
+			errs = append(errs, srv.Shutdown(ctx))
+		}
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.trees != nil {
+		errs = append(errs, m.trees.Close(ctx)) // the final checkpoints
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	if m.esdbLog != nil {
+		errs = append(errs, m.esdbLog.Close())
+	}
+	if m.local != nil {
+		errs = append(errs, m.local.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("liaison serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg Config
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address of the API")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "separate address for /healthz, /readyz and /metrics (default: on the API address)")
+	fs.StringVar(&cfg.DataDir, "data", "./liaison-data", "data directory (created on first start)")
+	fs.StringVar(&cfg.Store, "store", "embedded", "log backend: embedded or esdb")
+	fs.StringVar(&cfg.ESDBURL, "esdb-url", "", "EventStoreDB/KurrentDB connection string, e.g. esdb://localhost:2113?tls=false")
+	fs.BoolVar(&cfg.Demo, "demo", false, "load the synthetic multi-agency demo data set once")
+	fs.Int64Var(&cfg.DemoSeed, "demo-seed", 1, "seed of the demo data set")
+	fs.IntVar(&cfg.DemoCases, "demo-cases", 300, "number of demo cases")
+	fs.StringVar(&cfg.Policies, "policies", "", "policy bundle (directory or .tar.gz) replacing the default protocol")
+	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "file holding the master key that wraps case keys (or set LIAISON_MASTER_KEY; default: a development key in the data directory)")
+	fs.StringVar(&cfg.JWKSFile, "jwks-file", "", "JWKS file of the identity provider (disables the development key)")
+	fs.StringVar(&cfg.JWKSURL, "jwks-url", "", "JWKS URL of the identity provider (disables the development key)")
+	fs.StringVar(&cfg.Issuer, "issuer", "", "required token issuer with --jwks-file/--jwks-url")
+	fs.StringVar(&cfg.Audience, "audience", "", "required token audience with --jwks-file/--jwks-url")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", 100, "requests per second allowed to one identity (0: no limit)")
+	fs.IntVar(&cfg.RateBurst, "rate-burst", 200, "burst of requests allowed to one identity above the rate")
+	fs.StringVar(&cfg.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API from a browser (default: none)")
+	fs.IntVar(&cfg.RetentionDays, "retention-days", 0, "erase cases closed more than this many days ago, checked hourly (0: never)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	m := &Main{Config: cfg, Logger: logger}
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down")
+			return m.Close()
+		case err := <-m.Err():
+			m.Close()
+			return err
+		case <-hup:
+			m.reloadPolicy(ctx)
+		}
+	}
+}
+
+// reloadPolicy re-reads the policy bundle on SIGHUP; a refused bundle leaves
+// the one in force unchanged.
+func (m *Main) reloadPolicy(ctx context.Context) {
+	bundle := policies.Default()
+	if m.Config.Policies != "" {
+		var err error
+		if bundle, err = policies.Load(ctx, m.Config.Policies); err != nil {
+			m.Logger.Error("policy reload refused; the policy in force stays", "err", err)
+			return
+		}
+	}
+	if err := m.Policy.Reload(ctx, bundle); err != nil {
+		m.Logger.Error("policy reload refused; the policy in force stays", "err", err)
+		return
+	}
+	m.Logger.Info("policy reloaded", "revision", m.Policy.Revision())
+}
+
+// retention applies the retention rule once the projections are ready, then
+// every interval, until ctx ends.
+func (m *Main) retention(ctx context.Context, after, interval time.Duration) {
+	for {
+		if m.Projector.Ready() {
+			n, err := m.Server.ApplyRetention(ctx, after)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				m.Logger.Error("retention stopped", "erased", n, "err", err)
+			case n > 0:
+				m.Logger.Info("retention erased cases", "erased", n)
+			}
+		}
+		wait := interval
+		if !m.Projector.Ready() {
+			wait = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

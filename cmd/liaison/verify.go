@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/liaison-hub/liaison/eventlog/embedded"
+	"github.com/liaison-hub/liaison/eventlog/transparency"
+)
+
+// Exit codes of "liaison audit verify".
+const (
+	verifyTampered   exitCode = 1 // evidence of tampering: the first bad record is named
+	verifyImpossible exitCode = 2 // nothing was verified (bad flags, no store, locked, no key)
+)
+
+// runVerify checks the access log and the case log of a data directory
+// against their Merkle trees and signed checkpoints, offline. It prints one
+// summary line on stdout and returns nil when both are intact; it prints the
+// first bad record (or checkpoint) of each damaged log and returns exit code 1
+// when not; it returns exit code 2, having said why on stderr, when it cannot
+// verify.
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("liaison audit verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "./liaison-data", "data directory of the hub (stopped)")
+	keyFile := fs.String("key", "", "file holding the checkpoints' note verifier key (default: checkpoint.pub in the data directory; pass the key published by the hub to be independent of it)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: liaison audit verify [--data DIR] [--key FILE]")
+		fmt.Fprintln(fs.Output(), "Recomputes the Merkle trees of the access log and the case log from the stored records,")
+		fmt.Fprintln(fs.Output(), "checks every signed checkpoint against them, and names the first bad record.")
+		fmt.Fprintln(fs.Output(), "Exit status: 0 intact, 1 tampered, 2 could not verify.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		fmt.Fprintln(stderr, "liaison audit verify:", err)
+		return verifyImpossible
+	}
+	fail := func(format string, args ...any) error {
+		fmt.Fprintf(stderr, "liaison audit verify: "+format+"\n", args...)
+		return verifyImpossible
+	}
+
+	dir := filepath.Join(*data, "log")
+	if _, err := os.Stat(dir); err != nil {
+		if _, lerr := os.Stat(filepath.Join(*data, "local")); lerr == nil {
+			return fail("%s holds the trees of a hub on EventStoreDB (--store esdb); its logs are not in the data directory", *data)
+		}
+		return fail("no liaison store in %s (%v)", *data, err)
+	}
+	vkey, err := readVerifierKey(*data, *keyFile)
+	if err != nil {
+		return fail("%v", err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil)) // what goes wrong is reported below
+	var rep transparency.Report
+	err = transparency.Guard("the store", func() error {
+		st, err := embedded.Open(dir, embedded.Options{Logger: quiet})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		rep, err = transparency.Verify(ctx, transparency.Sources{Journal: st, Events: st, KV: st}, vkey)
+		return err
+	})
+	if errors.Is(err, embedded.ErrLocked) {
+		return fail("the data directory %s is in use by a running hub: stop it first, or verify a copy of the directory", *data)
+	}
+	var tamper *transparency.TamperError
+	if err != nil && !errors.As(err, &tamper) {
+		return fail("%v", err)
+	}
+	if err != nil {
+		fmt.Fprintln(stdout, "TAMPERED:")
+		for _, e := range unjoin(err) {
+			fmt.Fprintln(stdout, "  "+e.Error())
+		}
+		return verifyTampered
+	}
+	fmt.Fprintln(stdout, summary(rep))
+	return nil
+}
+
+// readVerifierKey reads the verifier key from file, or from the data
+// directory's checkpoint.pub.
+func readVerifierKey(data, file string) (string, error) {
+	if file == "" {
+		k, err := transparency.ReadVerifierKey(data)
+		if errors.Is(err, os.ErrNotExist) {
+			return "", nil // no checkpoints yet; Verify fails if there are some
+		}
+		return k, err
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// unjoin flattens joined errors.
+func unjoin(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
+}
+
+// summary is the one line printed when both logs are intact.
+func summary(rep transparency.Report) string {
+	n := rep.Access.Leaves + rep.Cases.Leaves
+	secs := rep.Elapsed.Seconds()
+	rate := float64(n) / max(secs, 1e-9)
+	s := fmt.Sprintf("intact: %d access records, %d events, %d checkpoints verified in %.2fs (%s records/s)",
+		rep.Access.Leaves, rep.Cases.Leaves, rep.Access.Checkpoints+rep.Cases.Checkpoints, secs, humanRate(rate))
+	if tail := (rep.Access.Leaves - rep.Access.Covered) + (rep.Cases.Leaves - rep.Cases.Covered); tail > 0 {
+		s += fmt.Sprintf("; %d access records and %d events after the last checkpoints are not signed yet",
+			rep.Access.Leaves-rep.Access.Covered, rep.Cases.Leaves-rep.Cases.Covered)
+	}
+	return s
+}
+
+func humanRate(r float64) string {
+	switch {
+	case r >= 1e6:
+		return fmt.Sprintf("%.2fM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.0fk", r/1e3)
+	}
+	return fmt.Sprintf("%.0f", r)
+}
