@@ -18,7 +18,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -94,7 +93,6 @@ type Verifier struct {
 
 	mu    sync.RWMutex
 	cache map[string]cachedToken
-	size  atomic.Int64
 }
 
 type cachedToken struct {
@@ -233,12 +231,13 @@ func ParseJWKS(b []byte) (StaticKeys, error) {
 		case k.Kty == "EC" && k.Crv == "P-256":
 			x, errX := b64(k.X)
 			y, errY := b64(k.Y)
-			if errX != nil || errY != nil {
+			if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 				return nil, fmt.Errorf("JWKS key %d: bad EC coordinates", i)
 			}
-			pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-			if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
-				return nil, fmt.Errorf("JWKS key %d: point not on P-256", i)
+			// The uncompressed point encoding; parsing checks the point is on P-256.
+			pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+			if err != nil {
+				return nil, fmt.Errorf("JWKS key %d: not a point of P-256", i)
 			}
 			vk.Algorithm, vk.Key = "ES256", pub
 		case k.Kty == "RSA":

@@ -140,9 +140,8 @@ func TestJWKSKeysArePinnedToTheirAlgorithm(t *testing.T) {
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
 	b64 := base64.RawURLEncoding.EncodeToString
-	ecX, ecY := make([]byte, 32), make([]byte, 32)
-	ec.X.FillBytes(ecX)
-	ec.Y.FillBytes(ecY)
+	point, _ := ec.PublicKey.Bytes() // 0x04 ‖ x ‖ y
+	ecX, ecY := point[1:33], point[33:]
 	jwks := fmt.Sprintf(`{"keys":[
 		{"kty":"EC","crv":"P-256","kid":"ec1","x":%q,"y":%q},
 		{"kty":"RSA","kid":"rsa1","n":%q,"e":"AQAB"},

@@ -144,6 +144,4 @@ func defaultFile(t testing.TB, name string) string {
 	return string(b)
 }
 
-func sections(ss ...domain.Section) []domain.Section { return ss }
-
 func equal[T comparable](a, b []T) bool { return slices.Equal(a, b) }

@@ -171,9 +171,8 @@ func (f *fakeServer) Read(req *api.ReadReq, s api.Streams_ReadServer) error {
 }
 
 func (f *fakeServer) readStream(o *api.ReadReq_Options, so *api.ReadReq_Options_StreamOptions, s api.Streams_ReadServer) error {
-	name := string(so.GetStreamIdentifier().GetStreamName())
 	f.mu.Lock()
-	evs := f.streams[name]
+	evs := f.streams[string(so.GetStreamIdentifier().GetStreamName())]
 	f.mu.Unlock()
 	if len(evs) == 0 {
 		return s.Send(&api.ReadResp{Content: &api.ReadResp_StreamNotFound_{StreamNotFound: &api.ReadResp_StreamNotFound{StreamIdentifier: so.GetStreamIdentifier()}}})
