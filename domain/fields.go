@@ -77,7 +77,7 @@ func readObject(raw json.RawMessage, path string, dir Directory, errs *[]FieldEr
 	}
 	// Nothing but white space may follow the object (dec.More would not see a
 	// stray closing bracket).
-	if rest := bytes.TrimSpace(raw[dec.InputOffset():]); len(rest) > 0 {
+	if rest := bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		addErr(errs, where, "has trailing data after the object")
 		return nil
 	}
