@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,15 @@ const MaxBodyBytes = 1 << 20
 
 // PurposeHeader is the header in which a reader states its purpose.
 const PurposeHeader = "Liaison-Purpose"
+
+// MinPositionHeader carries the position an append answered (its "position"):
+// a hub that has not yet applied that position waits for it (up to
+// MaxPositionWait) before serving the call, so that a client that wrote through
+// one hub replica reads its write through any other.
+const MinPositionHeader = "Liaison-Min-Position"
+
+// MaxPositionWait bounds the wait for MinPositionHeader; past it, 503.
+const MaxPositionWait = 5 * time.Second
 
 // Config wires a Server. Every field but Logger, Clock, Audit and Metrics is
 // required.
@@ -93,7 +103,7 @@ func New(cfg Config) *Server {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: cfg.CORSOrigins,
 			AllowMethods: []string{http.MethodGet, http.MethodPost},
-			AllowHeaders: []string{"Authorization", "Content-Type", PurposeHeader},
+			AllowHeaders: []string{"Authorization", "Content-Type", PurposeHeader, MinPositionHeader},
 			MaxAge:       600,
 		}))
 	}
@@ -221,6 +231,9 @@ func (s *Server) route(action string, needPurpose bool, h handler) echo.HandlerF
 	}
 }
 
+// errBehind answers a call that asked for a position this hub has not reached.
+var errBehind = &domain.Error{Kind: kindUnavailable, Message: "this hub has not yet caught up with the position asked for; try again"}
+
 // errUnauthorized marks a refused token; the caller learns nothing more.
 var errUnauthorized = errors.New("unauthorized")
 
@@ -257,6 +270,19 @@ func (s *Server) serve(k *call, needPurpose bool, h handler) (int, any, error) {
 		k.purpose = claims.Purpose
 	}
 	k.rec.Purpose = clip(k.purpose)
+	if v := req.Header.Get(MinPositionHeader); v != "" {
+		pos, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, nil, domain.Invalid("invalid position", domain.FieldError{Field: MinPositionHeader, Message: "must be a position an append returned"})
+		}
+		wait, cancel := context.WithTimeout(k.ctx, MaxPositionWait)
+		err = s.cfg.Projector.WaitFor(wait, pos)
+		cancel()
+		if err != nil {
+			k.rec.Reasons = []string{"not yet at position " + v}
+			return 0, nil, errBehind
+		}
+	}
 	if needPurpose && k.purpose == "" {
 		return 0, nil, domain.Invalid("a purpose is required", domain.FieldError{Field: PurposeHeader, Message: "state the purpose of this read in the Liaison-Purpose header"})
 	}
@@ -278,8 +304,12 @@ func (s *Server) serve(k *call, needPurpose bool, h handler) (int, any, error) {
 	return h(k)
 }
 
-// kindUnauthorized is local to the API: the domain has no notion of tokens.
-const kindUnauthorized domain.Kind = 200
+// Error kinds local to the API: the domain has no notion of tokens or of a
+// hub replica lagging behind.
+const (
+	kindUnauthorized domain.Kind = 200
+	kindUnavailable  domain.Kind = 202
+)
 
 func init() {
 	problemTypes[kindUnauthorized] = struct {
@@ -287,6 +317,11 @@ func init() {
 		typ    string
 		title  string
 	}{http.StatusUnauthorized, unauthorized.Type, unauthorized.Title}
+	problemTypes[kindUnavailable] = struct {
+		status int
+		typ    string
+		title  string
+	}{http.StatusServiceUnavailable, unavailable.Type, unavailable.Title}
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -49,6 +49,10 @@ type hub struct {
 	mu     sync.Mutex
 	tokens map[string]string
 	logs   *bytes.Buffer
+	// peer, when set, serves every GET in this hub's place, waiting for the
+	// position of this hub's last append (Liaison-Min-Position): a replica.
+	peer    *hub
+	lastPos string
 }
 
 var listening = regexp.MustCompile(`liaison hub listening"? addr=(\S+)`)
@@ -195,6 +199,25 @@ var client = &http.Client{Timeout: 30 * time.Second}
 // purpose and JSON body.
 func (h *hub) do(method, path string, id *identity, purpose string, body any) response {
 	h.t.Helper()
+	if h.peer != nil && method == http.MethodGet {
+		r := h.peer.doWith(method, path, id, purpose, body, map[string]string{"Liaison-Min-Position": h.lastPos})
+		return r
+	}
+	r := h.doWith(method, path, id, purpose, body, nil)
+	if h.peer != nil && r.Status/100 == 2 {
+		var ans struct {
+			Position json.Number `json:"position"`
+		}
+		if json.Unmarshal(r.Body, &ans) == nil && ans.Position != "" {
+			h.lastPos = ans.Position.String()
+		}
+	}
+	return r
+}
+
+// doWith is do with extra request headers.
+func (h *hub) doWith(method, path string, id *identity, purpose string, body any, headers map[string]string) response {
+	h.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -221,6 +244,11 @@ func (h *hub) do(method, path string, id *identity, purpose string, body any) re
 	}
 	if purpose != "" {
 		req.Header.Set("Liaison-Purpose", purpose)
+	}
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -27,6 +27,7 @@ Usage:
   liaison serve [flags]          run the hub
   liaison token [flags]          print a development token signed with the data directory's key
   liaison audit verify [flags]   check the access log and the case log against their checkpoints
+  liaison keys [flags]           create the hub's keys in a data directory (for replicas to share)
 
 Run "liaison <command> --help" for the flags of a command.
 `
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, args[1:], stderr)
 	case "token":
 		err = runToken(args[1:], stdout, stderr)
+	case "keys":
+		err = runKeys(args[1:], stdout, stderr)
 	case "audit":
 		if len(args) < 2 || args[1] != "verify" {
 			if len(args) >= 2 && isHelp(args[1]) {

@@ -128,8 +128,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	keys, err := keystore.OpenFileStore(filepath.Join(cfg.DataDir, "casekeys"), master)
-	if err != nil {
+	// Case keys: files in the data directory on one machine; in the cluster on
+	// EventStoreDB, so that every hub replica reads the same keys.
+	var keys keystore.Store
+	if m.esdbLog != nil {
+		w, err := keystore.NewWrapper(master)
+		if err != nil {
+			return err
+		}
+		keys = m.esdbLog.KeyStore(w)
+	} else if keys, err = keystore.OpenFileStore(filepath.Join(cfg.DataDir, "casekeys"), master); err != nil {
 		return err
 	}
 	cdc := codec.New(keys)

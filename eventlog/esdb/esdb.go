@@ -124,6 +124,9 @@ type Log struct {
 	mu        sync.RWMutex
 	closed    bool
 	closeOnce sync.Once
+
+	// batch queues the journal appends of concurrent callers (AppendRecords).
+	batch recordQueue
 }
 
 var (

@@ -3,8 +3,10 @@ package esdb
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"iter"
+	"sync"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
@@ -14,15 +16,16 @@ import (
 // recordType is the event type of journal records in the audit stream.
 const recordType = "liaison-access-record"
 
-// AppendRecords implements eventlog.Journal: one AppendToStream call to the audit
-// stream, records in order, expected revision esdb.Any{} (the journal has no
-// concurrency check; concurrent batches never interleave, each gets consecutive
-// revisions).
+// AppendRecords implements eventlog.Journal. Concurrent calls are batched on the
+// client (group commit): one caller at a time appends everything queued so far in
+// one AppendToStream call to the audit stream (at most maxBatchBytes per call),
+// records in order, expected revision esdb.Any{} — so that every replica's
+// records land in one ordered stream at a round trip per batch, not per record.
 //
-// The index of a record is its stream revision (0-based), so the first index is
-// derived from the append result: NextExpectedVersion is the revision of the
-// last record written, and the first is NextExpectedVersion - len(records) + 1
-// (see firstIndex). Each record gets a fresh random event ID. With no records it
+// The index of a record is its stream revision (0-based), so the first index of a
+// batch is derived from the append result: NextExpectedVersion is the revision of
+// the last record written, and the first is NextExpectedVersion - n + 1 (see
+// firstIndex). Each record gets a fresh random event ID. With no records it
 // writes nothing and returns Len.
 //
 // Errors: ctx.Err() when ctx ends first (the records may or may not have been
@@ -35,19 +38,96 @@ func (l *Log) AppendRecords(ctx context.Context, records ...[]byte) (uint64, err
 	if len(records) == 0 {
 		return l.Len(ctx)
 	}
-	data := make([]esdb.EventData, len(records))
-	for i, r := range records {
-		data[i] = esdb.EventData{EventID: newEventID(), EventType: recordType, ContentType: esdb.ContentTypeBinary, Data: r}
+	req := &recordBatch{records: records, done: make(chan struct{})}
+	l.batch.mu.Lock()
+	l.batch.queue = append(l.batch.queue, req)
+	if !l.batch.flushing {
+		l.batch.flushing = true
+		l.batch.mu.Unlock()
+		l.flushRecords()
+	} else {
+		l.batch.mu.Unlock()
 	}
-	var res *esdb.WriteResult
-	err := l.guard(func() (err error) {
-		res, err = l.client.AppendToStream(ctx, l.audit, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}}, data...)
-		return err
-	})
-	if err != nil {
-		return 0, l.translate(ctx, "append to "+l.audit, err)
+	select {
+	case <-req.done:
+		return req.first, req.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
-	return firstIndex(res.NextExpectedVersion, len(records)), nil
+}
+
+// maxBatchBytes keeps one append under EventStoreDB's default 1 MiB limit.
+const maxBatchBytes = 768 << 10
+
+// recordBatch is one AppendRecords call waiting for its batch.
+type recordBatch struct {
+	records [][]byte
+	first   uint64
+	err     error
+	done    chan struct{}
+}
+
+// recordQueue holds the calls waiting to be appended.
+type recordQueue struct {
+	mu       sync.Mutex
+	queue    []*recordBatch
+	flushing bool
+}
+
+// flushRecords appends queued calls until the queue is empty. Only one caller
+// flushes at a time; the appends run under the Log's lifetime, not a caller's
+// context, so one caller giving up does not fail the others.
+func (l *Log) flushRecords() {
+	for {
+		l.batch.mu.Lock()
+		if len(l.batch.queue) == 0 {
+			l.batch.flushing = false
+			l.batch.mu.Unlock()
+			return
+		}
+		var take []*recordBatch
+		size := 0
+		for len(l.batch.queue) > 0 && (len(take) == 0 || size+batchSize(l.batch.queue[0]) <= maxBatchBytes) {
+			size += batchSize(l.batch.queue[0])
+			take = append(take, l.batch.queue[0])
+			l.batch.queue = l.batch.queue[1:]
+		}
+		l.batch.mu.Unlock()
+
+		var data []esdb.EventData
+		for _, b := range take {
+			for _, r := range b.records {
+				data = append(data, esdb.EventData{EventID: newEventID(), EventType: recordType, ContentType: esdb.ContentTypeBinary, Data: r})
+			}
+		}
+		var res *esdb.WriteResult
+		err := l.guard(func() (err error) {
+			res, err = l.client.AppendToStream(l.life, l.audit, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}}, data...)
+			return err
+		})
+		var next uint64
+		switch {
+		case err != nil && (errors.Is(err, eventlog.ErrClosed) || l.life.Err() != nil):
+			err = eventlog.ErrClosed
+		case err != nil:
+			err = l.translate(l.life, "append to "+l.audit, err)
+		default:
+			next = firstIndex(res.NextExpectedVersion, len(data))
+		}
+		for _, b := range take {
+			b.first, b.err = next, err
+			next += uint64(len(b.records))
+			close(b.done)
+		}
+	}
+}
+
+func batchSize(b *recordBatch) int {
+	n := 0
+	for _, r := range b.records {
+		n += len(r) + 64
+	}
+	return n
 }
 
 // ReadRecords implements eventlog.Journal: the audit stream read forwards from

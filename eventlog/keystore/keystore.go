@@ -45,14 +45,62 @@ type Store interface {
 	Destroy(ctx context.Context, caseID string) error
 }
 
+// Wrapper wraps and unwraps data keys with the master key (AES-256-GCM, the
+// case id as additional data, so a wrapped key cannot be moved to another case).
+// Every Store implementation shares it.
+type Wrapper struct {
+	master cipher.AEAD
+}
+
+// NewWrapper returns a wrapper for a 32-byte master key; it returns an error for
+// a key of another size.
+func NewWrapper(masterKey []byte) (*Wrapper, error) {
+	if len(masterKey) != KeySize {
+		return nil, fmt.Errorf("keystore: master key must be %d bytes, got %d", KeySize, len(masterKey))
+	}
+	block, err := aes.NewCipher(masterKey)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	return &Wrapper{master: aead}, nil
+}
+
+// NewKey returns a fresh random data key and its wrapped form for caseID.
+func (w *Wrapper) NewKey(caseID string) (key, wrapped []byte) {
+	key = make([]byte, KeySize)
+	nonce := make([]byte, w.master.NonceSize())
+	rand.Read(key)
+	rand.Read(nonce)
+	return key, w.master.Seal(nonce, nonce, key, []byte(caseID))
+}
+
+// Unwrap returns the data key of caseID from its wrapped form; it returns an
+// error when the bytes are damaged or were wrapped by another master key or
+// for another case.
+func (w *Wrapper) Unwrap(caseID string, wrapped []byte) ([]byte, error) {
+	ns := w.master.NonceSize()
+	if len(wrapped) < ns {
+		return nil, fmt.Errorf("keystore: key of case %q is damaged", caseID)
+	}
+	key, err := w.master.Open(nil, wrapped[:ns], wrapped[ns:], []byte(caseID))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: key of case %q does not unwrap (wrong master key?)", caseID)
+	}
+	return key, nil
+}
+
 // FileStore keeps each case's data key, wrapped (AES-256-GCM) by the master key,
 // in its own file under a directory. Destroy overwrites the file with a tombstone,
 // syncs it, and so leaves no trace of the key on the file system.
 type FileStore struct {
-	dir    string
-	master cipher.AEAD
-	mu     sync.Mutex // serialises creation and destruction
-	cache  sync.Map   // case id → []byte key, or errDestroyedMark
+	dir   string
+	wrap  *Wrapper
+	mu    sync.Mutex // serialises creation and destruction
+	cache sync.Map   // case id → []byte key, or errDestroyedMark
 }
 
 var errDestroyedMark = new(int)
@@ -63,21 +111,14 @@ const tombstone = "destroyed\n"
 // key. It returns an error if the directory cannot be created or the master key
 // has the wrong size.
 func OpenFileStore(dir string, masterKey []byte) (*FileStore, error) {
-	if len(masterKey) != KeySize {
-		return nil, fmt.Errorf("keystore: master key must be %d bytes, got %d", KeySize, len(masterKey))
+	w, err := NewWrapper(masterKey)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
-	block, err := aes.NewCipher(masterKey)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: %w", err)
-	}
-	return &FileStore{dir: dir, master: aead}, nil
+	return &FileStore{dir: dir, wrap: w}, nil
 }
 
 // path names a case's key file by a hash of the case id, so that any id is a
@@ -127,23 +168,14 @@ func (s *FileStore) read(caseID string) ([]byte, error) {
 		return nil, ErrDestroyed
 	}
 	wrapped, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	ns := s.master.NonceSize()
-	if err != nil || len(wrapped) < ns {
+	if err != nil {
 		return nil, fmt.Errorf("keystore: key file of case %q is damaged", caseID)
 	}
-	key, err := s.master.Open(nil, wrapped[:ns], wrapped[ns:], []byte(caseID))
-	if err != nil {
-		return nil, fmt.Errorf("keystore: key of case %q does not unwrap (wrong master key?)", caseID)
-	}
-	return key, nil
+	return s.wrap.Unwrap(caseID, wrapped)
 }
 
 func (s *FileStore) create(caseID string) ([]byte, error) {
-	key := make([]byte, KeySize)
-	nonce := make([]byte, s.master.NonceSize())
-	rand.Read(key)
-	rand.Read(nonce)
-	wrapped := s.master.Seal(nonce, nonce, key, []byte(caseID))
+	key, wrapped := s.wrap.NewKey(caseID)
 	if err := writeSynced(s.path(caseID), []byte(base64.StdEncoding.EncodeToString(wrapped)+"\n")); err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}

@@ -1,0 +1,86 @@
+package liaison_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSecondHubOnTheSameDataIsRefused: the embedded store's data directory is
+// locked; a second hub says so clearly and exits.
+func TestSecondHubOnTheSameDataIsRefused(t *testing.T) {
+	h := startHub(t, "")
+	out, err := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data", h.data).CombinedOutput()
+	if err == nil {
+		t.Fatalf("a second hub started on the same data directory:\n%s", out)
+	}
+	if !strings.Contains(string(out), "in use by another liaison process") {
+		t.Errorf("the refusal does not say why:\n%s", out)
+	}
+	if r := h.do("GET", "/readyz", nil, "", nil); r.Status != 200 {
+		t.Errorf("the first hub suffered: %d", r.Status)
+	}
+}
+
+// TestMinPositionHeader: a read that names a position waits for it; a position
+// the hub never reaches answers 503 after a bounded wait; junk is a 400.
+func TestMinPositionHeader(t *testing.T) {
+	h := startHub(t, "")
+	r := h.do("POST", "/v1/cases", &prisonCaseworker, "", map[string]any{"subject_ref": "POS-2026-0001", "target_group": "returnee"})
+	if r.Status != 201 {
+		t.Fatalf("open: %d %s", r.Status, r.Body)
+	}
+	ans := r.json(t)
+	id, pos := ans["case_id"].(string), int64(ans["position"].(float64))
+	read := func(position string) response {
+		t.Helper()
+		return h.doWith("GET", "/v1/cases/"+id, &prisonCaseworker, "case-management", nil, map[string]string{"Liaison-Min-Position": position})
+	}
+	if got := read(strconv.FormatInt(pos, 10)); got.Status != 200 {
+		t.Errorf("at the append's position: %d %s", got.Status, got.Body)
+	}
+	if got := read("yesterday"); got.Status != 400 {
+		t.Errorf("junk position: %d, want 400", got.Status)
+	}
+	start := time.Now()
+	if got := read(strconv.FormatInt(pos+1_000_000, 10)); got.Status != 503 {
+		t.Errorf("a position never reached: %d, want 503", got.Status)
+	}
+	if waited := time.Since(start); waited > 30*time.Second {
+		t.Errorf("waited %v for an unreachable position", waited)
+	}
+}
+
+// TestReplicatedHubsOnEventStoreDB runs the protocol scenarios against two hub
+// processes sharing one EventStoreDB (issue 9): writes go through the first,
+// reads through the second, which waits for each write's position.
+func TestReplicatedHubsOnEventStoreDB(t *testing.T) {
+	url := os.Getenv("LIAISON_ESDB_URL")
+	if url == "" {
+		t.Skip("LIAISON_ESDB_URL not set: the replicated tests need EventStoreDB/KurrentDB (docker compose -f deploy/kurrentdb/compose.yaml up -d; LIAISON_ESDB_URL='esdb://localhost:2113?tls=false' go test -run Replicated ./test/)")
+	}
+	a := startHub(t, "", "--store", "esdb", "--esdb-url", url)
+	// The replicas share the master key, the token key and the checkpoint key
+	// (in a deployment: one Kubernetes Secret).
+	dirB := t.TempDir()
+	for _, f := range []string{"master.key", "dev-token-key.pem", "checkpoint.key", "checkpoint.pub"} {
+		b, err := os.ReadFile(filepath.Join(a.data, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dirB, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := startHub(t, dirB, "--store", "esdb", "--esdb-url", url)
+	a.peer = b
+	for _, file := range []string{"testdata/scenarios.json", "testdata/scenarios_liaison.json"} {
+		for _, sc := range loadScenarios(t, file) {
+			t.Run(sc.Name, func(t *testing.T) { runScenario(t, a, sc) })
+		}
+	}
+}
