@@ -56,6 +56,11 @@ func (s *Server) readSection(k *call) (int, any, error) {
 		k.rec.Decision = accesslog.Deny
 		return 0, nil, domain.Errorf(domain.KindNotFound, "no such section")
 	}
+	return s.cachedRead(k, v, string(sec), func() (int, any, error) { return s.renderSection(k, v, q, sec) })
+}
+
+// renderSection answers a section read once the case and section are known.
+func (s *Server) renderSection(k *call, v *projections.View, q policies.ReadQuery, sec domain.Section) (int, any, error) {
 	d, err := s.cfg.Policy.ReadSection(k.ctx, q, sec)
 	if err != nil || !d.Allow {
 		return 0, nil, k.deny(d.Decision, err)
@@ -91,6 +96,11 @@ func (s *Server) readEvents(k *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	return s.cachedRead(k, v, "after:"+strconv.FormatUint(after, 10), func() (int, any, error) { return s.renderEvents(k, v, after) })
+}
+
+// renderEvents answers an events read once the case is known.
+func (s *Server) renderEvents(k *call, v *projections.View, after uint64) (int, any, error) {
 	q := k.readQuery(v)
 	d, err := s.cfg.Policy.ReadCase(k.ctx, q)
 	if err != nil || !d.Allow {

@@ -84,11 +84,12 @@ type Server struct {
 	now     func() time.Time
 	log     *slog.Logger
 	limiter *limiter
+	answers *answerCache
 }
 
 // New returns a server with every route registered.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst)}
+	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), answers: newAnswerCache()}
 	if s.now == nil {
 		s.now = time.Now
 	}
