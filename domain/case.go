@@ -184,7 +184,17 @@ func (c *Case) CheckAppend(t EventType) error {
 // writers), and nothing else: two cases with equal keys get equal decisions, so
 // decisions can be cached by key across cases. The case id and version are not
 // part of it.
-func (c *Case) PolicyKey() string {
+func (c *Case) PolicyKey() string { return c.policyKey("") }
+
+// SectionPolicyKey is PolicyKey with the writers of section s only: the key of
+// the facts a decision about that one section sees (see policies: section and
+// item decisions are given the writers of the section asked, so that cases
+// alike in that section share decisions).
+func (c *Case) SectionPolicyKey(s Section) string { return c.policyKey(s) }
+
+// policyKey encodes the policy state, with the writers of every section (only
+// = "") or of section only.
+func (c *Case) policyKey(only Section) string {
 	var b strings.Builder
 	b.WriteString(string(c.Stage))
 	if c.Closed {
@@ -211,6 +221,9 @@ func (c *Case) PolicyKey() string {
 	}
 	b.WriteString("|w:")
 	for _, s := range Sections {
+		if only != "" && s != only {
+			continue
+		}
 		if orgs := c.Writers[s]; len(orgs) > 0 {
 			b.WriteString(string(s))
 			b.WriteByte('=')

@@ -113,6 +113,10 @@ func readKey(buf []byte, kind byte, q ReadQuery, section domain.Section, it *Ite
 	switch {
 	case !exists(q.Case):
 		buf = appendString(buf, noCase)
+	case kind != keyKindCase:
+		// Section and item decisions see the case's writers of that section
+		// only (readInput): key them by those facts.
+		buf = appendString(buf, q.Case.SectionPolicyKey(section))
 	case q.CaseKey != "":
 		buf = appendString(buf, q.CaseKey)
 	default:

@@ -94,3 +94,42 @@ func agree[D any](t *testing.T, what string, q policies.ReadQuery, s domain.Sect
 		t.Errorf("%s of %s at %s on %s (%s): cached %+v, evaluated %+v", what, q.Identity.Subject, q.Now.Format(time.RFC3339), q.Case.PolicyKey(), s, got, want)
 	}
 }
+
+// Section and item decisions are keyed by the facts of the section asked: two
+// cases that differ only in who wrote in another section share them, while the
+// case decision (which sees every section) tells them apart.
+func TestSectionDecisionsAreSharedByCasesAlikeInThatSection(t *testing.T) {
+	ctx := context.Background()
+	a := newAuthorizer(t, policies.Options{})
+	plain := caseOf(opened, consent("exit-ngo"))
+	counselled := caseOf(opened, consent("exit-ngo"), ev(mentor, domain.CounsellingNoteData{Date: "2026-03-01", Note: "n"}))
+	q := func(c *domain.Case) policies.ReadQuery {
+		return policies.ReadQuery{Identity: prisonCaseworker, Purpose: "case-management", Case: c, Now: now}
+	}
+	if _, err := a.ReadSection(ctx, q(plain), domain.SectionProfile); err != nil {
+		t.Fatal(err)
+	}
+	before := a.CachedDecisions()
+	d, err := a.ReadSection(ctx, q(counselled), domain.SectionProfile)
+	if err != nil || !d.Allow {
+		t.Fatalf("profile of the counselled case: %+v, %v", d, err)
+	}
+	if got := a.CachedDecisions(); got != before {
+		t.Errorf("a case alike in the profile section was decided again (%d cached, was %d)", got, before)
+	}
+	// The counselling section itself differs: its decision is not shared.
+	own, err := a.ReadSection(ctx, policies.ReadQuery{Identity: mentor, Purpose: "reintegration", Case: counselled, Now: now}, domain.SectionCounselling)
+	if err != nil || !own.Allow {
+		t.Errorf("the mentor's own counselling section: %+v, %v", own, err)
+	}
+	if _, err := a.ReadCase(ctx, q(plain)); err != nil {
+		t.Fatal(err)
+	}
+	n := a.CachedDecisions()
+	if _, err := a.ReadCase(ctx, q(counselled)); err != nil {
+		t.Fatal(err)
+	}
+	if a.CachedDecisions() == n {
+		t.Error("the case decision of two cases with different writers was shared")
+	}
+}

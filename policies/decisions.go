@@ -136,7 +136,7 @@ func deny(revision string) Decision {
 func (a *Authorizer) ReadCase(ctx context.Context, q ReadQuery) (CaseDecision, error) {
 	st, now := a.state.Load(), a.now(q.Now)
 	return cachedRead(st.cases, keyKindCase, q, "", nil, now, func() (CaseDecision, error) {
-		obj, err := eval(ctx, st.caseQ, queryCase, readInput(q, now))
+		obj, err := eval(ctx, st.caseQ, queryCase, readInput(q, now, ""))
 		if err != nil {
 			return CaseDecision{Decision: deny(st.revision)}, err
 		}
@@ -161,7 +161,7 @@ func (a *Authorizer) ReadCase(ctx context.Context, q ReadQuery) (CaseDecision, e
 func (a *Authorizer) ReadSection(ctx context.Context, q ReadQuery, s domain.Section) (SectionDecision, error) {
 	st, now := a.state.Load(), a.now(q.Now)
 	return cachedRead(st.sections, keyKindSection, q, s, nil, now, func() (SectionDecision, error) {
-		in := readInput(q, now, [2]*ast.Term{keySection, ast.StringTerm(string(s))})
+		in := readInput(q, now, s, [2]*ast.Term{keySection, ast.StringTerm(string(s))})
 		obj, err := eval(ctx, st.sectionQ, querySection, in)
 		if err != nil {
 			return SectionDecision{Decision: deny(st.revision)}, err
@@ -182,7 +182,7 @@ func (a *Authorizer) ReadSection(ctx context.Context, q ReadQuery, s domain.Sect
 func (a *Authorizer) ReadItem(ctx context.Context, q ReadQuery, s domain.Section, it Item) (ItemDecision, error) {
 	st, now := a.state.Load(), a.now(q.Now)
 	return cachedRead(st.items, keyKindItem, q, s, &it, now, func() (ItemDecision, error) {
-		in := readInput(q, now, [2]*ast.Term{keySection, ast.StringTerm(string(s))}, [2]*ast.Term{keyItem, itemTerm(it)})
+		in := readInput(q, now, s, [2]*ast.Term{keySection, ast.StringTerm(string(s))}, [2]*ast.Term{keyItem, itemTerm(it)})
 		hidden := ItemDecision{Reasons: []string{"no policy decision"}, Revision: st.revision}
 		obj, err := eval(ctx, st.itemQ, queryItem, in)
 		if err != nil {

@@ -37,14 +37,17 @@ var (
 	keyAction         = ast.StringTerm("action")
 )
 
-// readInput is {subject, purpose, now, today, case} plus extra items.
-func readInput(q ReadQuery, now time.Time, extra ...[2]*ast.Term) ast.Object {
+// readInput is {subject, purpose, now, today, case} plus extra items. With a
+// section, the case's writers are those of that section only: section and
+// item decisions see the facts of the section they are asked about, so that
+// their cached answers are shared by every case alike in that section.
+func readInput(q ReadQuery, now time.Time, section domain.Section, extra ...[2]*ast.Term) ast.Object {
 	obj := ast.NewObject(
 		ast.Item(keySubject, subjectTerm(q.Identity)),
 		ast.Item(keyPurpose, ast.StringTerm(q.Purpose)),
 		ast.Item(keyNow, ast.StringTerm(domain.FormatTime(now))),
 		ast.Item(keyToday, ast.StringTerm(now.UTC().Format(time.DateOnly))),
-		ast.Item(keyCase, caseTerm(q.Case)),
+		ast.Item(keyCase, caseTermFor(q.Case, section)),
 	)
 	for _, kv := range extra {
 		obj.Insert(kv[0], kv[1])
@@ -95,7 +98,11 @@ func itemTerm(it Item) *ast.Term {
 }
 
 // caseTerm is the policy's view of a case: null for no case.
-func caseTerm(c *domain.Case) *ast.Term {
+func caseTerm(c *domain.Case) *ast.Term { return caseTermFor(c, "") }
+
+// caseTermFor is the case as the policy sees it, with the writers of every
+// section (only = "") or of section only.
+func caseTermFor(c *domain.Case, only domain.Section) *ast.Term {
 	if !exists(c) {
 		return ast.NullTerm()
 	}
@@ -117,7 +124,9 @@ func caseTerm(c *domain.Case) *ast.Term {
 	}
 	writers := ast.NewObject()
 	for s, orgs := range c.Writers {
-		writers.Insert(ast.StringTerm(string(s)), stringsTerm(orgs))
+		if only == "" || s == only {
+			writers.Insert(ast.StringTerm(string(s)), stringsTerm(orgs))
+		}
 	}
 	return ast.ObjectTerm(
 		ast.Item(keyStage, ast.StringTerm(string(c.Stage))),

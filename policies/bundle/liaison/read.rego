@@ -16,6 +16,10 @@ case_decision := {
 }
 
 # section_decision answers GET of input.section: {status, break_glass, reasons}.
+# For section_decision and item_decision the hub sends input.case.writers of
+# input.section only (the facts of the section asked), so that their cached
+# answers are shared by every case alike in that section: a rule of these two
+# decisions must not read the writers of another section.
 section_decision := {
 	"status": section_status(input.section),
 	"break_glass": section_break_glass,
