@@ -38,6 +38,25 @@ func (m *Main) registerMetrics(reg *prometheus.Registry) {
 			Name: "liaison_projection_events_applied_total", Help: "Events the projections applied since start.",
 		}, func() float64 { return float64(m.Projector.EventsApplied()) }),
 	)
+	if m.trees != nil && m.journal != nil {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "liaison_access_log_lag_records",
+				Help: "Access records not yet in the access log's Merkle tree and audit indexes.",
+			}, func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				n, err := m.journal.Len(ctx)
+				if err != nil {
+					return -1
+				}
+				return float64(n) - float64(m.trees.Access.Size())
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "liaison_case_log_tree_size", Help: "Case events in the case log's Merkle tree.",
+			}, func() float64 { return float64(m.trees.Cases.Size()) }),
+		)
+	}
 	if st := m.store; st != nil {
 		reg.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{

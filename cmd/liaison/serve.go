@@ -63,6 +63,7 @@ type Main struct {
 	Clock func() time.Time
 
 	store     *embedded.Store
+	journal   eventlog.Journal
 	esdbLog   *esdb.Log
 	local     *embedded.Store // the KV beside --store esdb
 	trees     *transparency.Trees
@@ -160,6 +161,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	m.Projector = projections.New(m.Log, cdc, m.Logger)
 	m.Projector.OnErased = func(ctx context.Context, caseID string) error { return keys.Destroy(ctx, caseID) }
+	m.journal = journal
 	access := accesslog.New(journal)
 	ckey, err := transparency.LoadOrCreateKey(cfg.DataDir)
 	if err != nil {

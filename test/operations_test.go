@@ -1,0 +1,191 @@
+package liaison_test
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"io/fs"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// copyBundle copies the default policy bundle of the repository to a directory.
+func copyBundle(t *testing.T) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "bundle")
+	err := filepath.WalkDir("../policies/bundle", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel("../policies/bundle", p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// TestPolicyReloadOnSIGHUP: a deployment's bundle (--policies DIR) is reloaded on
+// SIGHUP and takes effect on the next call; a bundle that fails to compile is
+// refused and the one in force stays.
+func TestPolicyReloadOnSIGHUP(t *testing.T) {
+	bundle := copyBundle(t)
+	h := startHub(t, "", "--policies", bundle)
+	newcomer := identity{Agency: "exit-ngo-north", Roles: []string{"mentor"}, Sub: "nn-1"}
+	if r := h.do("GET", "/v1/cases", &newcomer, "reintegration", nil); r.Status != 401 {
+		t.Fatalf("an organisation outside the directory: %d, want 401", r.Status)
+	}
+	// Add an organisation to the directory (data only) and reload.
+	orgs := filepath.Join(bundle, "protocol", "organisations", "data.json")
+	b, _ := os.ReadFile(orgs)
+	grown := strings.Replace(string(b), `"exit-ngo": "civil-society",`, `"exit-ngo": "civil-society",
+  "exit-ngo-north": "civil-society",`, 1)
+	if err := os.WriteFile(orgs, []byte(grown), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(h.output(), "policy reloaded") }, "the reload")
+	if r := h.do("GET", "/v1/cases", &newcomer, "reintegration", nil); r.Status != 200 {
+		t.Errorf("after the reload: %d %s, want 200", r.Status, r.Body)
+	}
+	// Break the bundle: the reload is refused and the grown directory stays.
+	read := filepath.Join(bundle, "liaison", "read.rego")
+	if err := os.WriteFile(read, []byte("package liaison.read\n\ncase_decision := {\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(h.output(), "policy reload refused") }, "the refusal")
+	if r := h.do("GET", "/v1/cases", &newcomer, "reintegration", nil); r.Status != 200 {
+		t.Errorf("after a refused reload: %d, want 200 (the policy in force stays)", r.Status)
+	}
+	// A hub does not start on a broken bundle, and says why.
+	out, err := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--policies", bundle).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "read.rego") {
+		t.Errorf("a broken bundle: err %v, output naming the file expected:\n%s", err, out)
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30 s for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCORSOnlyWhenConfigured: no cross-origin access by default; the listed
+// origins only when --cors-origins is given.
+func TestCORSOnlyWhenConfigured(t *testing.T) {
+	preflight := func(h *hub, origin string) string {
+		req, _ := http.NewRequest(http.MethodOptions, h.base+"/v1/cases", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Access-Control-Allow-Origin")
+	}
+	if got := preflight(startHub(t, ""), "https://console.example"); got != "" {
+		t.Errorf("default hub allows origin %q", got)
+	}
+	h := startHub(t, "", "--cors-origins", "https://console.example")
+	if got := preflight(h, "https://console.example"); got != "https://console.example" {
+		t.Errorf("configured origin: %q", got)
+	}
+	if got := preflight(h, "https://evil.example"); got != "" {
+		t.Errorf("another origin allowed: %q", got)
+	}
+}
+
+// TestTLS: with --tls-cert and --tls-key the hub speaks HTTPS only.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	var a string
+	select {
+	case a = <-addr:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the TLS hub did not start")
+	}
+	https := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	waitFor(t, func() bool {
+		resp, err := https.Get("https://" + a + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, "the TLS hub")
+	if resp, err := http.Get("http://" + a + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Error("the TLS hub answered plain HTTP")
+		}
+	}
+}
+
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "liaison test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile, pool
+}
