@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -26,9 +25,16 @@ import (
 //
 // Concurrent writers would otherwise split into two cohorts that alternate
 // between fsyncs (those answered after fsync k come back while fsync k+1 is
-// under way, so each fsync carries half of them). After answering a group, the
-// committer therefore gives its writers a moment to come back (gather) before
-// it takes the next one.
+// under way, so each fsync carries half of them). After answering a group of
+// at least gatherMin requests, the committer therefore gives its writers a
+// moment to come back (gather) before it takes the next one. It waits for them
+// parked on s.kick, with a deadline, and is woken by the enqueue that
+// completes the group: a woken goroutine runs next on the waker's P, where one
+// that yields (runtime.Gosched) queues behind every runnable goroutine of the
+// process, which on a busy hub delayed every group by a scheduling round
+// (TARGETS P4). After a small group (independent callers, such as the access
+// records of HTTP requests, which do not come back at once) it does not wait
+// at all.
 //
 // A failed commit stops the store (fail): s.heads may now be ahead of the disk,
 // so nothing more is served.
@@ -124,8 +130,11 @@ func (s *Store) do(ctx context.Context, r *request) error {
 		return err
 	}
 	s.queue = append(s.queue, r)
+	kick := s.wakeLocked()
 	s.mu.Unlock()
-	s.wake.Signal()
+	if kick {
+		s.kickCommitter()
+	}
 
 	select {
 	case <-r.done:
@@ -142,15 +151,15 @@ func (s *Store) do(ctx context.Context, r *request) error {
 func (s *Store) commitLoop() {
 	defer close(s.committerDone)
 	var spare []*request
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	answered := 0
 	for {
-		if answered > 0 {
-			s.gather(answered)
+		if answered >= gatherMin {
+			s.gather(answered, timer)
 		}
+		s.waitQueue(1, timer, 0)
 		s.mu.Lock()
-		for len(s.queue) == 0 && !s.closed && s.failErr == nil {
-			s.wake.Wait()
-		}
 		reqs := s.queue
 		s.queue = spare[:0]
 		s.mu.Unlock()
@@ -169,30 +178,75 @@ func (s *Store) commitLoop() {
 
 // How long gather may wait for the writers just answered: gatherPerWriter for
 // each of them, at most gatherMax. Writers that come back at once take a few
-// microseconds each.
+// microseconds each. After a group of fewer than gatherMin requests, the
+// committer does not wait.
 const (
+	gatherMin       = 4
 	gatherPerWriter = 5 * time.Microsecond
 	gatherMax       = 250 * time.Microsecond
 )
 
-// gather yields to the writers of the group just answered until as many new
-// requests are queued as there were writers, until a yield brings no new
-// request (the others are not coming back at once), or for a short while.
-func (s *Store) gather(answered int) {
+// gather waits until as many new requests are queued as there were writers in
+// the group just answered, or for a short while.
+func (s *Store) gather(answered int, timer *time.Timer) {
 	s.mu.Lock()
-	queued := len(s.queue)
+	want := len(s.queue) + answered
 	s.mu.Unlock()
-	want := queued + answered
-	deadline := time.Now().Add(min(gatherMax, time.Duration(answered)*gatherPerWriter))
-	for {
-		runtime.Gosched()
-		s.mu.Lock()
-		n, stop := len(s.queue), s.closed || s.failErr != nil
+	s.waitQueue(want, timer, min(gatherMax, time.Duration(answered)*gatherPerWriter))
+}
+
+// waitQueue returns once at least n requests are queued or the store is
+// closed or failed, or, when d > 0, once d has passed. The committer parks on
+// s.kick meanwhile: the enqueue that meets the condition sends it a token
+// (wakeLocked), so it wakes once, not at every request.
+func (s *Store) waitQueue(n int, timer *time.Timer, d time.Duration) {
+	var deadline time.Time
+	if d > 0 {
+		deadline = time.Now().Add(d)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.queue) < n && !s.closed && s.failErr == nil {
+		s.waitFor = n
 		s.mu.Unlock()
-		if n >= want || n == queued || stop || time.Now().After(deadline) {
+		expired := false
+		if d <= 0 {
+			<-s.kick
+		} else if left := time.Until(deadline); left <= 0 {
+			expired = true
+		} else {
+			timer.Reset(left)
+			select {
+			case <-s.kick:
+				timer.Stop()
+			case <-timer.C:
+				expired = true
+			}
+		}
+		s.mu.Lock()
+		s.waitFor = 0 // a token sent meanwhile stays in s.kick: a later wait loops once more
+		if expired {
 			return
 		}
-		queued = n
+	}
+}
+
+// wakeLocked reports whether the committer waits in waitQueue and its
+// condition now holds (or the store stops); then the caller must call
+// kickCommitter after releasing s.mu. s.mu must be held.
+func (s *Store) wakeLocked() bool {
+	if s.waitFor > 0 && (len(s.queue) >= s.waitFor || s.closed || s.failErr != nil) {
+		s.waitFor = 0
+		return true
+	}
+	return false
+}
+
+// kickCommitter wakes the committer from waitQueue.
+func (s *Store) kickCommitter() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -352,8 +406,11 @@ func (s *Store) fail(cause error) {
 	queued := s.queue
 	s.queue = nil
 	err := s.downErrLocked()
+	kick := s.wakeLocked()
 	s.mu.Unlock()
-	s.wake.Broadcast()
+	if kick {
+		s.kickCommitter()
+	}
 	s.stop()
 	for _, r := range queued {
 		if r.state.CompareAndSwap(stateQueued, stateTaken) {

@@ -154,9 +154,10 @@ func (in interner) get(b []byte) string {
 		return s
 	}
 	s := string(b)
-	if len(in) < maxInterned {
-		in[s] = s
+	if len(in) >= maxInterned {
+		clear(in) // start again with the streams of this part of the log
 	}
+	in[s] = s
 	return s
 }
 
@@ -164,6 +165,25 @@ func (in interner) get(b []byte) string {
 // event owns its bytes: Metadata and Data share one fresh allocation. An error
 // wraps eventlog.ErrCorrupt.
 func decodeEvent(pos uint64, v []byte, in interner, r *eventlog.Recorded) error {
+	if err := lendEvent(pos, v, in, r); err != nil {
+		return err
+	}
+	if n := len(r.Metadata) + len(r.Data); n > 0 {
+		// Metadata and data are contiguous in v: one copy, and no zeroing.
+		buf := bytes.Clone(v[len(v)-n:])
+		if len(r.Metadata) > 0 {
+			r.Metadata = buf[:len(r.Metadata):len(r.Metadata)]
+		}
+		if len(r.Data) > 0 {
+			r.Data = buf[len(r.Metadata):]
+		}
+	}
+	return nil
+}
+
+// lendEvent is decodeEvent without the copy: r.Metadata and r.Data alias v
+// (nil when empty).
+func lendEvent(pos uint64, v []byte, in interner, r *eventlog.Recorded) error {
 	if len(v) < eventHeaderLen || v[0] != recordFormat {
 		return corruptf("event at position %d: bad header", pos)
 	}
@@ -189,15 +209,11 @@ func decodeEvent(pos uint64, v []byte, in interner, r *eventlog.Recorded) error 
 	r.Stream = in.get(stream)
 	r.Type = in.get(typ)
 	r.Metadata, r.Data = nil, nil
-	if n := len(meta) + len(data); n > 0 {
-		// Metadata and data are contiguous in v: one copy, and no zeroing.
-		buf := bytes.Clone(v[len(v)-n:])
-		if len(meta) > 0 {
-			r.Metadata = buf[:len(meta):len(meta)]
-		}
-		if len(data) > 0 {
-			r.Data = buf[len(meta):]
-		}
+	if len(meta) > 0 {
+		r.Metadata = meta[:len(meta):len(meta)]
+	}
+	if len(data) > 0 {
+		r.Data = data[:len(data):len(data)]
 	}
 	r.Position = eventlog.Position{Commit: pos, Prepare: pos}
 	return nil

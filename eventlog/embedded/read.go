@@ -64,6 +64,34 @@ func (s *Store) ReadAll(ctx context.Context, after eventlog.Position) iter.Seq2[
 	})
 }
 
+// ReadAllBorrowed is ReadAll for a reader that copies what it keeps (the
+// projections' catch-up): it calls fn with each event after position after, up
+// to the head at the time of the call, in global order, and lends it the
+// record: r, and the bytes of r.Metadata and r.Data, are valid only until fn
+// returns, which saves a copy of every event. It stops at fn's first error
+// and returns it, and returns the errors of ReadAll otherwise.
+func (s *Store) ReadAllBorrowed(ctx context.Context, after eventlog.Position, fn func(r *eventlog.Recorded) error) error {
+	head := s.head.Load()
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	in := interner{}
+	var r eventlog.Recorded
+	var fnErr error
+	err := s.scanNumbered(ctx, prefixEvent, after.Commit+1, head+1, "event at position", func(pos uint64, v []byte) (bool, error) {
+		if err := lendEvent(pos, v, in, &r); err != nil {
+			return false, err
+		}
+		fnErr = fn(&r)
+		return fnErr == nil, nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return err
+}
+
 // sequence is the iterator of a read: it registers the read with the store
 // (enter), runs body and yields body's error last, unless the consumer stopped
 // the iteration first.

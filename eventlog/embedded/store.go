@@ -87,9 +87,12 @@ type Store struct {
 	log   *slog.Logger
 
 	// mu guards the request queue and the lifecycle.
-	mu      sync.Mutex
-	wake    *sync.Cond // signalled when queue grows or the store stops
-	queue   []*request
+	mu    sync.Mutex
+	queue []*request
+	// waitFor is set while the committer waits in waitQueue: it wants a token
+	// on kick once the queue holds waitFor requests or the store stops.
+	waitFor int
+	kick    chan struct{} // buffered, 1
 	closed  bool
 	failErr error          // set once, by the first failed commit
 	users   sync.WaitGroup // reads and KV writes in progress
@@ -183,8 +186,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		heads:         make(map[string]uint64),
 		committerDone: make(chan struct{}),
 		advance:       make(chan struct{}),
+		kick:          make(chan struct{}, 1),
 	}
-	s.wake = sync.NewCond(&s.mu)
 	if err := s.load(); err != nil {
 		db.Close()
 		lock.release()
@@ -331,8 +334,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	kick := s.wakeLocked()
 	s.mu.Unlock()
-	s.wake.Broadcast()
+	if kick {
+		s.kickCommitter()
+	}
 	<-s.committerDone
 	s.stop()
 	s.users.Wait()
