@@ -12,7 +12,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/eventlog"
@@ -28,11 +27,16 @@ const sealedV1 = 1
 // concurrent use.
 type Codec struct {
 	keys  keystore.Store
-	aeads sync.Map // case id → cipher.AEAD
+	aeads *aeadCache
 }
 
+// CacheSize is how many cases' AES-GCM instances a Codec keeps (≈ 1 KiB each),
+// the least recently used going first. A case out of the cache costs a key
+// store look-up and an AES-GCM set-up (a few µs) at its next use.
+const CacheSize = 4096
+
 // New returns a codec over a key store.
-func New(keys keystore.Store) *Codec { return &Codec{keys: keys} }
+func New(keys keystore.Store) *Codec { return &Codec{keys: keys, aeads: newAEADCache(CacheSize)} }
 
 // Encode seals e for the log. The case gets a key on its first event. e.RawData
 // must hold the canonical data (domain.DecodeData's output). It returns a
@@ -71,19 +75,25 @@ func DecodeMeta(r eventlog.Recorded) (domain.Event, error) {
 // KindGone error when the case's key was destroyed, and a KindInternal error when
 // the data does not authenticate (tampering, or the wrong key).
 func (c *Codec) Open(ctx context.Context, r eventlog.Recorded) ([]byte, error) {
+	return c.OpenAppend(ctx, nil, &r)
+}
+
+// OpenAppend is Open appending the plaintext to dst, so that a caller that
+// opens many events can reuse one buffer; it returns the extended buffer.
+func (c *Codec) OpenAppend(ctx context.Context, dst []byte, r *eventlog.Recorded) ([]byte, error) {
 	aead, err := c.aead(ctx, r.Stream, false)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	ns := aead.NonceSize()
 	if len(r.Data) < 1+ns || r.Data[0] != sealedV1 {
-		return nil, domain.Internal(fmt.Errorf("event %s/%d: data is not sealed", r.Stream, r.Version))
+		return dst, domain.Internal(fmt.Errorf("event %s/%d: data is not sealed", r.Stream, r.Version))
 	}
-	plain, err := aead.Open(nil, r.Data[1:1+ns], r.Data[1+ns:], additional(r.Stream, r.ID, r.Type))
+	out, err := aead.Open(dst, r.Data[1:1+ns], r.Data[1+ns:], additional(r.Stream, r.ID, r.Type))
 	if err != nil {
-		return nil, domain.Internal(fmt.Errorf("event %s/%d: data does not authenticate", r.Stream, r.Version))
+		return dst, domain.Internal(fmt.Errorf("event %s/%d: data does not authenticate", r.Stream, r.Version))
 	}
-	return plain, nil
+	return out, nil
 }
 
 // Decode returns the whole event: envelope and typed data. For an erased case it
@@ -117,11 +127,11 @@ func (c *Codec) OpenInto(ctx context.Context, r eventlog.Recorded, e *domain.Eve
 }
 
 // Forget drops the cached key of a case (after its key was destroyed).
-func (c *Codec) Forget(caseID string) { c.aeads.Delete(caseID) }
+func (c *Codec) Forget(caseID string) { c.aeads.remove(caseID) }
 
 func (c *Codec) aead(ctx context.Context, caseID string, create bool) (cipher.AEAD, error) {
-	if v, ok := c.aeads.Load(caseID); ok {
-		return v.(cipher.AEAD), nil
+	if a := c.aeads.get(caseID); a != nil {
+		return a, nil
 	}
 	key, err := c.keys.Key(ctx, caseID, create)
 	switch {
@@ -140,7 +150,7 @@ func (c *Codec) aead(ctx context.Context, caseID string, create bool) (cipher.AE
 	if err != nil {
 		return nil, domain.Internal(err)
 	}
-	c.aeads.Store(caseID, aead)
+	c.aeads.put(caseID, aead)
 	return aead, nil
 }
 

@@ -40,6 +40,45 @@ func appendStr(b []byte, s string) []byte {
 
 var errMeta = errors.New("malformed metadata")
 
+// RawMeta is an event's metadata as DecodeRawMeta reads it, without copying:
+// every field aliases the metadata bytes.
+type RawMeta struct {
+	SchemaVersion              int
+	Originator, Author         []byte
+	Classification             []byte
+	ShareWith                  [][]byte // its array is reused by the next DecodeRawMeta into the same RawMeta
+	CorrelationID, CausationID []byte
+}
+
+// DecodeRawMeta reads the binary metadata of a stored event (Recorded.Metadata)
+// into m, whose fields then alias b. It is what DecodeMeta reads, for callers
+// that decode many events and keep few of their strings (the projections). It
+// returns an error for metadata that does not decode.
+func DecodeRawMeta(b []byte, m *RawMeta) error {
+	if len(b) == 0 || b[0] != metaV1 {
+		return errMeta
+	}
+	r := metaReader{b: b[1:]}
+	m.SchemaVersion = int(r.uvarint())
+	m.Originator = r.bytes()
+	m.Author = r.bytes()
+	m.Classification = r.bytes()
+	m.ShareWith = m.ShareWith[:0]
+	n := r.uvarint()
+	if n > domain.MaxShareWith {
+		return errMeta
+	}
+	for range n {
+		m.ShareWith = append(m.ShareWith, r.bytes())
+	}
+	m.CorrelationID = r.bytes()
+	m.CausationID = r.bytes()
+	if r.err == nil && len(r.b) != 0 {
+		r.err = errMeta
+	}
+	return r.err
+}
+
 // metaReader reads the binary metadata; the first error sticks.
 type metaReader struct {
 	b   []byte
@@ -59,38 +98,33 @@ func (r *metaReader) uvarint() uint64 {
 	return v
 }
 
-func (r *metaReader) str() string {
+func (r *metaReader) bytes() []byte {
 	n := r.uvarint()
 	if r.err != nil || n > uint64(len(r.b)) {
 		r.err = errMeta
-		return ""
+		return nil
 	}
-	s := string(r.b[:n])
+	s := r.b[:n:n]
 	r.b = r.b[n:]
 	return s
 }
 
 func decodeMeta(b []byte, e *domain.Event) error {
-	if len(b) == 0 || b[0] != metaV1 {
-		return errMeta
+	var m RawMeta
+	if err := DecodeRawMeta(b, &m); err != nil {
+		return err
 	}
-	r := metaReader{b: b[1:]}
-	e.SchemaVersion = int(r.uvarint())
-	e.Originator = r.str()
-	e.Author = r.str()
-	e.Classification = domain.TLP(r.str())
-	if n := r.uvarint(); n > 0 && n <= domain.MaxShareWith {
-		e.ShareWith = make([]string, n)
-		for i := range e.ShareWith {
-			e.ShareWith[i] = r.str()
+	e.SchemaVersion = m.SchemaVersion
+	e.Originator = string(m.Originator)
+	e.Author = string(m.Author)
+	e.Classification = domain.TLP(m.Classification)
+	if len(m.ShareWith) > 0 {
+		e.ShareWith = make([]string, len(m.ShareWith))
+		for i, s := range m.ShareWith {
+			e.ShareWith[i] = string(s)
 		}
-	} else if n > domain.MaxShareWith {
-		return errMeta
 	}
-	e.CorrelationID = r.str()
-	e.CausationID = r.str()
-	if r.err == nil && len(r.b) != 0 {
-		r.err = errMeta
-	}
-	return r.err
+	e.CorrelationID = string(m.CorrelationID)
+	e.CausationID = string(m.CausationID)
+	return nil
 }
