@@ -141,13 +141,13 @@ func (s *Server) render(k *call, v *projections.View, q policies.ReadQuery, thro
 		if it.Version <= after {
 			continue
 		}
-		secs := through(it.Type)
+		secs := through(it.Type())
 		if len(secs) == 0 {
 			continue
 		}
 		visible := false
 		for _, sec := range secs {
-			dec, err := s.cfg.Policy.ReadItem(k.ctx, q, sec, policies.Item{Type: it.Type, Originator: it.Originator, Classification: it.Classification, ShareWith: it.ShareWith})
+			dec, err := s.cfg.Policy.ReadItem(k.ctx, q, sec, policies.Item{Type: it.Type(), Originator: it.Originator(), Classification: it.Classification(), ShareWith: it.ShareWith()})
 			if err != nil {
 				return nil, nil, domain.Internal(err)
 			}
@@ -182,13 +182,13 @@ func (s *Server) render(k *call, v *projections.View, q policies.ReadQuery, thro
 			}
 		}
 		o := itemOut{
-			EventID: codec.FormatUUID(p.it.ID), Type: string(p.it.Type), Version: p.it.Version,
-			RecordedAt: domain.FormatTime(p.it.RecordedAt), Originator: p.it.Originator,
-			Classification: string(p.it.Classification), ShareWith: orEmpty(p.it.ShareWith),
+			EventID: codec.FormatUUID(p.it.ID), Type: string(p.it.Type()), Version: p.it.Version,
+			RecordedAt: domain.FormatTime(p.it.RecordedAt()), Originator: p.it.Originator(),
+			Classification: string(p.it.Classification()), ShareWith: orEmpty(p.it.ShareWith()),
 			Data: filtered, Redacted: redacted,
 		}
 		if p.dec.Author {
-			author := p.it.Author
+			author := p.it.Author()
 			o.Author = &author
 		}
 		if p.dec.BreakGlass {

@@ -14,15 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unique"
 
 	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/codec"
+	"github.com/liaison-hub/liaison/projections/internal/extract"
 )
 
 // View is an immutable snapshot of one case. Do not modify it.
@@ -36,18 +35,6 @@ type View struct {
 	Items []Item
 	// Opened is the global position of the case's first event: the listing order.
 	Opened uint64
-}
-
-// Item is the envelope of one event, without its data.
-type Item struct {
-	ID             [16]byte
-	Version        uint64
-	Type           domain.EventType
-	RecordedAt     time.Time
-	Originator     string
-	Author         string
-	Classification domain.TLP
-	ShareWith      []string
 }
 
 // entry is the projector's own state of one case; only the apply goroutine
@@ -101,8 +88,9 @@ func New(log eventlog.Log, c *codec.Codec, logger *slog.Logger) *Projector {
 // returns ctx.Err() when ctx is done, or the error that stopped it (a log or
 // decoding failure: the projection cannot go on past an event it cannot read).
 //
-// During catch-up, events are decoded (and their data opened) in batches by
-// one goroutine per CPU, then applied in order by this one (TARGETS P6).
+// The catch-up reads, decodes and applies the stored events in a pipeline
+// (catchup.go, TARGETS P6); live events are then decoded and applied one by
+// one as they become durable.
 func (p *Projector) Run(ctx context.Context) error {
 	head, err := p.log.Head(ctx)
 	if err != nil {
@@ -110,86 +98,89 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 	p.target = head
 	start := time.Now()
-	if head.IsZero() {
-		p.finishCatchUp(start)
+	last, err := p.catchUp(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
 	}
-	batch := make([]eventlog.Recorded, 0, catchUpBatch)
-	lastProgress := start
-	return p.log.Subscribe(ctx, eventlog.Position{}, func(r eventlog.Recorded) error {
-		if p.ready.Load() {
-			ev, err := p.decode(ctx, r)
-			if err != nil {
-				return err
-			}
-			return p.apply(ctx, r, ev)
-		}
-		batch = append(batch, r)
-		last := !r.Position.Less(p.target)
-		if len(batch) < catchUpBatch && !last {
-			return nil
-		}
-		events, err := p.decodeAll(ctx, batch)
-		if err != nil {
+	p.finishCatchUp(start)
+	d := p.newDecoder()
+	var ev decoded
+	return p.log.Subscribe(ctx, last, func(r eventlog.Recorded) error {
+		if err := d.decode(ctx, &r, &ev); err != nil {
 			return err
 		}
-		for i := range batch {
-			if err := p.apply(ctx, batch[i], events[i]); err != nil {
-				return err
-			}
-		}
-		batch = batch[:0]
-		if last {
-			p.finishCatchUp(start)
-		} else if time.Since(lastProgress) > 2*time.Second {
-			lastProgress = time.Now()
-			p.logger.Info("projections catching up", "position", r.Position.Commit, "head", p.target.Commit, "events", p.events.Load(), "cases", p.Len())
-		}
-		return nil
+		return p.apply(ctx, &r, &ev)
 	})
 }
 
-// catchUpBatch is how many events the catch-up decodes at once.
-const catchUpBatch = 1024
-
-// decodeAll decodes a batch of events with one goroutine per CPU.
-func (p *Projector) decodeAll(ctx context.Context, batch []eventlog.Recorded) ([]domain.Event, error) {
-	out := make([]domain.Event, len(batch))
-	workers := min(runtime.GOMAXPROCS(0), 1+len(batch)/64)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(batch); i += workers {
-				ev, err := p.decode(ctx, batch[i])
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				out[i] = ev
-			}
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+// decoded is what the projections keep of an event's envelope (see Item), and
+// its data when they read it (extract.Reads).
+type decoded struct {
+	typ, class uint16
+	originator uint32
+	author     uint32
+	share      uint32
+	data       domain.Data
 }
 
-// decode returns an event's envelope, and its data when the projections need it.
-func (p *Projector) decode(ctx context.Context, r eventlog.Recorded) (domain.Event, error) {
-	ev, err := codec.DecodeMeta(r)
+// decoder decodes events for the projections; each goroutine has its own.
+type decoder struct {
+	codec *codec.Codec
+	syms  *symbols
+	text  extract.Strings
+	meta  codec.RawMeta
+	plain []byte
+}
+
+func (p *Projector) newDecoder() *decoder { return &decoder{codec: p.codec, syms: newSymbols()} }
+
+// decode reads r's envelope into ev, and its data when the projections need
+// it: nil for an erased case, as codec.OpenInto leaves it.
+func (d *decoder) decode(ctx context.Context, r *eventlog.Recorded, ev *decoded) error {
+	if err := codec.DecodeRawMeta(r.Metadata, &d.meta); err != nil {
+		return domain.Internal(fmt.Errorf("event %s/%d: metadata: %w", r.Stream, r.Version, err))
+	}
+	typ, ok := d.syms.kindOf(r.Type)
+	class, ok2 := d.syms.kind(d.meta.Classification)
+	if !ok || !ok2 {
+		return domain.Internal(fmt.Errorf("event %s/%d: more than %d event types and classifications", r.Stream, r.Version, maxKinds))
+	}
+	*ev = decoded{
+		typ: typ, class: class,
+		originator: d.syms.name(d.meta.Originator), author: d.syms.name(d.meta.Author),
+		share: d.syms.list(d.meta.ShareWith),
+	}
+	t := domain.EventType(r.Type)
+	if !extract.Reads(t) {
+		return nil
+	}
+	plain, err := d.codec.OpenAppend(ctx, d.plain[:0], r)
+	d.plain = plain[:0]
+	if domain.KindOf(err) == domain.KindGone {
+		return nil
+	}
 	if err != nil {
-		return ev, err
+		return err
 	}
-	if needsData[ev.Type] {
-		err = p.codec.OpenInto(ctx, r, &ev)
+	if data, ok := extract.Data(t, plain, &d.text); ok {
+		ev.data = data
+		return nil
 	}
-	return ev, err
+	ev.data, err = domain.RehydrateData(t, plain)
+	return err
 }
 
 func (p *Projector) finishCatchUp(start time.Time) {
 	p.mu.Lock()
 	for _, e := range p.dirty {
+		// Drop the spare capacity that appending left (a third of the items on
+		// average): live events append to a few cases only.
+		if cap(e.items) > len(e.items) {
+			e.items = append(make([]Item, 0, len(e.items)), e.items...)
+		}
 		p.publishLocked(e)
 	}
 	p.dirty = nil
@@ -233,22 +224,33 @@ func (p *Projector) signal() {
 	p.waitMu.Unlock()
 }
 
-// needsData lists the event types whose data the aggregate or the statistics
-// read; the data of the others stays sealed during projection.
-var needsData = map[domain.EventType]bool{
-	domain.CaseOpened: true, domain.ConsentGiven: true, domain.ConsentWithdrawn: true,
-	domain.ReleaseScheduled: true, domain.Released: true, domain.BreakGlassInvoked: true,
-	domain.InterventionRecorded: true, domain.OutcomeRecorded: true,
+// apply applies one live event.
+func (p *Projector) apply(ctx context.Context, r *eventlog.Recorded, ev *decoded) error {
+	if err := p.erasing(ctx, r); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.applyLocked(r, ev)
+	return nil
 }
 
-func (p *Projector) apply(ctx context.Context, r eventlog.Recorded, ev domain.Event) error {
-	if ev.Type == domain.CaseErased && p.OnErased != nil {
+func isErasure(r *eventlog.Recorded) bool { return domain.EventType(r.Type) == domain.CaseErased }
+
+// erasing calls OnErased when r erases its case.
+func (p *Projector) erasing(ctx context.Context, r *eventlog.Recorded) error {
+	if p.OnErased != nil && isErasure(r) {
 		if err := p.OnErased(ctx, r.Stream); err != nil {
 			return fmt.Errorf("projections: erasing case %s: %w", r.Stream, err)
 		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	return nil
+}
+
+// applyLocked folds one event into its case's state and the statistics, and
+// publishes the case's view when the projector is ready (during catch-up,
+// finishCatchUp publishes every changed case once). p.mu must be held.
+func (p *Projector) applyLocked(r *eventlog.Recorded, ev *decoded) {
 	e := p.cases[r.Stream]
 	if e == nil {
 		e = &entry{c: &domain.Case{}, opened: r.Position.Commit}
@@ -259,32 +261,33 @@ func (p *Projector) apply(ctx context.Context, r eventlog.Recorded, ev domain.Ev
 		e.c = e.c.Clone()
 		e.shared = false
 	}
-	before := *e.c
-	e.c.Apply(ev)
-	if ev.Type == domain.CaseErased {
+	typ := domain.EventType(r.Type)
+	de := domain.Event{
+		CaseID: r.Stream, Type: typ, Version: r.Version, Position: r.Position.Commit, RecordedAt: r.RecordedAt,
+		Originator: names.get(ev.originator), Author: names.get(ev.author), Data: ev.data,
+	}
+	e.c.Apply(de)
+	if typ == domain.CaseErased {
 		e.items = nil
 		p.codec.Forget(r.Stream)
 	} else {
 		e.items = append(e.items, Item{
-			ID: r.ID, Version: r.Version, Type: ev.Type, RecordedAt: r.RecordedAt,
-			Originator: intern(ev.Originator), Author: intern(ev.Author),
-			Classification: ev.Classification, ShareWith: ev.ShareWith,
+			ID: r.ID, Version: r.Version, at: r.RecordedAt.UnixNano(), typ: ev.typ, class: ev.class,
+			originator: ev.originator, author: ev.author, share: ev.share,
 		})
 	}
-	p.stats.apply(r.Stream, &before, e.c, ev)
+	p.stats.apply(r.Stream, e.c, ev.data)
 	p.events.Add(1)
+	p.applied.Store(r.Position.Commit)
 	if p.ready.Load() {
 		p.publishLocked(e)
-		p.applied.Store(r.Position.Commit)
 		p.signal()
-		return nil
+		return
 	}
-	p.applied.Store(r.Position.Commit)
 	if !e.dirty {
 		e.dirty = true
 		p.dirty = append(p.dirty, e)
 	}
-	return nil
 }
 
 func (p *Projector) publishLocked(e *entry) {
@@ -292,10 +295,6 @@ func (p *Projector) publishLocked(e *entry) {
 	e.shared = true
 	e.view.Store(&View{Case: e.c, PolicyKey: e.c.PolicyKey(), Items: e.items[:len(e.items):len(e.items)], Opened: e.opened})
 }
-
-// intern shares one copy of the strings that repeat across millions of events
-// (organisation ids, user subjects).
-func intern(s string) string { return unique.Make(s).Value() }
 
 // Get returns the current view of a case, and false if the case does not exist
 // (or the projector is not ready).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -128,6 +129,10 @@ func TestProjectionMatchesTheAggregate(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.Apply(e)
+			if r.Version > uint64(len(v.Items)) {
+				t.Fatalf("case %s: no item for version %d", id, r.Version)
+			}
+			checkItem(t, &v.Items[r.Version-1], r, e)
 		}
 		if got, want := v.PolicyKey, c.PolicyKey(); got != want {
 			t.Errorf("case %s: policy key %q, want %q", id, got, want)
@@ -135,6 +140,19 @@ func TestProjectionMatchesTheAggregate(t *testing.T) {
 		if got, want := uint64(len(v.Items)), c.Version; got != want {
 			t.Errorf("case %s: %d items, want %d", id, got, want)
 		}
+	}
+}
+
+// checkItem compares an item with the event it stands for.
+func checkItem(t *testing.T, it *projections.Item, r eventlog.Recorded, e domain.Event) {
+	t.Helper()
+	got := []any{it.ID, it.Version, it.Type(), it.RecordedAt(), it.Originator(), it.Author(), it.Classification(), it.ShareWith()}
+	want := []any{r.ID, r.Version, e.Type, e.RecordedAt, e.Originator, e.Author, e.Classification, e.ShareWith}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("item %s/%d:\n got %v\nwant %v", r.Stream, r.Version, got, want)
+	}
+	if sw := it.ShareWith(); cap(sw) != len(sw) {
+		t.Errorf("item %s/%d: ShareWith has spare capacity: appending would write into the shared list", r.Stream, r.Version)
 	}
 }
 
@@ -159,6 +177,16 @@ func TestLiveEventsAreVisibleAfterWaitFor(t *testing.T) {
 	v2, _ := p.Get(id)
 	if !v2.Case.Closed || v2.Case.Version != res.Version {
 		t.Errorf("after WaitFor: closed=%v version=%d, want closed at %d", v2.Case.Closed, v2.Case.Version, res.Version)
+	}
+	for r, err := range f.store.ReadStream(context.Background(), id, res.Version) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := f.codec.Decode(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkItem(t, &v2.Items[len(v2.Items)-1], r, ev)
 	}
 	if v.Case.Closed {
 		t.Error("an earlier view changed under its reader")
@@ -224,5 +252,67 @@ func BenchmarkRebuild(b *testing.B) {
 			}
 			b.ReportMetric(float64(events*b.N)/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+// An event the projections cannot decode stops them with an error, whether
+// the catch-up meets it (behind several batches) or it arrives live.
+func TestUndecodableEventStopsTheProjection(t *testing.T) {
+	bad := eventlog.Event{ID: [16]byte{1}, Type: string(domain.CaseClosed), Metadata: []byte{99}, Data: []byte{1}}
+	t.Run("catch-up", func(t *testing.T) {
+		f := newFixture(t, t.TempDir())
+		f.load(t, 8, 150)
+		if _, err := f.store.Append(context.Background(), "bad-case", eventlog.NoStream, bad); err != nil {
+			t.Fatal(err)
+		}
+		f.load(t, 9, 20)
+		p := projections.New(f.store, f.codec, nil)
+		err := p.Run(context.Background())
+		if err == nil || domain.KindOf(err) != domain.KindInternal || p.Ready() {
+			t.Errorf("Run: %v, ready %v; want an internal error, not ready", err, p.Ready())
+		}
+	})
+	t.Run("live", func(t *testing.T) {
+		f := newFixture(t, t.TempDir())
+		f.load(t, 8, 3)
+		p := projections.New(f.store, f.codec, nil)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(context.Background()) }()
+		for !p.Ready() {
+			time.Sleep(time.Millisecond)
+		}
+		if _, err := f.store.Append(context.Background(), "bad-case", eventlog.NoStream, bad); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if domain.KindOf(err) != domain.KindInternal {
+				t.Errorf("Run: %v, want an internal error", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not stop")
+		}
+	})
+}
+
+// Cancelling the context during the catch-up ends Run with the context's error.
+func TestCancelDuringCatchUp(t *testing.T) {
+	f := newFixture(t, t.TempDir())
+	f.load(t, 10, 200)
+	p := projections.New(f.store, f.codec, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for p.EventsApplied() == 0 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Errorf("Run: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
 	}
 }

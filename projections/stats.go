@@ -16,7 +16,7 @@ const MinCell = 5
 type caseFacts struct {
 	targetGroup, gender, regime string
 	stage                       domain.Stage
-	sessions                    map[string]int // practice code → sessions
+	sessions                    map[string]int // practice code → sessions; nil before the first
 	recidivism                  string         // latest outcome
 	housing, employment, social *bool          // latest reintegration
 	outcome                     bool
@@ -30,9 +30,9 @@ type Stats struct {
 
 func newStats() *Stats { return &Stats{cases: map[string]*caseFacts{}} }
 
-// apply folds one event into the facts of its case; after is the aggregate with
-// the event applied.
-func (s *Stats) apply(caseID string, _ *domain.Case, after *domain.Case, ev domain.Event) {
+// apply folds the data of one event into the facts of its case; after is the
+// aggregate with the event applied.
+func (s *Stats) apply(caseID string, after *domain.Case, data domain.Data) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if after.Erased {
@@ -41,14 +41,17 @@ func (s *Stats) apply(caseID string, _ *domain.Case, after *domain.Case, ev doma
 	}
 	f := s.cases[caseID]
 	if f == nil {
-		f = &caseFacts{sessions: map[string]int{}}
+		f = &caseFacts{}
 		s.cases[caseID] = f
 	}
 	f.stage = after.Stage
-	switch d := ev.Data.(type) {
+	switch d := data.(type) {
 	case domain.CaseOpenedData:
 		f.targetGroup, f.gender, f.regime = d.TargetGroup, d.Gender, d.Regime
 	case domain.InterventionData:
+		if f.sessions == nil {
+			f.sessions = map[string]int{}
+		}
 		f.sessions[d.PracticeCode]++
 	case domain.OutcomeData:
 		f.outcome = true

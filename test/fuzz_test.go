@@ -12,16 +12,17 @@ import (
 )
 
 // fuzzPackages are the packages whose fuzz targets TestShortFuzzRuns runs
-// (TARGETS R4): event decoding and validation in CI; with LIAISON_FUZZ=all,
+// (TARGETS R4): event decoding and validation, and the projections' reading
+// of event data, in CI; with LIAISON_FUZZ=all,
 // tokens and query parameters through the API too. Instrumenting the API's
 // dependencies (OPA, Pebble) costs many minutes on a cold build cache, more
 // than CI's budget; the API targets' seed corpora run as plain tests of ./api
 // on every run.
 func fuzzPackages() []string {
 	if os.Getenv("LIAISON_FUZZ") == "all" {
-		return []string{"domain", "api"}
+		return []string{"domain", "projections/internal/extract", "api"}
 	}
-	return []string{"domain"}
+	return []string{"domain", "projections/internal/extract"}
 }
 
 // TestShortFuzzRuns runs every fuzz target of fuzzPackages for a few seconds,
@@ -38,7 +39,7 @@ func fuzzPackages() []string {
 // build cache that build of ./api (OPA, Pebble) takes minutes, not seconds.
 func TestShortFuzzRuns(t *testing.T) {
 	if os.Getenv("CI") != "true" && os.Getenv("LIAISON_FUZZ") == "" {
-		t.Skip("set LIAISON_FUZZ=1 (domain) or LIAISON_FUZZ=all (domain and API); CI sets CI=true")
+		t.Skip("set LIAISON_FUZZ=1 (domain, event data extraction) or LIAISON_FUZZ=all (and the API); CI sets CI=true")
 	}
 	budget := 64 * time.Second
 	if v := os.Getenv("LIAISON_FUZZ_BUDGET"); v != "" {

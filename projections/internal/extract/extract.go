@@ -1,0 +1,506 @@
+// Package extract reads the few fields of an event's data that the
+// projections need (TARGETS P6).
+//
+// The aggregate and the statistics read a few fields of a few event types
+// (Reads). Data reads just those from the stored canonical JSON,
+// without reflection, and gives the same values as domain.RehydrateData
+// followed by dropping the other fields (TestExtractMatchesRehydrate,
+// FuzzExtract). It reads only what it fully understands: any other form (an
+// escape in a kept string or a key, a key in upper case or not ASCII, a
+// repeated key, a value of the wrong type, invalid JSON) makes it give up,
+// and the caller decodes with domain.RehydrateData, which then decides.
+package extract
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/liaison-hub/liaison/domain"
+)
+
+// fieldKind is the JSON form of a field of an event's data.
+type fieldKind uint8
+
+const (
+	kString fieldKind = iota
+	kBool
+	kInt     // *int
+	kStrings // []string
+	kReintegration
+)
+
+// field is one field of an event type's data: its JSON name, its kind, and
+// where Data keeps it (slot < 0: checked, not kept).
+type field struct {
+	name string
+	kind fieldKind
+	slot int8
+}
+
+// schemas lists every field of the data of the types the projections read, so that a
+// field of the wrong type is noticed even when it is not kept.
+var schemas = map[domain.EventType][]field{
+	domain.CaseOpened: {{"subject_ref", kString, -1}, {"target_group", kString, 0}, {"gender", kString, 1},
+		{"facility", kString, -1}, {"regime", kString, 2}, {"programme", kString, 3}, {"sentence_end", kString, -1}},
+	domain.ConsentGiven:      {{"organisations", kStrings, 0}, {"expires_at", kString, 0}, {"form_ref", kString, -1}},
+	domain.ConsentWithdrawn:  {{"organisations", kStrings, 0}, {"all", kBool, 0}},
+	domain.ReleaseScheduled:  {{"release_date", kString, 0}},
+	domain.Released:          {{"released_at", kString, 0}},
+	domain.BreakGlassInvoked: {{"justification", kString, -1}, {"expires_at", kString, 0}},
+	domain.InterventionRecorded: {{"practice_code", kString, 0}, {"date", kString, -1}, {"format", kString, -1},
+		{"duration_minutes", kInt, -1}, {"summary", kString, -1}},
+	domain.OutcomeRecorded: {{"follow_up_at", kString, -1}, {"months_since_release", kInt, -1},
+		{"reintegration", kReintegration, 0}, {"recidivism", kString, 0}, {"note", kString, -1}},
+}
+
+var reintegrationFields = []field{{"housing", kBool, 0}, {"employment", kBool, 1}, {"social_network", kBool, 2}}
+
+// kept is what Data keeps of one event's data.
+type kept struct {
+	str   [4]string
+	strs  []string
+	flag  bool
+	reint *domain.Reintegration
+}
+
+// Reads reports whether the projections read the data of events of type t
+// (the aggregate or the statistics do); the data of the others stays sealed
+// during projection.
+func Reads(t domain.EventType) bool {
+	_, ok := schemas[t]
+	return ok
+}
+
+// Data returns the fields of data b of an event of type t that the aggregate
+// and the statistics read (the other fields zero), and false when it cannot
+// tell (see the package documentation) or t is not in schemas.
+func Data(t domain.EventType, b []byte, strs *Strings) (domain.Data, bool) {
+	fields, ok := schemas[t]
+	if !ok {
+		return nil, false
+	}
+	s := scanner{b: b, strs: strs}
+	var k kept
+	s.ws()
+	if !s.object(fields, func(f *field) bool { return s.keep(f, &k) }) {
+		return nil, false
+	}
+	if s.ws(); s.i != len(s.b) {
+		return nil, false
+	}
+	switch t {
+	case domain.CaseOpened:
+		return domain.CaseOpenedData{TargetGroup: k.str[0], Gender: k.str[1], Regime: k.str[2], Programme: k.str[3]}, true
+	case domain.ConsentGiven:
+		return domain.ConsentGivenData{Organisations: k.strs, ExpiresAt: k.str[0]}, true
+	case domain.ConsentWithdrawn:
+		return domain.ConsentWithdrawnData{Organisations: k.strs, All: k.flag}, true
+	case domain.ReleaseScheduled:
+		return domain.ReleaseScheduledData{ReleaseDate: k.str[0]}, true
+	case domain.Released:
+		return domain.ReleasedData{ReleasedAt: k.str[0]}, true
+	case domain.BreakGlassInvoked:
+		return domain.BreakGlassData{ExpiresAt: k.str[0]}, true
+	case domain.InterventionRecorded:
+		return domain.InterventionData{PracticeCode: k.str[0]}, true
+	case domain.OutcomeRecorded:
+		return domain.OutcomeData{Reintegration: k.reint, Recidivism: k.str[0]}, true
+	}
+	return nil, false
+}
+
+// Strings shares the strings kept from event data (codes, dates) within one
+// decoding goroutine; it forgets them all when it holds too many.
+type Strings struct{ m map[string]string }
+
+func (s *Strings) get(b []byte) string {
+	if v, ok := s.m[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	if s.m == nil || len(s.m) >= 4096 {
+		s.m = make(map[string]string, 256)
+	}
+	s.m[v] = v
+	return v
+}
+
+// scanner reads JSON from b at i.
+type scanner struct {
+	b     []byte
+	i     int
+	depth int
+	strs  *Strings
+}
+
+// maxDepth bounds the nesting of skipped values; deeper data is left to
+// domain.RehydrateData.
+const maxDepth = 64
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// object reads an object whose known fields are fields: for each, value is
+// called with the scanner at its value, and must read it; other members are
+// skipped. A repeated known field, or a key that is escaped or not plain
+// lower-case ASCII (encoding/json matches keys regardless of case), fails.
+func (s *scanner) object(fields []field, value func(*field) bool) bool {
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return false
+	}
+	s.i++
+	var seen uint32
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return true
+	}
+	for {
+		key, plain, ok := s.str()
+		if !ok || !plain || !lowerASCII(key) {
+			return false
+		}
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return false
+		}
+		s.i++
+		s.ws()
+		f := -1
+		for n := range fields {
+			if fields[n].name == string(key) {
+				f = n
+				break
+			}
+		}
+		if f >= 0 {
+			if seen&(1<<f) != 0 || !value(&fields[f]) {
+				return false
+			}
+			seen |= 1 << f
+		} else if !s.skip() {
+			return false
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+			s.ws()
+		case '}':
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func lowerASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// keep reads the value of field f into k, as encoding/json would set the
+// field: null leaves a string or a bool as it is and sets a slice or a pointer
+// to nil.
+func (s *scanner) keep(f *field, k *kept) bool {
+	null := s.lit("null")
+	switch f.kind {
+	case kString:
+		if null {
+			return true
+		}
+		if f.slot < 0 {
+			_, _, ok := s.str()
+			return ok
+		}
+		v, ok := s.keptStr()
+		k.str[f.slot] = v
+		return ok
+	case kBool:
+		if null {
+			return true
+		}
+		v, ok := s.boolean()
+		k.flag = v
+		return ok
+	case kInt:
+		return null || s.integer()
+	case kStrings:
+		if null {
+			k.strs = nil
+			return true
+		}
+		return s.stringList(&k.strs)
+	case kReintegration:
+		if null {
+			k.reint = nil
+			return true
+		}
+		var r domain.Reintegration
+		flags := [3]**bool{&r.Housing, &r.Employment, &r.SocialNetwork}
+		s.depth++
+		ok := s.object(reintegrationFields, func(f *field) bool {
+			if s.lit("null") {
+				*flags[f.slot] = nil
+				return true
+			}
+			v, ok := s.boolean()
+			*flags[f.slot] = &v
+			return ok
+		})
+		s.depth--
+		k.reint = &r
+		return ok
+	}
+	return false
+}
+
+// keptStr reads a string that is kept: without escapes and valid UTF-8
+// (encoding/json replaces invalid bytes; then the slow path does).
+func (s *scanner) keptStr() (string, bool) {
+	v, plain, ok := s.str()
+	if !ok || !plain || !utf8.Valid(v) {
+		return "", false
+	}
+	return s.strs.get(v), true
+}
+
+func (s *scanner) stringList(out *[]string) bool {
+	if s.i >= len(s.b) || s.b[s.i] != '[' {
+		return false
+	}
+	s.i++
+	l := []string{}
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		*out = l
+		return true
+	}
+	for {
+		v, ok := s.keptStr()
+		if !ok {
+			return false
+		}
+		l = append(l, v)
+		s.ws()
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+			s.ws()
+		case ']':
+			s.i++
+			*out = l
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (s *scanner) boolean() (bool, bool) {
+	if s.lit("true") {
+		return true, true
+	}
+	return false, s.lit("false")
+}
+
+// integer reads a number that encoding/json stores in an int: an integer
+// literal in range.
+func (s *scanner) integer() bool {
+	start := s.i
+	if !s.number() {
+		return false
+	}
+	_, err := strconv.ParseInt(string(s.b[start:s.i]), 10, 64)
+	return err == nil
+}
+
+// lit reads the literal word if it is next.
+func (s *scanner) lit(word string) bool {
+	if len(s.b)-s.i >= len(word) && string(s.b[s.i:s.i+len(word)]) == word {
+		s.i += len(word)
+		return true
+	}
+	return false
+}
+
+// str reads a string and returns its raw contents, and whether it has no
+// escape (then the contents are the value).
+func (s *scanner) str() (v []byte, plain, ok bool) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false, false
+	}
+	s.i++
+	start := s.i
+	plain = true
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return s.b[start : s.i-1], plain, true
+		case c < 0x20:
+			return nil, false, false
+		case c == '\\':
+			plain = false
+			s.i++
+			if s.i >= len(s.b) {
+				return nil, false, false
+			}
+			switch s.b[s.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i++
+			case 'u':
+				if len(s.b)-s.i < 5 {
+					return nil, false, false
+				}
+				for _, h := range s.b[s.i+1 : s.i+5] {
+					if !isHex(h) {
+						return nil, false, false
+					}
+				}
+				s.i += 5
+			default:
+				return nil, false, false
+			}
+		default:
+			s.i++
+		}
+	}
+	return nil, false, false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// number reads a JSON number.
+func (s *scanner) number() bool {
+	b, i := s.b, s.i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return false
+		}
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return false
+		}
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+	}
+	s.i = i
+	return true
+}
+
+// skip reads any JSON value.
+func (s *scanner) skip() bool {
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		_, _, ok := s.str()
+		return ok
+	case c == '{' || c == '[':
+		if s.depth >= maxDepth {
+			return false
+		}
+		s.depth++
+		defer func() { s.depth-- }()
+		return s.skipContainer(c)
+	case c == 't':
+		return s.lit("true")
+	case c == 'f':
+		return s.lit("false")
+	case c == 'n':
+		return s.lit("null")
+	default:
+		return s.number()
+	}
+}
+
+func (s *scanner) skipContainer(open byte) bool {
+	end := byte('}')
+	if open == '[' {
+		end = ']'
+	}
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == end {
+		s.i++
+		return true
+	}
+	for {
+		if open == '{' {
+			if _, _, ok := s.str(); !ok {
+				return false
+			}
+			s.ws()
+			if s.i >= len(s.b) || s.b[s.i] != ':' {
+				return false
+			}
+			s.i++
+			s.ws()
+		}
+		if !s.skip() {
+			return false
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+			s.ws()
+		case end:
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}

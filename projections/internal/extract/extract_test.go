@@ -1,0 +1,178 @@
+package extract
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/liaison-hub/liaison/domain"
+	"github.com/liaison-hub/liaison/domain/demo"
+)
+
+// checkExtract compares Data with domain.RehydrateData on one input:
+// whenever Data answers, RehydrateData must succeed and agree on every
+// field the projections read.
+func checkExtract(t *testing.T, typ domain.EventType, b []byte) (answered bool) {
+	t.Helper()
+	var text Strings
+	fast, ok := Data(typ, b, &text)
+	if !ok {
+		return false
+	}
+	slow, err := domain.RehydrateData(typ, b)
+	if err != nil {
+		t.Fatalf("%s %s: Data answered %#v, RehydrateData failed: %v", typ, b, fast, err)
+	}
+	if want := neededData(slow); !reflect.DeepEqual(fast, want) {
+		t.Fatalf("%s %s:\nData   %#v\nRehydrateData %#v", typ, b, fast, want)
+	}
+	return true
+}
+
+// demoData returns the canonical data (as the hub stores it) of the demo
+// data set's events of the types the projections read.
+func demoData(t testing.TB, cases int) map[domain.EventType][][]byte {
+	out := map[domain.EventType][][]byte{}
+	for _, c := range demo.Generate(11, cases) {
+		for _, s := range c.Steps {
+			if !Reads(s.Type) {
+				continue
+			}
+			raw := []byte(s.Data)
+			if s.Type == domain.BreakGlassInvoked {
+				raw, _ = json.Marshal(domain.BreakGlassData{Justification: s.Justification, ExpiresAt: "2026-01-01T00:00:00Z"})
+			}
+			_, canonical, err := domain.DecodeData(s.Type, raw, demo.Directory(), "data")
+			if err != nil {
+				t.Fatalf("demo %s: %v", s.Type, err)
+			}
+			out[s.Type] = append(out[s.Type], canonical)
+		}
+	}
+	return out
+}
+
+func TestExtractMatchesRehydrateOnStoredData(t *testing.T) {
+	data := demoData(t, 300)
+	for typ := range schemas {
+		if typ == domain.ConsentWithdrawn && len(data[typ]) == 0 {
+			continue // the demo may not withdraw consent; the cases below do
+		}
+		if len(data[typ]) == 0 {
+			t.Errorf("no demo data of type %s", typ)
+		}
+		for _, b := range data[typ] {
+			if !checkExtract(t, typ, b) {
+				t.Errorf("%s: Data did not read the canonical data %s", typ, b)
+			}
+		}
+	}
+}
+
+// extractCases are inputs that are not canonical, each with whether
+// Data must read it (false: it must leave it to RehydrateData).
+var extractCases = []struct {
+	typ  domain.EventType
+	data string
+	read bool
+}{
+	{domain.CaseOpened, `{"subject_ref":"X","target_group":"radicalisation","gender":"f","regime":"r","programme":"p"}`, true},
+	{domain.CaseOpened, ` { "target_group" : "a" , "extra" : {"x":[1,2,{"y":null}],"z":"\u00e9\n"} , "gender":null } `, true},
+	{domain.CaseOpened, `{"target_group":"a","target_group":"b"}`, false}, // repeated key
+	{domain.CaseOpened, `{"Target_Group":"a"}`, false},                    // case-insensitive match
+	{domain.CaseOpened, `{"target_\u0067roup":"a"}`, false},               // escaped key
+	{domain.CaseOpened, `{"target_group":"caf\u00e9"}`, false},            // escaped kept value
+	{domain.CaseOpened, `{"target_group":5}`, false},                      // wrong type
+	{domain.CaseOpened, `{"facility":5}`, false},                          // wrong type, field not kept
+	{domain.CaseOpened, `{"facility":"a\"b","target_group":"g"}`, true},   // escape in a field not kept
+	{domain.CaseOpened, `{"target_group":"a"} x`, false},                  // trailing bytes
+	{domain.CaseOpened, `{"target_group":"a",}`, false},                   // syntax
+	{domain.CaseOpened, `null`, false},                                    // not an object
+	{domain.CaseOpened, `{}`, true},                                       // empty
+	{domain.CaseOpened, `{"x":01}`, false},                                // bad number
+	{domain.CaseOpened, `{"x":1.5e+3,"y":-0,"z":true,"w":false}`, true},   // numbers and literals skipped
+	{domain.CaseOpened, `{"target_group":"a` + "\x01" + `"}`, false},      // control character
+	{domain.CaseOpened, `{"target_group":"` + "\xff" + `"}`, false},       // invalid UTF-8 kept
+	{domain.ConsentGiven, `{"organisations":["a","b"],"expires_at":"2027-01-01"}`, true},
+	{domain.ConsentGiven, `{"organisations":[],"expires_at":null}`, true},
+	{domain.ConsentGiven, `{"organisations":null}`, true},
+	{domain.ConsentGiven, `{"organisations":["a",null]}`, false},
+	{domain.ConsentGiven, `{"organisations":"a"}`, false},
+	{domain.ConsentWithdrawn, `{"all":true}`, true},
+	{domain.ConsentWithdrawn, `{"all":false,"organisations":["x"]}`, true},
+	{domain.ConsentWithdrawn, `{"all":null}`, true},
+	{domain.ConsentWithdrawn, `{"all":"yes"}`, false},
+	{domain.ReleaseScheduled, `{"release_date":"2026-05-01"}`, true},
+	{domain.Released, `{"released_at":"2026-05-01"}`, true},
+	{domain.BreakGlassInvoked, `{"justification":"risk to life","expires_at":"2026-01-01T00:00:00Z"}`, true},
+	{domain.InterventionRecorded, `{"practice_code":"P1","date":"2026-01-01","duration_minutes":60}`, true},
+	{domain.InterventionRecorded, `{"practice_code":"P1","duration_minutes":1.5}`, false}, // not an int
+	{domain.InterventionRecorded, `{"practice_code":"P1","duration_minutes":99999999999999999999}`, false},
+	{domain.InterventionRecorded, `{"practice_code":"P1","duration_minutes":null}`, true},
+	{domain.OutcomeRecorded, `{"follow_up_at":"2026-01-01","reintegration":{"housing":true,"employment":false,"social_network":null},"recidivism":"none"}`, true},
+	{domain.OutcomeRecorded, `{"reintegration":null,"recidivism":"none"}`, true},
+	{domain.OutcomeRecorded, `{"reintegration":{}}`, true},
+	{domain.OutcomeRecorded, `{"reintegration":{"housing":true,"other":[1]}}`, true},
+	{domain.OutcomeRecorded, `{"reintegration":{"housing":true,"housing":false}}`, false},
+	{domain.OutcomeRecorded, `{"reintegration":{"housing":1}}`, false},
+	{domain.OutcomeRecorded, `{"reintegration":[]}`, false},
+	{domain.CaseClosed, `{"reason":"x"}`, false}, // not read by the projections
+}
+
+func TestExtractMatchesRehydrateOnOtherForms(t *testing.T) {
+	for _, c := range extractCases {
+		if got := checkExtract(t, c.typ, []byte(c.data)); got != c.read {
+			t.Errorf("%s %s: read %v, want %v", c.typ, c.data, got, c.read)
+		}
+	}
+}
+
+// FuzzExtract: whatever the bytes, Data never disagrees with
+// domain.RehydrateData.
+func FuzzExtract(f *testing.F) {
+	types := make([]domain.EventType, 0, len(schemas))
+	for _, typ := range domain.EventTypes {
+		if Reads(typ) {
+			types = append(types, typ)
+		}
+	}
+	for _, c := range extractCases {
+		for i, typ := range types {
+			if typ == c.typ {
+				f.Add(uint8(i), []byte(c.data))
+			}
+		}
+	}
+	for typ, all := range demoData(f, 20) {
+		for i, t := range types {
+			if t == typ {
+				f.Add(uint8(i), all[0])
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, i uint8, b []byte) {
+		checkExtract(t, types[int(i)%len(types)], b)
+	})
+}
+
+// neededData is what Data gives for the data d that
+// domain.RehydrateData decoded: d without the fields projections do not read.
+func neededData(d domain.Data) domain.Data {
+	switch d := d.(type) {
+	case domain.CaseOpenedData:
+		return domain.CaseOpenedData{TargetGroup: d.TargetGroup, Gender: d.Gender, Regime: d.Regime, Programme: d.Programme}
+	case domain.ConsentGivenData:
+		return domain.ConsentGivenData{Organisations: d.Organisations, ExpiresAt: d.ExpiresAt}
+	case domain.ConsentWithdrawnData:
+		return domain.ConsentWithdrawnData{Organisations: d.Organisations, All: d.All}
+	case domain.ReleaseScheduledData, domain.ReleasedData:
+		return d
+	case domain.BreakGlassData:
+		return domain.BreakGlassData{ExpiresAt: d.ExpiresAt}
+	case domain.InterventionData:
+		return domain.InterventionData{PracticeCode: d.PracticeCode}
+	case domain.OutcomeData:
+		return domain.OutcomeData{Reintegration: d.Reintegration, Recidivism: d.Recidivism}
+	}
+	return d
+}
