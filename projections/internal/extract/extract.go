@@ -189,19 +189,8 @@ func (s *scanner) object(fields []field, value func(*field) bool) bool {
 		} else if !s.skip() {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.ws()
-		case '}':
-			s.i++
-			return true
-		default:
-			return false
+		if more, ok := s.next('}'); !more {
+			return ok
 		}
 	}
 }
@@ -299,22 +288,33 @@ func (s *scanner) stringList(out *[]string) bool {
 			return false
 		}
 		l = append(l, v)
-		s.ws()
-		if s.i >= len(s.b) {
+		if more, ok := s.next(']'); !ok {
 			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.ws()
-		case ']':
-			s.i++
+		} else if !more {
 			*out = l
 			return true
-		default:
-			return false
 		}
 	}
+}
+
+// next reads what follows an element of an object or array that ends with
+// end: a comma (more: another element follows), or end (the container is
+// read). ok is false for anything else.
+func (s *scanner) next(end byte) (more, ok bool) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		s.ws()
+		return true, true
+	case end:
+		s.i++
+		return false, true
+	}
+	return false, false
 }
 
 func (s *scanner) boolean() (bool, bool) {
@@ -488,19 +488,8 @@ func (s *scanner) skipContainer(open byte) bool {
 		if !s.skip() {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.ws()
-		case end:
-			s.i++
-			return true
-		default:
-			return false
+		if more, ok := s.next(end); !more {
+			return ok
 		}
 	}
 }
