@@ -24,7 +24,13 @@ type fixture struct {
 	codec *codec.Codec
 	keys  *keystore.FileStore
 	cases []string
+	// copied hides the store's borrowing scan from the projector, which then
+	// reads copies of the records, as from EventStoreDB.
+	copied bool
 }
+
+// copyingLog is a log without a borrowing scan.
+type copyingLog struct{ eventlog.Log }
 
 func newFixture(tb testing.TB, dir string) *fixture {
 	tb.Helper()
@@ -88,7 +94,11 @@ func (f *fixture) load(tb testing.TB, seed uint64, n int) int {
 // run starts a projector and waits until it is ready.
 func (f *fixture) run(tb testing.TB) (*projections.Projector, context.CancelFunc) {
 	tb.Helper()
-	p := projections.New(f.store, f.codec, nil)
+	var l eventlog.Log = f.store
+	if f.copied {
+		l = copyingLog{f.store}
+	}
+	p := projections.New(l, f.codec, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -102,8 +112,20 @@ func (f *fixture) run(tb testing.TB) (*projections.Projector, context.CancelFunc
 	return p, func() { cancel(); <-done }
 }
 
+// The projections equal the aggregate rebuilt from each stream, whether the
+// catch-up borrows the records of the embedded store's scan or reads copies
+// (as from EventStoreDB).
 func TestProjectionMatchesTheAggregate(t *testing.T) {
-	f := newFixture(t, t.TempDir())
+	for _, copied := range []bool{false, true} {
+		t.Run(fmt.Sprintf("copied=%v", copied), func(t *testing.T) {
+			f := newFixture(t, t.TempDir())
+			f.copied = copied
+			testProjectionMatchesTheAggregate(t, f)
+		})
+	}
+}
+
+func testProjectionMatchesTheAggregate(t *testing.T, f *fixture) {
 	events := f.load(t, 3, 40)
 	p, stop := f.run(t)
 	defer stop()
@@ -136,6 +158,9 @@ func TestProjectionMatchesTheAggregate(t *testing.T) {
 		}
 		if got, want := v.PolicyKey, c.PolicyKey(); got != want {
 			t.Errorf("case %s: policy key %q, want %q", id, got, want)
+		}
+		if !reflect.DeepEqual(*v.Case, c) {
+			t.Errorf("case %s:\n got %+v\nwant %+v", id, *v.Case, c)
 		}
 		if got, want := uint64(len(v.Items)), c.Version; got != want {
 			t.Errorf("case %s: %d items, want %d", id, got, want)
@@ -299,7 +324,11 @@ func TestUndecodableEventStopsTheProjection(t *testing.T) {
 func TestCancelDuringCatchUp(t *testing.T) {
 	f := newFixture(t, t.TempDir())
 	f.load(t, 10, 200)
-	p := projections.New(f.store, f.codec, nil)
+	var l eventlog.Log = f.store
+	if f.copied {
+		l = copyingLog{f.store}
+	}
+	p := projections.New(l, f.codec, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
