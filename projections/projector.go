@@ -70,7 +70,7 @@ type Projector struct {
 	ready  atomic.Bool
 	target eventlog.Position // head at start: catch-up ends there
 
-	applied atomic.Uint64 // commit position of the last published event
+	applied atomic.Uint64 // commit position of the last event applied (published once ready)
 	waitMu  sync.Mutex
 	wake    chan struct{} // closed and replaced at every publication
 	events  atomic.Uint64 // events applied since start
@@ -193,7 +193,8 @@ func (p *Projector) finishCatchUp(start time.Time) {
 // Ready reports whether the catch-up is over and views are current.
 func (p *Projector) Ready() bool { return p.ready.Load() }
 
-// Applied returns the commit position of the last event the views include.
+// Applied returns the commit position of the last event applied: the views
+// include it once Ready; during the catch-up it measures the catch-up's progress.
 func (p *Projector) Applied() uint64 { return p.applied.Load() }
 
 // EventsApplied returns how many events the projector has applied since start.
