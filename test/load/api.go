@@ -84,7 +84,7 @@ func measureAPI(ctx context.Context, o options, bin, tmp string, rep *report) er
 	}
 	if o.trace != "" {
 		hub.stop()
-		return diagnose(ctx, o, rep, data, single.rq)
+		return diagnose(ctx, o, rep, data, single.rq, pickMany)
 	}
 	return nil
 }

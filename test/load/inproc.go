@@ -137,31 +137,37 @@ func (h *inprocHub) close() {
 	}
 }
 
-// diagnose runs P3's single read and P4 once more against the in-process
-// equivalent of the hub on data (the hub process stopped), with a CPU profile
-// of P3 (DIR/p3-inproc.cpu) and an execution trace of P4 (DIR/p4-inproc.trace:
+// diagnose runs P3's single and many reads and P4 once more against the
+// in-process equivalent of the hub on data (the hub process stopped), with CPU
+// profiles of P3 (DIR/p3-inproc.cpu, DIR/p3many-inproc.cpu) and an execution
+// trace of P4 (DIR/p4-inproc.trace:
 // go tool trace -pprof=sched|syscall|sync|net shows where requests wait).
 // The figures are not the table's: the load generator shares the process.
-func diagnose(ctx context.Context, o options, rep *report, data string, single *request) error {
+func diagnose(ctx context.Context, o options, rep *report, data string, single *request, many picker) error {
 	h, err := startInproc(ctx, data)
 	if err != nil {
 		return fmt.Errorf("in-process hub: %w", err)
 	}
 	defer h.close()
 	next := func(*rand.Rand) *request { return single }
-	warm(ctx, h.base, next, 2*time.Second)
-	cpu, err := os.Create(filepath.Join(o.trace, "p3-inproc.cpu"))
-	if err != nil {
-		return err
-	}
-	if err := pprof.StartCPUProfile(cpu); err != nil {
+	for _, run := range []struct {
+		name, file string
+		next       picker
+	}{{"P3 single read", "p3-inproc.cpu", next}, {"P3 many reads", "p3many-inproc.cpu", many}} {
+		warm(ctx, h.base, run.next, 2*time.Second)
+		cpu, err := os.Create(filepath.Join(o.trace, run.file))
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(cpu); err != nil {
+			cpu.Close()
+			return errors.Join(err, errors.New("in-process CPU profile (is --cpuprofile set?)"))
+		}
+		st := closedLoop(ctx, h.base, o.connections, o.duration, run.next)
+		pprof.StopCPUProfile()
 		cpu.Close()
-		return errors.Join(err, errors.New("in-process CPU profile (is --cpuprofile set?)"))
+		rep.note("diagnosis, in-process equivalent of the hub: %s %.0f req/s (CPU profile %s)", run.name, st.rate(), cpu.Name())
 	}
-	st := closedLoop(ctx, h.base, o.connections, o.duration, next)
-	pprof.StopCPUProfile()
-	cpu.Close()
-	rep.note("diagnosis, in-process equivalent of the hub: P3 single read %.0f req/s (CPU profile %s)", st.rate(), cpu.Name())
 
 	tf, err := os.Create(filepath.Join(o.trace, "p4-inproc.trace"))
 	if err != nil {
@@ -171,7 +177,7 @@ func diagnose(ctx context.Context, o options, rep *report, data string, single *
 		tf.Close()
 		return err
 	}
-	st = openLoop(ctx, h.base, o.rate, o.p4Duration, 256, next)
+	st := openLoop(ctx, h.base, o.rate, o.p4Duration, 256, next)
 	trace.Stop()
 	tf.Close()
 	lat := st.all()
