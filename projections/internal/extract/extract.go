@@ -168,12 +168,9 @@ func (s *scanner) object(fields []field, value func(*field) bool) bool {
 		if !ok || !plain || !lowerASCII(key) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != ':' {
+		if !s.colon() {
 			return false
 		}
-		s.i++
-		s.ws()
 		f := -1
 		for n := range fields {
 			if fields[n].name == string(key) {
@@ -295,6 +292,18 @@ func (s *scanner) stringList(out *[]string) bool {
 			return true
 		}
 	}
+}
+
+// colon reads the colon between a key and its value, and the white space
+// around it.
+func (s *scanner) colon() bool {
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != ':' {
+		return false
+	}
+	s.i++
+	s.ws()
+	return true
 }
 
 // next reads what follows an element of an object or array that ends with
@@ -475,15 +484,9 @@ func (s *scanner) skipContainer(open byte) bool {
 	}
 	for {
 		if open == '{' {
-			if _, _, ok := s.str(); !ok {
+			if _, _, ok := s.str(); !ok || !s.colon() {
 				return false
 			}
-			s.ws()
-			if s.i >= len(s.b) || s.b[s.i] != ':' {
-				return false
-			}
-			s.i++
-			s.ws()
 		}
 		if !s.skip() {
 			return false
