@@ -51,8 +51,9 @@ type Options struct {
 // queries it prepared once. It is safe for concurrent use; Reload swaps the
 // bundle atomically.
 type Authorizer struct {
-	opts  Options
-	state atomic.Pointer[state]
+	opts   Options
+	state  atomic.Pointer[state]
+	counts [numKinds]counters // see Stats
 }
 
 // state is everything that belongs to one bundle: its prepared queries, its
@@ -187,14 +188,17 @@ func directory(b *Bundle) (domain.MapDirectory, error) {
 func keepValue(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }
 
 // eval runs a prepared query on input and returns its object result, or an
-// error wrapping ErrUndefined or ErrShape.
-func eval(ctx context.Context, pq rego.PreparedEvalQuery, query string, input ast.Value) (ast.Object, error) {
+// error wrapping ErrUndefined or ErrShape. It counts the evaluation, and its time, in c.
+func eval(ctx context.Context, c *counters, pq rego.PreparedEvalQuery, query string, input ast.Value) (ast.Object, error) {
 	// OPA notices a cancelled context asynchronously, so a short evaluation may
 	// finish regardless: a caller that has given up gets no decision.
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("policies: %s: %w", query, err)
 	}
+	start := time.Now()
 	rs, err := pq.Eval(ctx, rego.EvalParsedInput(input))
+	c.evaluations.Add(1)
+	c.evalNanos.Add(uint64(time.Since(start)))
 	if err != nil {
 		return nil, fmt.Errorf("policies: %s: %w", query, err)
 	}

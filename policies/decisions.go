@@ -135,8 +135,9 @@ func deny(revision string) Decision {
 // wraps ErrUndefined or ErrShape in those cases.
 func (a *Authorizer) ReadCase(ctx context.Context, q ReadQuery) (CaseDecision, error) {
 	st, now := a.state.Load(), a.now(q.Now)
+	a.counts[kindCase].decisions.Add(1)
 	return cachedRead(st.cases, keyKindCase, q, "", nil, now, func() (CaseDecision, error) {
-		obj, err := eval(ctx, st.caseQ, queryCase, readInput(q, now, ""))
+		obj, err := eval(ctx, &a.counts[kindCase], st.caseQ, queryCase, readInput(q, now, ""))
 		if err != nil {
 			return CaseDecision{Decision: deny(st.revision)}, err
 		}
@@ -160,9 +161,10 @@ func (a *Authorizer) ReadCase(ctx context.Context, q ReadQuery) (CaseDecision, e
 // malformed).
 func (a *Authorizer) ReadSection(ctx context.Context, q ReadQuery, s domain.Section) (SectionDecision, error) {
 	st, now := a.state.Load(), a.now(q.Now)
+	a.counts[kindSection].decisions.Add(1)
 	return cachedRead(st.sections, keyKindSection, q, s, nil, now, func() (SectionDecision, error) {
 		in := readInput(q, now, s, [2]*ast.Term{keySection, ast.StringTerm(string(s))})
-		obj, err := eval(ctx, st.sectionQ, querySection, in)
+		obj, err := eval(ctx, &a.counts[kindSection], st.sectionQ, querySection, in)
 		if err != nil {
 			return SectionDecision{Decision: deny(st.revision)}, err
 		}
@@ -181,10 +183,11 @@ func (a *Authorizer) ReadSection(ctx context.Context, q ReadQuery, s domain.Sect
 // ErrShape when the result is missing or malformed).
 func (a *Authorizer) ReadItem(ctx context.Context, q ReadQuery, s domain.Section, it Item) (ItemDecision, error) {
 	st, now := a.state.Load(), a.now(q.Now)
+	a.counts[kindItem].decisions.Add(1)
 	return cachedRead(st.items, keyKindItem, q, s, &it, now, func() (ItemDecision, error) {
 		in := readInput(q, now, s, [2]*ast.Term{keySection, ast.StringTerm(string(s))}, [2]*ast.Term{keyItem, itemTerm(it)})
 		hidden := ItemDecision{Reasons: []string{"no policy decision"}, Revision: st.revision}
-		obj, err := eval(ctx, st.itemQ, queryItem, in)
+		obj, err := eval(ctx, &a.counts[kindItem], st.itemQ, queryItem, in)
 		if err != nil {
 			return hidden, err
 		}
@@ -213,8 +216,9 @@ func (a *Authorizer) ReadItem(ctx context.Context, q ReadQuery, s domain.Section
 // ErrShape when the result is missing or malformed).
 func (a *Authorizer) Append(ctx context.Context, q WriteQuery) (WriteDecision, error) {
 	st := a.state.Load()
+	a.counts[kindAppend].decisions.Add(1)
 	denied := WriteDecision{Decision: deny(st.revision)}
-	obj, err := eval(ctx, st.writeQ, queryWrite, writeInput(q, a.now(q.Now)))
+	obj, err := eval(ctx, &a.counts[kindAppend], st.writeQ, queryWrite, writeInput(q, a.now(q.Now)))
 	if err != nil {
 		return denied, err
 	}
@@ -244,7 +248,8 @@ func (a *Authorizer) Append(ctx context.Context, q WriteQuery) (WriteDecision, e
 // result is missing or malformed).
 func (a *Authorizer) Service(ctx context.Context, id domain.Identity, purpose, action string) (Decision, error) {
 	st := a.state.Load()
-	obj, err := eval(ctx, st.serviceQ, queryService, serviceInput(id, purpose, action))
+	a.counts[kindService].decisions.Add(1)
+	obj, err := eval(ctx, &a.counts[kindService], st.serviceQ, queryService, serviceInput(id, purpose, action))
 	if err != nil {
 		return deny(st.revision), err
 	}

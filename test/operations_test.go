@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,4 +189,57 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
 	return certFile, keyFile, pool
+}
+
+// TestMetricsCountPolicyDecisions: /metrics says how many decisions of each
+// kind the hub gave and how many of them needed an evaluation of the Rego, so
+// that an operator sees the caches at work. Two cases alike in what the
+// decision depends on share one evaluation (the decision cache); reading the
+// same case version again takes no decision at all (the answer cache).
+func TestMetricsCountPolicyDecisions(t *testing.T) {
+	h := startHub(t, "")
+	first := openCase(t, h, prisonCaseworker, "P-METRICS-1")
+	second := openCase(t, h, prisonCaseworker, "P-METRICS-2")
+	before := policyMetrics(t, h)
+	for _, id := range []string{first, second, first} {
+		if r := h.do("GET", "/v1/cases/"+id+"/sections/profile", &prisonCaseworker, "case-management", nil); r.Status != 200 {
+			t.Fatalf("read: %d %s", r.Status, r.Body)
+		}
+	}
+	after := policyMetrics(t, h)
+	decided := after[`liaison_policy_decisions_total{kind="section"}`] - before[`liaison_policy_decisions_total{kind="section"}`]
+	evaluated := after[`liaison_policy_evaluations_total{kind="section"}`] - before[`liaison_policy_evaluations_total{kind="section"}`]
+	if decided != 2 || evaluated != 1 {
+		t.Errorf("reads of two alike cases and one again: %v section decisions, %v evaluations; want 2 and 1", decided, evaluated)
+	}
+	if after[`liaison_policy_evaluations_total{kind="append"}`] < 2 || after[`liaison_policy_evaluation_seconds_total{kind="append"}`] <= 0 {
+		t.Errorf("the appends that opened the cases are not counted: %v", after)
+	}
+}
+
+// policyMetrics returns the hub's liaison_policy_* series by name and labels.
+func policyMetrics(t *testing.T, h *hub) map[string]float64 {
+	t.Helper()
+	resp, err := client.Get(h.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !strings.HasPrefix(name, "liaison_policy_") {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Fatalf("metric %s: %v", sc.Text(), err)
+		}
+		out[name] = v
+	}
+	if len(out) == 0 {
+		t.Fatal("no liaison_policy_* metrics")
+	}
+	return out
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"time"
 
+	"github.com/liaison-hub/liaison/policies"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // registerMetrics adds the hub's own gauges and counters to the API's metrics
-// registry: projection lag, the store's group commits, case and event counts.
+// registry: projection lag, policy decisions and evaluations, the store's group
+// commits, case and event counts.
 func (m *Main) registerMetrics(reg *prometheus.Registry) {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -38,6 +40,24 @@ func (m *Main) registerMetrics(reg *prometheus.Registry) {
 			Name: "liaison_projection_events_applied_total", Help: "Events the projections applied since start.",
 		}, func() float64 { return float64(m.Projector.EventsApplied()) }),
 	)
+	for i, st := range m.Policy.Stats() {
+		labels := prometheus.Labels{"kind": st.Kind}
+		stat := func() policies.DecisionStats { return m.Policy.Stats()[i] }
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "liaison_policy_decisions_total", ConstLabels: labels,
+				Help: "Policy decisions given since start, from the decision cache or by evaluation, by kind (case, section, item, append, service).",
+			}, func() float64 { return float64(stat().Decisions) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "liaison_policy_evaluations_total", ConstLabels: labels,
+				Help: "Policy decisions that needed an evaluation of the Rego (not in the decision cache), by kind.",
+			}, func() float64 { return float64(stat().Evaluations) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "liaison_policy_evaluation_seconds_total", ConstLabels: labels,
+				Help: "Time spent evaluating the Rego for those decisions, by kind.",
+			}, func() float64 { return stat().EvalTime.Seconds() }),
+		)
+	}
 	if m.trees != nil && m.journal != nil {
 		reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{

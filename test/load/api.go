@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -206,6 +207,7 @@ func realisticMix(ctx context.Context, o options, rep *report, f *fixture, label
 	warm(ctx, f.hub.base, f.mix(), 2*time.Second)
 	all := newStats()
 	var rates []float64
+	policyBefore, perr := policyTotals(f.hub.base)
 	for run := range o.runs {
 		wait := func() {}
 		if run == 0 {
@@ -239,6 +241,27 @@ func realisticMix(ctx context.Context, o options, rep *report, f *fixture, label
 		rep.note("%s failures: %s", label, what)
 	}
 	rep.note("%s: req/s per run %s", label, list(rates, "%.0f"))
+	policyAfter, err := policyTotals(f.hub.base)
+	if err = errors.Join(perr, err); err != nil {
+		return nil, fmt.Errorf("policy metrics: %w", err)
+	}
+	decisions := policyAfter["decisions"] - policyBefore["decisions"]
+	evals := policyAfter["evaluations"] - policyBefore["evaluations"]
+	secs := policyAfter["evaluation_seconds"] - policyBefore["evaluation_seconds"]
+	if decisions > 0 && evals > 0 {
+		rep.add(row{figure: label + ": policy evaluation time per decision (cache hits and misses)",
+			value: fmt.Sprintf("%.1f µs (%.1f%% of %.0f decisions evaluated, %.0f µs each)", 1e6*secs/decisions, 100*evals/decisions, decisions, 1e6*secs/evals)})
+		var byKind []string
+		for _, k := range []string{"case", "section", "item", "append", "service"} {
+			d := policyAfter["decisions/"+k] - policyBefore["decisions/"+k]
+			e := policyAfter["evaluations/"+k] - policyBefore["evaluations/"+k]
+			if d > 0 {
+				byKind = append(byKind, fmt.Sprintf("%s %.0f (%.0f%% evaluated)", k, d, 100*e/d))
+			}
+		}
+		rep.note("%s: %.2f policy decisions per call (the hub's /metrics): %s; a repeated read of a case version takes none (answer cache), and a decision alike to one already made is not evaluated (decision cache)",
+			label, decisions/float64(all.total()), strings.Join(byKind, ", "))
+	}
 	return all, nil
 }
 

@@ -129,6 +129,30 @@ func over(lat []time.Duration, d time.Duration) float64 {
 	return 100 * float64(n) / float64(len(lat))
 }
 
+var policyRE = regexp.MustCompile(`^liaison_policy_(decisions|evaluations|evaluation_seconds)_total\{kind="([a-z]+)"\} (\S+)$`)
+
+// policyTotals reads the hub's policy counters: "decisions", "evaluations"
+// and "evaluation_seconds" summed over the kinds of decision, and the same
+// names followed by "/" and a kind ("evaluations/section") for each.
+func policyTotals(base string) (map[string]float64, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if m := policyRE.FindStringSubmatch(sc.Text()); m != nil {
+			v, _ := strconv.ParseFloat(m[3], 64)
+			out[m[1]] += v
+			out[m[1]+"/"+m[2]] = v
+		}
+	}
+	return out, sc.Err()
+}
+
 var gaugeRE = regexp.MustCompile(`^(go_memstats_[a-z_]+|process_resident_memory_bytes) (\S+)$`)
 
 // goMemory reads the Go runtime's memory gauges from the hub's /metrics.
