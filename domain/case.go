@@ -184,17 +184,35 @@ func (c *Case) CheckAppend(t EventType) error {
 // writers), and nothing else: two cases with equal keys get equal decisions, so
 // decisions can be cached by key across cases. The case id and version are not
 // part of it.
-func (c *Case) PolicyKey() string { return c.policyKey("") }
+func (c *Case) PolicyKey() string { return c.FactsKey(Facts{}) }
 
-// SectionPolicyKey is PolicyKey with the writers of section s only: the key of
-// the facts a decision about that one section sees (see policies: section and
-// item decisions are given the writers of the section asked, so that cases
-// alike in that section share decisions).
-func (c *Case) SectionPolicyKey(s Section) string { return c.policyKey(s) }
+// Facts selects the facts of a case that one decision is given (see policies:
+// a section or item decision for one caller sees the writers of the section
+// asked, the consent of the caller's organisation and the caller's own
+// break-glass grants), so that cases alike in those facts share the decision.
+// The zero Facts selects everything. Stage, closure and erasure are always
+// selected.
+type Facts struct {
+	// Section, when set, selects the writers of that section only.
+	Section Section
+	// Agency, when set, selects the consent of that organisation only and the
+	// break-glass grants of user Subject of that organisation only.
+	Agency, Subject string
+}
 
-// policyKey encodes the policy state, with the writers of every section (only
-// = "") or of section only.
-func (c *Case) policyKey(only Section) string {
+// Writers reports whether f selects the writers of section s.
+func (f Facts) Writers(s Section) bool { return f.Section == "" || s == f.Section }
+
+// Consent reports whether f selects the consent of organisation org.
+func (f Facts) Consent(org string) bool { return f.Agency == "" || org == f.Agency }
+
+// Grant reports whether f selects break-glass grant g.
+func (f Facts) Grant(g BreakGlassGrant) bool {
+	return f.Agency == "" || g.Agency == f.Agency && g.Subject == f.Subject
+}
+
+// FactsKey is PolicyKey restricted to the facts f selects.
+func (c *Case) FactsKey(f Facts) string {
 	var b strings.Builder
 	b.WriteString(string(c.Stage))
 	if c.Closed {
@@ -205,6 +223,9 @@ func (c *Case) policyKey(only Section) string {
 	}
 	b.WriteString("|c:")
 	for _, org := range sortedKeys(c.Consent) {
+		if !f.Consent(org) {
+			continue
+		}
 		b.WriteString(org)
 		b.WriteByte('=')
 		b.WriteString(c.Consent[org].ExpiresAt)
@@ -212,6 +233,9 @@ func (c *Case) policyKey(only Section) string {
 	}
 	b.WriteString("|b:")
 	for _, g := range c.BreakGlass {
+		if !f.Grant(g) {
+			continue
+		}
 		b.WriteString(g.Agency)
 		b.WriteByte('/')
 		b.WriteString(g.Subject)
@@ -221,7 +245,7 @@ func (c *Case) policyKey(only Section) string {
 	}
 	b.WriteString("|w:")
 	for _, s := range Sections {
-		if only != "" && s != only {
+		if !f.Writers(s) {
 			continue
 		}
 		if orgs := c.Writers[s]; len(orgs) > 0 {

@@ -114,9 +114,9 @@ func readKey(buf []byte, kind byte, q ReadQuery, section domain.Section, it *Ite
 	case !exists(q.Case):
 		buf = appendString(buf, noCase)
 	case kind != keyKindCase:
-		// Section and item decisions see the case's writers of that section
-		// only (readInput): key them by those facts.
-		buf = appendString(buf, q.Case.SectionPolicyKey(section))
+		// Section and item decisions see only some facts of the case
+		// (readFacts): key them by those.
+		buf = appendString(buf, q.Case.FactsKey(readFacts(q, section)))
 	case q.CaseKey != "":
 		buf = appendString(buf, q.CaseKey)
 	default:

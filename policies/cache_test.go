@@ -133,3 +133,32 @@ func TestSectionDecisionsAreSharedByCasesAlikeInThatSection(t *testing.T) {
 		t.Error("the case decision of two cases with different writers was shared")
 	}
 }
+
+// Section and item decisions see only the caller's consent and break-glass
+// grants: cases that differ in another organisation's consent share them,
+// and cases that differ in the caller's own consent do not.
+func TestSectionDecisionsAreSharedByCasesAlikeForTheCaller(t *testing.T) {
+	ctx := context.Background()
+	a := newAuthorizer(t, policies.Options{})
+	read := func(id domain.Identity, purpose string, c *domain.Case) policies.SectionDecision {
+		t.Helper()
+		d, err := a.ReadSection(ctx, policies.ReadQuery{Identity: id, Purpose: purpose, Case: c, Now: now}, domain.SectionProfile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	read(prisonCaseworker, "case-management", caseOf(opened, consentUntil("2027-01-31", "exit-ngo")))
+	before := a.CachedDecisions()
+	if d := read(prisonCaseworker, "case-management", caseOf(opened, consentUntil("2027-03-15", "exit-ngo", "municipality"))); !d.Allow {
+		t.Fatalf("the prison reads the profile: %+v", d)
+	}
+	if got := a.CachedDecisions(); got != before {
+		t.Errorf("another organisation's consent made the prison's decision again (%d cached, was %d)", got, before)
+	}
+	with := read(mentor, "reintegration", caseOf(opened, consentUntil("2027-01-31", "exit-ngo")))
+	without := read(mentor, "reintegration", caseOf(opened, consentUntil("2027-01-31", "municipality")))
+	if !with.Allow || without.Allow {
+		t.Errorf("the exit worker with consent: %+v; without: %+v", with, without)
+	}
+}

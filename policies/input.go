@@ -47,7 +47,7 @@ func readInput(q ReadQuery, now time.Time, section domain.Section, extra ...[2]*
 		ast.Item(keyPurpose, ast.StringTerm(q.Purpose)),
 		ast.Item(keyNow, ast.StringTerm(domain.FormatTime(now))),
 		ast.Item(keyToday, ast.StringTerm(now.UTC().Format(time.DateOnly))),
-		ast.Item(keyCase, caseTermFor(q.Case, section)),
+		ast.Item(keyCase, caseTermFor(q.Case, readFacts(q, section))),
 	)
 	for _, kv := range extra {
 		obj.Insert(kv[0], kv[1])
@@ -98,33 +98,50 @@ func itemTerm(it Item) *ast.Term {
 }
 
 // caseTerm is the policy's view of a case: null for no case.
-func caseTerm(c *domain.Case) *ast.Term { return caseTermFor(c, "") }
+func caseTerm(c *domain.Case) *ast.Term { return caseTermFor(c, domain.Facts{}) }
 
-// caseTermFor is the case as the policy sees it, with the writers of every
-// section (only = "") or of section only.
-func caseTermFor(c *domain.Case, only domain.Section) *ast.Term {
+// readFacts selects the facts of the case that a read decision is given: all
+// of them for a case decision (section ""); for a section or item decision,
+// the writers of that section, the consent of the caller's organisation and
+// the caller's own break-glass grants (read.rego says what rules may read),
+// which also key the cached decision (readKey).
+func readFacts(q ReadQuery, section domain.Section) domain.Facts {
+	if section == "" {
+		return domain.Facts{}
+	}
+	return domain.Facts{Section: section, Agency: q.Identity.Agency, Subject: q.Identity.Subject}
+}
+
+// caseTermFor is the case as the policy sees it, with the facts f selects.
+func caseTermFor(c *domain.Case, f domain.Facts) *ast.Term {
 	if !exists(c) {
 		return ast.NullTerm()
 	}
 	consent := ast.NewObject()
 	for org, g := range c.Consent {
+		if !f.Consent(org) {
+			continue
+		}
 		grant := ast.NewObject()
 		if g.ExpiresAt != "" {
 			grant.Insert(keyExpiresAt, ast.StringTerm(g.ExpiresAt))
 		}
 		consent.Insert(ast.StringTerm(org), ast.NewTerm(grant))
 	}
-	grants := make([]*ast.Term, len(c.BreakGlass))
-	for i, g := range c.BreakGlass {
-		grants[i] = ast.ObjectTerm(
+	grants := make([]*ast.Term, 0, len(c.BreakGlass))
+	for _, g := range c.BreakGlass {
+		if !f.Grant(g) {
+			continue
+		}
+		grants = append(grants, ast.ObjectTerm(
 			ast.Item(keySub, ast.StringTerm(g.Subject)),
 			ast.Item(keyAgency, ast.StringTerm(g.Agency)),
 			ast.Item(keyExpiresAt, ast.StringTerm(domain.FormatTime(g.ExpiresAt))),
-		)
+		))
 	}
 	writers := ast.NewObject()
 	for s, orgs := range c.Writers {
-		if only == "" || s == only {
+		if f.Writers(s) {
 			writers.Insert(ast.StringTerm(string(s)), stringsTerm(orgs))
 		}
 	}

@@ -16,10 +16,13 @@ case_decision := {
 }
 
 # section_decision answers GET of input.section: {status, break_glass, reasons}.
-# For section_decision and item_decision the hub sends input.case.writers of
-# input.section only (the facts of the section asked), so that their cached
-# answers are shared by every case alike in that section: a rule of these two
-# decisions must not read the writers of another section.
+# For section_decision and item_decision the hub sends only the facts of the
+# case that concern the section asked and the caller: input.case.writers of
+# input.section, input.case.consent of the caller's organisation and the
+# caller's own grants in input.case.break_glass, so that their cached answers
+# are shared by every case alike in those facts: a rule of these two decisions
+# must not read the writers of another section, the consent of another
+# organisation or the grants of another user.
 section_decision := {
 	"status": section_status(input.section),
 	"break_glass": section_break_glass,
