@@ -91,14 +91,20 @@ func (f *fixture) load(tb testing.TB, seed uint64, n int) int {
 	return total
 }
 
-// run starts a projector and waits until it is ready.
-func (f *fixture) run(tb testing.TB) (*projections.Projector, context.CancelFunc) {
-	tb.Helper()
+// projector returns a projector over the fixture's store (through copyingLog
+// when f.copied).
+func (f *fixture) projector() *projections.Projector {
 	var l eventlog.Log = f.store
 	if f.copied {
 		l = copyingLog{f.store}
 	}
-	p := projections.New(l, f.codec, nil)
+	return projections.New(l, f.codec, nil)
+}
+
+// run starts a projector and waits until it is ready.
+func (f *fixture) run(tb testing.TB) (*projections.Projector, context.CancelFunc) {
+	tb.Helper()
+	p := f.projector()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -222,7 +228,7 @@ func TestErasureDropsContentAndCallsTheHook(t *testing.T) {
 	f := newFixture(t, t.TempDir())
 	f.load(t, 5, 2)
 	id := f.cases[1]
-	p := projections.New(f.store, f.codec, nil)
+	p := f.projector()
 	erased := make(chan string, 1)
 	p.OnErased = func(ctx context.Context, caseID string) error { erased <- caseID; return f.keys.Destroy(ctx, caseID) }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -291,7 +297,7 @@ func TestUndecodableEventStopsTheProjection(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.load(t, 9, 20)
-		p := projections.New(f.store, f.codec, nil)
+		p := f.projector()
 		err := p.Run(context.Background())
 		if err == nil || domain.KindOf(err) != domain.KindInternal || p.Ready() {
 			t.Errorf("Run: %v, ready %v; want an internal error, not ready", err, p.Ready())
@@ -300,7 +306,7 @@ func TestUndecodableEventStopsTheProjection(t *testing.T) {
 	t.Run("live", func(t *testing.T) {
 		f := newFixture(t, t.TempDir())
 		f.load(t, 8, 3)
-		p := projections.New(f.store, f.codec, nil)
+		p := f.projector()
 		done := make(chan error, 1)
 		go func() { done <- p.Run(context.Background()) }()
 		for !p.Ready() {
@@ -324,11 +330,7 @@ func TestUndecodableEventStopsTheProjection(t *testing.T) {
 func TestCancelDuringCatchUp(t *testing.T) {
 	f := newFixture(t, t.TempDir())
 	f.load(t, 10, 200)
-	var l eventlog.Log = f.store
-	if f.copied {
-		l = copyingLog{f.store}
-	}
-	p := projections.New(l, f.codec, nil)
+	p := f.projector()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
