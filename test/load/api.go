@@ -100,29 +100,22 @@ func throughput(ctx context.Context, o options, rep *report, figure string, hub,
 	warm(ctx, hub.base, next, 2*time.Second)
 	warm(ctx, ceiling.base, next, 2*time.Second)
 	var hubRates, ceilRates, hubCPU, ceilCPU []float64
-	for run := range o.runs {
-		order := []*child{hub, ceiling}
-		if run%2 == 1 {
-			order = []*child{ceiling, hub}
+	err := alternately(o, hub, ceiling, slug(figure), o.duration, func(c *child) error {
+		cpu0 := c.cpuTime()
+		st := closedLoop(ctx, c.base, o.connections, o.duration, next)
+		perReq := float64(c.cpuTime()-cpu0) / float64(time.Microsecond) / float64(st.total())
+		if n, what := failures(st); n > 0 || st.kinds["section"].status[200] != st.total() {
+			return fmt.Errorf("%s on the %s: unexpected answers: %s (%s)", figure, c.name, what, st.kinds["section"].statusLine())
 		}
-		for _, c := range order {
-			wait := func() {}
-			if c == hub && run == 0 {
-				wait = hub.perfRecord(o.perf, slug(figure), o.duration)
-			}
-			cpu0 := c.cpuTime()
-			st := closedLoop(ctx, c.base, o.connections, o.duration, next)
-			perReq := float64(c.cpuTime()-cpu0) / float64(time.Microsecond) / float64(st.total())
-			wait()
-			if n, what := failures(st); n > 0 || st.kinds["section"].status[200] != st.total() {
-				return fmt.Errorf("%s on the %s: unexpected answers: %s (%s)", figure, c.name, what, st.kinds["section"].statusLine())
-			}
-			if c == hub {
-				hubRates, hubCPU = append(hubRates, st.rate()), append(hubCPU, perReq)
-			} else {
-				ceilRates, ceilCPU = append(ceilRates, st.rate()), append(ceilCPU, perReq)
-			}
+		if c == hub {
+			hubRates, hubCPU = append(hubRates, st.rate()), append(hubCPU, perReq)
+		} else {
+			ceilRates, ceilCPU = append(ceilRates, st.rate()), append(ceilCPU, perReq)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	h, c := median(hubRates), median(ceilRates)
 	ceilingRate = c
@@ -143,40 +136,31 @@ func latencyAtRate(ctx context.Context, o options, rep *report, tmp string, hub,
 	var fover []float64
 	var server []string
 	var rates []float64
-	for run := range o.runs {
-		order := []*child{hub, ceiling}
-		if run%2 == 1 {
-			order = []*child{ceiling, hub}
+	err := alternately(o, hub, ceiling, "p4", o.p4Duration, func(c *child) error {
+		before, _ := serverHistogram(hub.base, "section.read")
+		pctx, stopProbe := context.WithCancel(ctx)
+		probe := fsyncProbe(pctx, tmp, 20*time.Millisecond)
+		st := openLoop(ctx, c.base, o.rate, o.p4Duration, 256, next)
+		stopProbe()
+		disk := <-probe
+		if n, what := failures(st); n > 0 {
+			return fmt.Errorf("P4 on the %s: unexpected answers: %s", c.name, what)
 		}
-		for _, c := range order {
-			wait := func() {}
-			if c == hub && run == 0 {
-				wait = hub.perfRecord(o.perf, "p4", o.p4Duration)
-			}
-			before, _ := serverHistogram(hub.base, "section.read")
-			pctx, stopProbe := context.WithCancel(ctx)
-			probe := fsyncProbe(pctx, tmp, 20*time.Millisecond)
-			st := openLoop(ctx, c.base, o.rate, o.p4Duration, 256, next)
-			stopProbe()
-			disk := <-probe
-			wait()
-			if c == hub {
-				after, _ := serverHistogram(hub.base, "section.read")
-				server = append(server, after.since(before).describe(0.01))
-				fp50, fp99 = append(fp50, pct(disk, 50)), append(fp99, pct(disk, 99))
-				fover = append(fover, over(disk, 10*time.Millisecond))
-			}
-			if n, what := failures(st); n > 0 {
-				return fmt.Errorf("P4 on the %s: unexpected answers: %s", c.name, what)
-			}
-			lat := st.all()
-			if c == hub {
-				p50, p99 = append(p50, pct(lat, 50)), append(p99, pct(lat, 99))
-				rates = append(rates, st.rate())
-			} else {
-				cp50, cp99 = append(cp50, pct(lat, 50)), append(cp99, pct(lat, 99))
-			}
+		lat := st.all()
+		if c == hub {
+			after, _ := serverHistogram(hub.base, "section.read")
+			server = append(server, after.since(before).describe(0.01))
+			fp50, fp99 = append(fp50, pct(disk, 50)), append(fp99, pct(disk, 99))
+			fover = append(fover, over(disk, 10*time.Millisecond))
+			p50, p99 = append(p50, pct(lat, 50)), append(p99, pct(lat, 99))
+			rates = append(rates, st.rate())
+		} else {
+			cp50, cp99 = append(cp50, pct(lat, 50)), append(cp99, pct(lat, 99))
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	fig := fmt.Sprintf("P4 section read at %d req/s", o.rate)
 	rep.add(row{figure: fig + ", p50", value: ms(medianDur(p50)), ceiling: ms(medianDur(cp50)) + " (bare Echo, reference)"})
@@ -188,6 +172,31 @@ func latencyAtRate(ctx context.Context, o options, rep *report, tmp string, hub,
 		value: fmt.Sprintf("%s / %s (%.1f%%)", ms(medianDur(fp50)), ms(medianDur(fp99)), median(fover))})
 	for i, s := range server {
 		rep.note("P4 run %d, the hub's own histogram (/metrics): %s", i+1, s)
+	}
+	return nil
+}
+
+// alternately calls measure for the hub and the ceiling in each of o.runs
+// runs, the hub first on odd runs and the ceiling first on even ones, and
+// records a perf profile of the hub (named name, for d) during its first run
+// when o.perf asks for it.
+func alternately(o options, hub, ceiling *child, name string, d time.Duration, measure func(c *child) error) error {
+	for run := range o.runs {
+		order := []*child{hub, ceiling}
+		if run%2 == 1 {
+			order = []*child{ceiling, hub}
+		}
+		for _, c := range order {
+			wait := func() {}
+			if c == hub && run == 0 {
+				wait = hub.perfRecord(o.perf, name, d)
+			}
+			err := measure(c)
+			wait()
+			if err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
