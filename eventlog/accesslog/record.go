@@ -52,14 +52,7 @@ func (r *Record) Encode() []byte {
 	b = appendField(b, "request_id", r.RequestID)
 	b = appendField(b, "sub", r.Sub)
 	b = appendField(b, "agency", r.Agency)
-	b = append(b, `,"roles":[`...)
-	for i, role := range r.Roles {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, role)
-	}
-	b = append(b, ']')
+	b = appendList(b, "roles", r.Roles)
 	b = appendField(b, "purpose", r.Purpose)
 	b = appendField(b, "action", r.Action)
 	b = appendField(b, "case_id", r.CaseID)
@@ -67,14 +60,7 @@ func (r *Record) Encode() []byte {
 	b = appendField(b, "decision", r.Decision)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)
-	b = append(b, `,"reasons":[`...)
-	for i, reason := range r.Reasons {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, reason)
-	}
-	b = append(b, ']')
+	b = appendList(b, "reasons", r.Reasons)
 	b = appendField(b, "policy_revision", r.PolicyRevision)
 	b = append(b, `,"break_glass":`...)
 	b = strconv.AppendBool(b, r.BreakGlass)
@@ -88,6 +74,20 @@ func appendField(b []byte, name, value string) []byte {
 	b = append(b, name...)
 	b = append(b, '"', ':')
 	return appendString(b, value)
+}
+
+// appendList appends ,"name":[...] with the strings of list.
+func appendList(b []byte, name string, list []string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':', '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
 }
 
 // appendString writes s as a JSON string. Invalid UTF-8 is replaced, so that
