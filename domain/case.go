@@ -222,14 +222,22 @@ func (c *Case) FactsKey(f Facts) string {
 		b.WriteString("|erased")
 	}
 	b.WriteString("|c:")
-	for _, org := range sortedKeys(c.Consent) {
-		if !f.Consent(org) {
-			continue
-		}
+	consent := func(org string) {
 		b.WriteString(org)
 		b.WriteByte('=')
 		b.WriteString(c.Consent[org].ExpiresAt)
 		b.WriteByte(',')
+	}
+	if f.Agency != "" {
+		// One organisation: a look-up, not a sort (this key is built for
+		// every section and item decision).
+		if _, ok := c.Consent[f.Agency]; ok {
+			consent(f.Agency)
+		}
+	} else {
+		for _, org := range sortedKeys(c.Consent) {
+			consent(org)
+		}
 	}
 	b.WriteString("|b:")
 	for _, g := range c.BreakGlass {
