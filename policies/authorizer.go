@@ -132,7 +132,9 @@ func (a *Authorizer) prepare(ctx context.Context, b *Bundle) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := inmem.NewFromObjectWithOpts(b.opa.Data, inmem.OptRoundTripOnWrite(false))
+	// The bundle's data, parsed from JSON and never written again, is held as
+	// ast values: a policy's read of data.protocol then needs no conversion.
+	store := inmem.NewFromObjectWithOpts(b.opa.Data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 	st := &state{revision: b.revision, dir: dir}
 	for _, q := range []struct {
 		query string
