@@ -283,7 +283,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	s.access = accesslog.New(st)
 	ckey, err := transparency.LoadOrCreateKey(dir)
 	must(err)
-	trees, err := transparency.Open(ctx, transparency.Config{KV: st, Journal: st, Events: st, Key: ckey, Index: accesslog.IndexKeys, Logger: logger})
+	trees, err := transparency.Open(ctx, transparency.Config{KV: st, Journal: st, Events: st, Key: ckey, Index: new(accesslog.Postings), Logger: logger})
 	must(err)
 	srv := api.New(api.Config{
 		Log: st, Projector: proj, Codec: cdc, Keys: keys, Policy: policy, Access: s.access,

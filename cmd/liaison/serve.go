@@ -168,7 +168,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.trees, err = transparency.Open(ctx, transparency.Config{KV: kv, Journal: journal, Events: m.Log, Key: ckey,
-		Index: accesslog.IndexKeys, Clock: m.Clock, Logger: m.Logger})
+		Index: new(accesslog.Postings), Clock: m.Clock, Logger: m.Logger})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package accesslog
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"sort"
 	"time"
 
@@ -108,12 +109,14 @@ func (s *Service) Query(ctx context.Context, f Filter, from uint64, limit int) (
 }
 
 // scanIndex adds the records of [lo, hi) under the index prefix that match f
-// to p; it reports whether p takes more.
+// to p; it reports whether p takes more. The lists of one prefix are disjoint
+// and in key order, and the one holding lo starts less than maxPostingSpan
+// before it.
 func (s *Service) scanIndex(ctx context.Context, prefix []byte, f Filter, lo, hi uint64, limit int, p *Page) (bool, error) {
 	if lo >= hi {
 		return true, nil
 	}
-	start := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), lo)
+	start := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), lo-min(lo, maxPostingSpan-1))
 	for kv, err := range s.kv.Scan(ctx, prefix, start) {
 		if err != nil {
 			return false, err
@@ -121,21 +124,44 @@ func (s *Service) scanIndex(ctx context.Context, prefix []byte, f Filter, lo, hi
 		if len(kv.Key) != len(prefix)+8 {
 			continue // a longer value sharing this prefix
 		}
-		i := binary.BigEndian.Uint64(kv.Key[len(prefix):])
-		if i >= hi {
+		first := binary.BigEndian.Uint64(kv.Key[len(prefix):])
+		if first >= hi {
 			return true, nil
 		}
-		for e, err := range s.log.journal.ReadRecords(ctx, i) {
-			if err != nil {
-				return false, err
+		more, done := true, false
+		var failed error
+		err := posting(first, kv.Value, func(i uint64) bool {
+			switch {
+			case i < lo:
+				return true
+			case i >= hi:
+				done = true
+				return false
 			}
-			if more, err := take(f, e, limit, p); err != nil || !more {
-				return false, err
-			}
-			break
+			more, failed = s.takeAt(ctx, i, f, limit, p)
+			return more && failed == nil
+		})
+		switch {
+		case err != nil:
+			return false, fmt.Errorf("%w under key %x", err, kv.Key)
+		case failed != nil || !more:
+			return false, failed
+		case done:
+			return true, nil
 		}
 	}
 	return true, nil
+}
+
+// takeAt reads record i and adds it to p if it matches f, like take.
+func (s *Service) takeAt(ctx context.Context, i uint64, f Filter, limit int, p *Page) (bool, error) {
+	for e, err := range s.log.journal.ReadRecords(ctx, i) {
+		if err != nil {
+			return false, err
+		}
+		return take(f, e, limit, p)
+	}
+	return false, fmt.Errorf("accesslog: index names record %d, which the log does not hold", i)
 }
 
 // scan adds the records of [lo, hi) that match f to p.

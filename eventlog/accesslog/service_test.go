@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/liaison-hub/liaison/domain"
+	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/accesslog"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
 	"github.com/liaison-hub/liaison/eventlog/transparency"
@@ -26,6 +28,7 @@ type hub struct {
 	log   *accesslog.Log
 	trees *transparency.Trees
 	svc   *accesslog.Service
+	stop  func() // ends the follower, if any, and closes the store
 }
 
 // newHub opens a store in a temporary directory; with follow, the trees
@@ -38,6 +41,12 @@ func newHub(t testing.TB, follow bool) *hub {
 // openHub is newHub on the data directory dir.
 func openHub(t testing.TB, dir string, follow bool) *hub {
 	t.Helper()
+	return openHubIndexed(t, dir, follow, new(accesslog.Postings))
+}
+
+// openHubIndexed is openHub with the indexer idx.
+func openHubIndexed(t testing.TB, dir string, follow bool, idx transparency.Indexer) *hub {
+	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := embedded.Open(dir+"/log", embedded.Options{Logger: quiet})
 	if err != nil {
@@ -49,17 +58,25 @@ func openHub(t testing.TB, dir string, follow bool) *hub {
 		t.Fatal(err)
 	}
 	trees, err := transparency.Open(context.Background(), transparency.Config{
-		KV: st, Journal: st, Events: st, Key: key, Index: accesslog.IndexKeys, Logger: quiet})
+		KV: st, Journal: st, Events: st, Key: key, Index: idx, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &hub{st: st, log: accesslog.New(st), trees: trees}
+	h := &hub{st: st, log: accesslog.New(st), trees: trees, stop: func() { st.Close() }}
 	h.svc = accesslog.NewService(h.log, st, trees)
 	if follow {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { trees.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		h.stop = sync.OnceFunc(func() {
+			cancel()
+			<-done
+			if err := trees.Close(context.Background()); err != nil {
+				t.Error(err)
+			}
+			st.Close()
+		})
+		t.Cleanup(h.stop)
 	}
 	return h
 }
@@ -161,6 +178,90 @@ func TestQueryFindsWhatAScanFinds(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestQueryAfterTheTreeIsRebuilt drops the access tree's state, so that the
+// reopened hub rebuilds the tree and its indexes from the log in other
+// batches than the appends made: the index keys of the first batching must
+// go, or queries would list records twice.
+func TestQueryAfterTheTreeIsRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	h := openHub(t, dir, true)
+	recs := h.fill(t, 300, 11)
+	if !h.trees.Access.WaitSize(context.Background(), uint64(len(recs)), 10*time.Second) {
+		t.Fatal("the tree did not take the records in")
+	}
+	h.stop()
+	st, err := embedded.Open(dir+"/log", embedded.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The access tree's follower state ('T' 'a' 's', the transparency
+	// package's key schema): without it the tree is rebuilt.
+	if err := st.Write(context.Background(), true, eventlog.KVOp{Key: []byte("Tas"), Delete: true}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	h = openHub(t, dir, true)
+	for fname, f := range filters() {
+		var want []uint64
+		for i := range recs {
+			if f.Match(&recs[i]) {
+				want = append(want, recs[i].Index)
+			}
+		}
+		if got := all(t, h.svc, f, 1000); !slices.Equal(got, want) {
+			t.Errorf("%s: got %d records %v, want %d %v", fname, len(got), got, len(want), want)
+		}
+	}
+}
+
+// firstLayout indexes the records below n as the first stores did, one key
+// with an empty value per record and field (a list of one, as Postings
+// writes it), and the others in batches.
+type firstLayout struct {
+	accesslog.Postings
+	n   uint64
+	old []eventlog.KVOp
+}
+
+func (f *firstLayout) Add(e eventlog.Entry) {
+	if e.Index >= f.n {
+		f.Postings.Add(e)
+		return
+	}
+	var one accesslog.Postings
+	one.Add(e)
+	f.old = one.Flush(f.old)
+}
+
+func (f *firstLayout) Flush(ops []eventlog.KVOp) []eventlog.KVOp {
+	ops = append(ops, f.old...)
+	f.old = nil
+	return f.Postings.Flush(ops)
+}
+
+func (f *firstLayout) Reset() { f.old = nil; f.Postings.Reset() }
+
+// TestQueryReadsBothIndexLayouts queries a log indexed one key per record up
+// to a point and in batches after it, as a store of the first layout goes on
+// under the second.
+func TestQueryReadsBothIndexLayouts(t *testing.T) {
+	h := openHubIndexed(t, t.TempDir(), true, &firstLayout{n: 170})
+	recs := h.fill(t, 400, 5)
+	for fname, f := range filters() {
+		var want []uint64
+		for i := range recs {
+			if f.Match(&recs[i]) {
+				want = append(want, recs[i].Index)
+			}
+		}
+		for _, limit := range []int{3, 1000} {
+			if got := all(t, h.svc, f, limit); !slices.Equal(got, want) {
+				t.Errorf("%s, limit %d: got %d records %v, want %d %v", fname, limit, len(got), got, len(want), want)
+			}
 		}
 	}
 }

@@ -77,7 +77,7 @@ func startInproc(ctx context.Context, data string) (h *inprocHub, err error) {
 		return nil, err
 	}
 	h.trees, err = transparency.Open(ctx, transparency.Config{KV: h.store, Journal: h.store, Events: h.store, Key: ckey,
-		Index: accesslog.IndexKeys, Clock: time.Now, Logger: logger})
+		Index: new(accesslog.Postings), Clock: time.Now, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
