@@ -2,15 +2,11 @@ package accesslog_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/sstable"
 
 	"github.com/liaison-hub/liaison/eventlog/accesslog"
 )
@@ -58,14 +54,9 @@ func BenchmarkQuery(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("indexed %d records in %v", benchLog, time.Since(start))
-	// Measure a store at rest: compacted, as a hub's is between bursts.
-	if err := h.st.Close(); err != nil {
+	if err := h.st.Compact(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if err := settle(dir + "/log"); err != nil {
-		b.Fatal(err)
-	}
-	h = openHub(b, dir, false)
 	yes := true
 	for _, c := range []struct {
 		name string
@@ -98,27 +89,6 @@ func BenchmarkQuery(b *testing.B) {
 		}
 	})
 }
-
-// settle compacts the store in dir fully.
-func settle(dir string) error {
-	opts := &pebble.Options{Logger: quietPebble{}}
-	for i := range opts.Levels { // as the embedded store writes its tables
-		opts.Levels[i].BlockSize = 32 << 10
-		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-	}
-	db, err := pebble.Open(dir, opts)
-	if err != nil {
-		return err
-	}
-	err = db.Compact(context.Background(), []byte{0}, []byte{0xff}, true)
-	return errors.Join(err, db.Close())
-}
-
-type quietPebble struct{}
-
-func (quietPebble) Infof(string, ...any)              {}
-func (quietPebble) Errorf(string, ...any)             {}
-func (quietPebble) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 
 // BenchmarkAppendFollowed appends access records from 64 goroutines, one
 // record per call as the hub's requests do, with the tree's follower taking

@@ -1,6 +1,8 @@
 package embedded_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -104,4 +106,35 @@ func TestKV(t *testing.T) {
 			t.Errorf("journal: got %d records, want the one appended", len(got))
 		}
 	})
+}
+
+func TestCompactKeepsEverything(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	for i := range 2000 {
+		if _, err := s.AppendRecords(ctx, []byte(fmt.Sprintf("record %d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write(ctx, false, eventlog.KVOp{Key: []byte(fmt.Sprintf("k%05d", i)), Value: []byte{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for e, err := range s.ReadRecords(ctx, 0) {
+		if err != nil || string(e.Data) != fmt.Sprintf("record %d", n) {
+			t.Fatalf("record %d after Compact: %q, %v", n, e.Data, err)
+		}
+		n++
+	}
+	v, ok, err := s.Get(ctx, []byte("k01234"))
+	if n != 2000 || !ok || err != nil || v[0] != byte(1234%256) {
+		t.Fatalf("after Compact: %d records, k01234 = %v %v %v", n, v, ok, err)
+	}
+	s.Close()
+	if err := s.Compact(ctx); !errors.Is(err, eventlog.ErrClosed) {
+		t.Fatalf("Compact of a closed store: %v, want ErrClosed", err)
+	}
 }

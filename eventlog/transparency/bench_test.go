@@ -5,16 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/sstable"
 
 	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/accesslog"
@@ -130,33 +126,13 @@ func buildBenchData() error {
 		}
 		bench.leaves = append(bench.leaves, transparency.EventLeaf(&r))
 	}
-	if err := st.Close(); err != nil {
+	// Compacted, so that the benchmark does not race the compactions its own
+	// loading started (a hub's store at rest is compacted).
+	if err := st.Compact(ctx); err != nil {
 		return err
 	}
-	return settle(filepath.Join(dir, "log"))
+	return st.Close()
 }
-
-// settle compacts the store fully, so that the benchmark does not race the
-// compactions its own loading started (a hub's store at rest is compacted).
-func settle(dir string) error {
-	opts := &pebble.Options{Logger: quietPebble{}}
-	for i := range opts.Levels { // as the embedded store writes its tables
-		opts.Levels[i].BlockSize = 32 << 10
-		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-	}
-	db, err := pebble.Open(dir, opts)
-	if err != nil {
-		return err
-	}
-	err = db.Compact(context.Background(), []byte{0}, []byte{0xff}, true)
-	return errors.Join(err, db.Close())
-}
-
-type quietPebble struct{}
-
-func (quietPebble) Infof(string, ...any)              {}
-func (quietPebble) Errorf(string, ...any)             {}
-func (quietPebble) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 
 // sha256Rate hashes every leaf once and returns the leaves hashed per second.
 func sha256Rate(leaves [][]byte) float64 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"strings"
 	"testing"
@@ -67,3 +68,11 @@ func TestVerifyNamesTheFirstBadRecord(t *testing.T) {
 		})
 	}
 }
+
+// quietPebble is a Pebble logger for the tests that open a store's files
+// directly: silent, and Fatalf panics.
+type quietPebble struct{}
+
+func (quietPebble) Infof(string, ...any)              {}
+func (quietPebble) Errorf(string, ...any)             {}
+func (quietPebble) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
