@@ -31,6 +31,7 @@ import (
 	"github.com/liaison-hub/liaison/eventlog/transparency"
 	"github.com/liaison-hub/liaison/policies"
 	"github.com/liaison-hub/liaison/projections"
+	"github.com/liaison-hub/liaison/test/testlog"
 )
 
 // Fuzz targets of TARGETS R4 for token parsing and query parameters. Seed
@@ -232,34 +233,17 @@ func checkFieldErrors(t *testing.T, r *httptest.ResponseRecorder, names ...strin
 type fuzzServer struct {
 	handler    http.Handler
 	access     *accesslog.Log
-	logs       *lockedBuffer
+	logs       *testlog.Buffer
 	caseworker string // prison-service caseworker
 	auditor    string // oversight-board auditor
 	cases      []string
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func newFuzzServer(tb testing.TB) *fuzzServer {
 	tb.Helper()
 	dir := tb.TempDir()
 	ctx := context.Background()
-	s := &fuzzServer{logs: &lockedBuffer{}}
+	s := &fuzzServer{logs: &testlog.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	must := func(err error) {
 		tb.Helper()

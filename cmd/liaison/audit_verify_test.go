@@ -15,12 +15,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/liaison-hub/liaison/test/testlog"
 )
 
 // verifyExit runs "liaison audit verify --data dir" and returns its exit code
@@ -385,7 +386,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 	t.Run("a hub started on a tampered log says so", func(t *testing.T) {
 		dir := copyDir(t, base)
 		withPebble(t, dir, func(db *pebble.DB) { flipRecord(t, db, lastNum(t, db, 'J'), true) })
-		var logs syncBuffer
+		var logs testlog.Buffer
 		h := startLoggedHub(t, dir, &logs)
 		deadline := time.Now().Add(10 * time.Second)
 		for !strings.Contains(logs.String(), "TAMPER EVIDENCE") {
@@ -406,24 +407,6 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			t.Errorf("exit %d: %s", code, out)
 		}
 	})
-}
-
-// syncBuffer is a buffer a hub's logger writes to while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func fileSize(t *testing.T, path string) int64 {

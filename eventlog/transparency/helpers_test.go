@@ -1,12 +1,10 @@
 package transparency_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,24 +30,6 @@ func openStore(t testing.TB, dir string) *embedded.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
-}
-
-// logBuffer is a logger whose lines a test can read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // openTrees opens the trees of st with the key of dir; cfg may adjust the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/transparency"
+	"github.com/liaison-hub/liaison/test/testlog"
 )
 
 func TestProofs(t *testing.T) {
@@ -232,7 +233,7 @@ func TestTreesResumeAndRebuild(t *testing.T) {
 		if err := st.Write(ctx, true, eventlog.KVOp{Key: key, Value: make([]byte, 32)}); err != nil {
 			t.Fatal(err)
 		}
-		var logs logBuffer
+		var logs testlog.Buffer
 		trees := openTrees(t, st, dir, func(c *transparency.Config) { c.Logger = slogTo(&logs) })
 		if trees.Access.Size() != 0 || trees.Cases.Size() != 11 {
 			t.Fatalf("sizes %d and %d, want the access tree reset", trees.Access.Size(), trees.Cases.Size())
