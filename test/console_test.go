@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("exit worker sees the risk summary with the other fields withheld", func(t *testing.T) {
 		tab := b.tab(t)
-		tab.signIn(h.base, leon)
+		tab.signIn(h.Base, leon)
 		tab.openCase(c.id)
 		risk := tab.text("#section-risk")
 		for _, want := range []string{"Overall judgement", "withheld by the protocol", "Withheld by the protocol:"} {
@@ -81,7 +82,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("intelligence analyst sees the risk in full and is refused the needs", func(t *testing.T) {
 		tab := b.tab(t)
-		tab.signIn(h.base, ivo)
+		tab.signIn(h.Base, ivo)
 		tab.openCase(c.id)
 		risk := tab.text("#section-risk")
 		if !strings.Contains(risk, c.tool) || strings.Contains(risk, "withheld by the protocol") {
@@ -100,7 +101,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("auditor finds both visits in the access history of the case", func(t *testing.T) {
 		tab := b.tab(t)
-		tab.signIn(h.base, olaf)
+		tab.signIn(h.Base, olaf)
 		if got := tab.attr("main", "data-route"); got != "/audit" {
 			t.Fatalf("the auditor starts on %q, want the access history", got)
 		}
@@ -133,7 +134,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("researcher sees the practice chart with small cells suppressed, never 0", func(t *testing.T) {
 		tab := b.tab(t)
-		tab.signIn(h.base, quentin)
+		tab.signIn(h.Base, quentin)
 		if got := tab.attr("main", "data-route"); got != "/stats" {
 			t.Fatalf("the researcher starts on %q, want the statistics", got)
 		}
@@ -153,7 +154,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("a pasted token signs in and stays in this tab only", func(t *testing.T) {
 		tab := b.tab(t)
-		tab.do(chromedp.EmulateViewport(1366, 768), chromedp.Navigate(h.base+"/"),
+		tab.do(chromedp.EmulateViewport(1366, 768), chromedp.Navigate(h.Base+"/"),
 			chromedp.WaitVisible(chromedp.CSS(`#token-input`)),
 			chromedp.SetValue(chromedp.CSS(`#token-input`), h.token(caseworker)),
 			chromedp.SetValue(chromedp.CSS(`#token-purpose`), "case-management"),
@@ -168,15 +169,13 @@ func TestConsole(t *testing.T) {
 	})
 }
 
+var demoLoaded = regexp.MustCompile(`demo data loaded`)
+
 // waitDemo waits until the demo data set is loaded.
 func (h *hub) waitDemo() {
 	h.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(h.output(), "demo data loaded") {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("the demo data was not loaded in 60 s:\n%s", h.output())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if _, err := h.WaitLine(demoLoaded, 60*time.Second); err != nil {
+		h.t.Fatalf("the demo data was not loaded: %v", err)
 	}
 	if r := h.do(http.MethodGet, "/v1/cases?limit=1", &caseworker, "case-management", nil); !strings.Contains(string(r.Body), `"case_id"`) {
 		h.t.Fatalf("the demo hub lists no case: %d %s", r.Status, r.Body)

@@ -47,13 +47,13 @@ func TestCrashUnderLoad(t *testing.T) {
 		}
 		done := cl.run(h, round)
 		time.Sleep(time.Duration(200+r.IntN(1300)) * time.Millisecond)
-		h.kill()
+		h.Kill()
 		res := <-done
 
 		h = startHub(t, dir)
 		a := cl.checkEvents(h)
 		cl.checkReads(h, res.reads)
-		h.stop()
+		h.Stop()
 		if out, err := exec.Command(binary, "audit", "verify", "--data", dir).CombinedOutput(); err != nil {
 			t.Fatalf("round %d: liaison audit verify after the restart: %v\n%s", round, err, out)
 		}
@@ -153,7 +153,7 @@ func (cl *crashLoad) send(h *hub, method, path, token, purpose string, body []by
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, h.base+path, rd)
+	req, err := http.NewRequestWithContext(context.Background(), method, h.Base+path, rd)
 	if err != nil {
 		return 0, nil, nil, err
 	}

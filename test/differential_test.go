@@ -340,7 +340,7 @@ func (d *differ) call(method, path string, id identity, purpose string, body any
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, d.h.base+path, rd)
+	req, err := http.NewRequest(method, d.h.Base+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}

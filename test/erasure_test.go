@@ -98,7 +98,7 @@ func TestErasureLeavesNoContentOnDisk(t *testing.T) {
 	if r := h.do("GET", "/v1/cases", &prisonCaseworker, "case-management", nil); strings.Contains(string(r.Body), id) {
 		t.Error("the erased case is still listed")
 	}
-	h.stop()
+	h.Stop()
 
 	if hits := filesHolding(t, data, markers); len(hits) > 0 {
 		t.Errorf("content of the erased case found on disk:\n%s", strings.Join(hits, "\n"))

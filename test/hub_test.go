@@ -1,7 +1,6 @@
 package liaison_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,11 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/liaison-hub/liaison/test/proc"
 )
 
 // binary is the liaison binary built once for the whole package.
@@ -41,21 +41,16 @@ func TestMain(m *testing.M) {
 
 // hub is a running "liaison serve" process on a temporary data directory.
 type hub struct {
+	*proc.Process
 	t      testing.TB
 	data   string
-	base   string
-	cmd    *exec.Cmd
-	done   chan struct{}
 	mu     sync.Mutex
 	tokens map[string]string
-	logs   *bytes.Buffer
 	// peer, when set, serves every GET in this hub's place, waiting for the
 	// position of this hub's last append (Liaison-Min-Position): a replica.
 	peer    *hub
 	lastPos string
 }
-
-var listening = regexp.MustCompile(`liaison hub listening"? addr=(\S+)`)
 
 // startHub starts a hub process and waits until it is ready.
 func startHub(t testing.TB, data string, args ...string) *hub {
@@ -63,89 +58,24 @@ func startHub(t testing.TB, data string, args ...string) *hub {
 	if data == "" {
 		data = t.TempDir()
 	}
-	h := &hub{t: t, data: data, tokens: map[string]string{}, done: make(chan struct{}), logs: &bytes.Buffer{}}
 	// Tests drive the hub harder than any one user would: no rate limit unless
 	// the test asks for one.
 	base := []string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--rate-limit", "0"}
-	h.cmd = exec.Command(binary, append(base, args...)...)
-	stderr, err := h.cmd.StderrPipe()
+	p, err := proc.Start("hub", binary, append(base, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			h.mu.Lock()
-			h.logs.WriteString(line + "\n")
-			h.mu.Unlock()
-			if m := listening.FindStringSubmatch(line); m != nil {
-				addr <- m[1]
-			}
-		}
-		close(addr)
-	}()
-	go func() { h.cmd.Wait(); close(h.done) }()
-	t.Cleanup(func() { h.stop() })
-	select {
-	case a, ok := <-addr:
-		if !ok {
-			t.Fatalf("hub exited before listening:\n%s", h.output())
-		}
-		h.base = "http://" + a
-	case <-time.After(60 * time.Second):
-		t.Fatalf("hub did not start:\n%s", h.output())
-	}
+	h := &hub{Process: p, t: t, data: data, tokens: map[string]string{}}
+	t.Cleanup(h.Stop)
 	h.waitReady()
 	return h
 }
 
-func (h *hub) output() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.logs.String()
-}
-
 func (h *hub) waitReady() {
 	h.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(h.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
+	if _, err := h.WaitReady(60 * time.Second); err != nil {
+		h.t.Fatal(err)
 	}
-	h.t.Fatalf("hub not ready:\n%s", h.output())
-}
-
-// stop ends the hub with SIGTERM (a clean shutdown) and waits for it.
-func (h *hub) stop() {
-	select {
-	case <-h.done:
-		return
-	default:
-	}
-	h.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-h.done:
-	case <-time.After(15 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-	}
-}
-
-// kill ends the hub with SIGKILL.
-func (h *hub) kill() {
-	h.cmd.Process.Kill()
-	<-h.done
 }
 
 // identity is who a token speaks for.
@@ -232,7 +162,7 @@ func (h *hub) doWith(method, path string, id *identity, purpose string, body any
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, h.base+path, rd)
+	req, err := http.NewRequestWithContext(context.Background(), method, h.Base+path, rd)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -54,8 +54,8 @@ func TestMalformedRequestsAreRefusedAndRecorded(t *testing.T) {
 		if n := after.serverErrors; n != 0 {
 			t.Errorf("the hub's metrics count %v answers with a 5xx", n)
 		}
-		if strings.Contains(h.output(), "panic") {
-			t.Errorf("the hub logged a panic:\n%s", h.output())
+		if strings.Contains(h.Output(), "panic") {
+			t.Errorf("the hub logged a panic:\n%s", h.Output())
 		}
 	})
 	t.Run("every request is refused with its status as a problem document", func(t *testing.T) {

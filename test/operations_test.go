@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
 	"io/fs"
 	"math/big"
 	"net"
@@ -22,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/liaison-hub/liaison/test/proc"
 )
 
 // copyBundle copies the default policy bundle of the repository to a directory.
@@ -66,8 +67,8 @@ func TestPolicyReloadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(orgs, []byte(grown), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, func() bool { return strings.Contains(h.output(), "policy reloaded") }, "the reload")
+	h.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(h.Output(), "policy reloaded") }, "the reload")
 	if r := h.do("GET", "/v1/cases", &newcomer, "reintegration", nil); r.Status != 200 {
 		t.Errorf("after the reload: %d %s, want 200", r.Status, r.Body)
 	}
@@ -76,8 +77,8 @@ func TestPolicyReloadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(read, []byte("package liaison.read\n\ncase_decision := {\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, func() bool { return strings.Contains(h.output(), "policy reload refused") }, "the refusal")
+	h.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(h.Output(), "policy reload refused") }, "the refusal")
 	if r := h.do("GET", "/v1/cases", &newcomer, "reintegration", nil); r.Status != 200 {
 		t.Errorf("after a refused reload: %d, want 200 (the policy in force stays)", r.Status)
 	}
@@ -103,7 +104,7 @@ func waitFor(t *testing.T, ok func() bool, what string) {
 // origins only when --cors-origins is given.
 func TestCORSOnlyWhenConfigured(t *testing.T) {
 	preflight := func(h *hub, origin string) string {
-		req, _ := http.NewRequest(http.MethodOptions, h.base+"/v1/cases", nil)
+		req, _ := http.NewRequest(http.MethodOptions, h.Base+"/v1/cases", nil)
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "GET")
 		resp, err := client.Do(req)
@@ -129,28 +130,12 @@ func TestCORSOnlyWhenConfigured(t *testing.T) {
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Start("TLS hub", binary, "serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the TLS hub did not start")
-	}
+	t.Cleanup(p.Stop)
+	a := p.Addr
 	https := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	waitFor(t, func() bool {
 		resp, err := https.Get("https://" + a + "/healthz")
@@ -220,7 +205,7 @@ func TestMetricsCountPolicyDecisions(t *testing.T) {
 // policyMetrics returns the hub's liaison_policy_* series by name and labels.
 func policyMetrics(t *testing.T, h *hub) map[string]float64 {
 	t.Helper()
-	resp, err := client.Get(h.base + "/metrics")
+	resp, err := client.Get(h.Base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func TestReadmeWalkThrough(t *testing.T) {
 	work := t.TempDir()
 	h := startHub(t, filepath.Join(work, "liaison-data"))
 	script = strings.ReplaceAll(script, "go build -o liaison ./cmd/liaison", "cp "+binary+" liaison")
-	script = strings.ReplaceAll(script, "http://127.0.0.1:8080", h.base)
+	script = strings.ReplaceAll(script, "http://127.0.0.1:8080", h.Base)
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = work
 	out, err := cmd.CombinedOutput()

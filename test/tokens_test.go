@@ -228,7 +228,7 @@ func sendWire(t testing.TB, h *hub, r wireRequest) wireAnswer {
 
 // trySendWire sends r; safe for concurrent use.
 func trySendWire(h *hub, r wireRequest) (wireAnswer, error) {
-	u, err := url.Parse(h.base)
+	u, err := url.Parse(h.Base)
 	if err != nil {
 		return wireAnswer{}, err
 	}

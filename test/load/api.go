@@ -22,8 +22,8 @@ func measureAPI(ctx context.Context, o options, bin, tmp string, rep *report) er
 	if err != nil {
 		return err
 	}
-	defer hub.stop()
-	m, err := hub.waitLine(demoLoaded, 30*time.Minute)
+	defer hub.Stop()
+	m, err := hub.WaitLine(demoLoaded, 30*time.Minute)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func measureAPI(ctx context.Context, o options, bin, tmp string, rep *report) er
 	if err != nil {
 		return err
 	}
-	defer ceiling.stop()
+	defer ceiling.Stop()
 	pickSingle := func(*rand.Rand) *request { return single.rq }
 	pickMany := func(r *rand.Rand) *request { return many[r.IntN(len(many))].rq }
 
@@ -84,7 +84,7 @@ func measureAPI(ctx context.Context, o options, bin, tmp string, rep *report) er
 		}
 	}
 	if o.trace != "" {
-		hub.stop()
+		hub.Stop()
 		return diagnose(ctx, o, rep, data, single.rq, pickMany)
 	}
 	return nil
@@ -97,15 +97,15 @@ var ceilingRate float64
 // throughput alternates closed-loop runs against the hub and the ceiling and
 // adds the medians and their ratio (P3).
 func throughput(ctx context.Context, o options, rep *report, figure string, hub, ceiling *child, next picker) error {
-	warm(ctx, hub.base, next, 2*time.Second)
-	warm(ctx, ceiling.base, next, 2*time.Second)
+	warm(ctx, hub.Base, next, 2*time.Second)
+	warm(ctx, ceiling.Base, next, 2*time.Second)
 	var hubRates, ceilRates, hubCPU, ceilCPU []float64
 	err := alternately(o, hub, ceiling, slug(figure), o.duration, func(c *child) error {
 		cpu0 := c.cpuTime()
-		st := closedLoop(ctx, c.base, o.connections, o.duration, next)
+		st := closedLoop(ctx, c.Base, o.connections, o.duration, next)
 		perReq := float64(c.cpuTime()-cpu0) / float64(time.Microsecond) / float64(st.total())
 		if n, what := failures(st); n > 0 || st.kinds["section"].status[200] != st.total() {
-			return fmt.Errorf("%s on the %s: unexpected answers: %s (%s)", figure, c.name, what, st.kinds["section"].statusLine())
+			return fmt.Errorf("%s on the %s: unexpected answers: %s (%s)", figure, c.Name, what, st.kinds["section"].statusLine())
 		}
 		if c == hub {
 			hubRates, hubCPU = append(hubRates, st.rate()), append(hubCPU, perReq)
@@ -137,18 +137,18 @@ func latencyAtRate(ctx context.Context, o options, rep *report, tmp string, hub,
 	var server []string
 	var rates []float64
 	err := alternately(o, hub, ceiling, "p4", o.p4Duration, func(c *child) error {
-		before, _ := serverHistogram(hub.base, "section.read")
+		before, _ := serverHistogram(hub.Base, "section.read")
 		pctx, stopProbe := context.WithCancel(ctx)
 		probe := fsyncProbe(pctx, tmp, 20*time.Millisecond)
-		st := openLoop(ctx, c.base, o.rate, o.p4Duration, 256, next)
+		st := openLoop(ctx, c.Base, o.rate, o.p4Duration, 256, next)
 		stopProbe()
 		disk := <-probe
 		if n, what := failures(st); n > 0 {
-			return fmt.Errorf("P4 on the %s: unexpected answers: %s", c.name, what)
+			return fmt.Errorf("P4 on the %s: unexpected answers: %s", c.Name, what)
 		}
 		lat := st.all()
 		if c == hub {
-			after, _ := serverHistogram(hub.base, "section.read")
+			after, _ := serverHistogram(hub.Base, "section.read")
 			server = append(server, after.since(before).describe(0.01))
 			fp50, fp99 = append(fp50, pct(disk, 50)), append(fp99, pct(disk, 99))
 			fover = append(fover, over(disk, 10*time.Millisecond))
@@ -213,16 +213,16 @@ func durs(ds []time.Duration) string {
 // its throughput (against the P3 ceiling) and its latencies by call kind. It
 // returns the merged results.
 func realisticMix(ctx context.Context, o options, rep *report, f *fixture, label string, ceiling float64) (*stats, error) {
-	warm(ctx, f.hub.base, f.mix(), 2*time.Second)
+	warm(ctx, f.hub.Base, f.mix(), 2*time.Second)
 	all := newStats()
 	var rates []float64
-	policyBefore, perr := policyTotals(f.hub.base)
+	policyBefore, perr := policyTotals(f.hub.Base)
 	for run := range o.runs {
 		wait := func() {}
 		if run == 0 {
 			wait = f.hub.perfRecord(o.perf, slug(label), o.duration)
 		}
-		st := closedLoop(ctx, f.hub.base, o.connections, o.duration, f.mix())
+		st := closedLoop(ctx, f.hub.Base, o.connections, o.duration, f.mix())
 		wait()
 		rates = append(rates, st.rate())
 		all.merge(st)
@@ -250,7 +250,7 @@ func realisticMix(ctx context.Context, o options, rep *report, f *fixture, label
 		rep.note("%s failures: %s", label, what)
 	}
 	rep.note("%s: req/s per run %s", label, list(rates, "%.0f"))
-	policyAfter, err := policyTotals(f.hub.base)
+	policyAfter, err := policyTotals(f.hub.Base)
 	if err = errors.Join(perr, err); err != nil {
 		return nil, fmt.Errorf("policy metrics: %w", err)
 	}

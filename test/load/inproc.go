@@ -25,6 +25,7 @@ import (
 	"github.com/liaison-hub/liaison/eventlog/transparency"
 	"github.com/liaison-hub/liaison/policies"
 	"github.com/liaison-hub/liaison/projections"
+	"github.com/liaison-hub/liaison/test/proc"
 )
 
 // inprocHub is the in-process equivalent of "liaison serve" on a data
@@ -197,7 +198,7 @@ func diagnoseMemory(ctx context.Context, o options, rep *report, bin, data strin
 		return fmt.Errorf("in-process hub: %w", err)
 	}
 	defer h.close()
-	f, err := newFixture(bin, data, &child{name: "in-process hub", base: h.base})
+	f, err := newFixture(bin, data, &child{&proc.Process{Name: "in-process hub", Base: h.base}})
 	if err != nil {
 		return err
 	}

@@ -130,9 +130,9 @@ func measureSize(ctx context.Context, o options, bin, data string, s *seeder) (p
 	if err != nil {
 		return pt, err
 	}
-	defer hub.stop()
+	defer hub.Stop()
 	pt.ready = ready
-	if m, err := hub.waitLine(projectionsReady, time.Second); err == nil {
+	if m, err := hub.WaitLine(projectionsReady, time.Second); err == nil {
 		pt.rebuild = m[1]
 	}
 	if pt.atReady, err = hub.memory(); err != nil {
@@ -150,15 +150,15 @@ func measureSize(ctx context.Context, o options, bin, data string, s *seeder) (p
 		return pt, err
 	}
 	// Warm-up: the mix for 5 s, then a moment for the collector.
-	warm(ctx, hub.base, f.mix(), 5*time.Second)
+	warm(ctx, hub.Base, f.mix(), 5*time.Second)
 	time.Sleep(time.Second)
 	if pt.warm, err = hub.memory(); err != nil {
 		return pt, err
 	}
-	pt.goMem = goMemory(hub.base)
+	pt.goMem = goMemory(hub.Base)
 	lctx, cancel := context.WithCancel(ctx)
 	peak := hub.sampleRSS(lctx, 100*time.Millisecond)
-	st := closedLoop(ctx, hub.base, o.connections, o.duration, f.mix())
+	st := closedLoop(ctx, hub.Base, o.connections, o.duration, f.mix())
 	cancel()
 	pt.peak = <-peak
 	m, err := hub.memory()

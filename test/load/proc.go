@@ -1,148 +1,31 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/liaison-hub/liaison/test/proc"
 )
 
-// child is a server process of the harness (a hub or the ceiling) whose
-// stderr is kept and watched line by line.
-type child struct {
-	name    string
-	cmd     *exec.Cmd
-	base    string // http://host:port
-	started time.Time
-	done    chan struct{}
-
-	mu    sync.Mutex
-	lines []string
-	added *sync.Cond
-}
-
-var listeningRE = regexp.MustCompile(`listening"? addr=(\S+)`)
+// child is a server process of the harness (a hub or the ceiling), with
+// what the harness measures of it.
+type child struct{ *proc.Process }
 
 // startChild starts a process and waits for its "listening … addr=" line.
 func startChild(name, bin string, args ...string) (*child, error) {
-	c := &child{name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
-	c.added = sync.NewCond(&c.mu)
-	stderr, err := c.cmd.StderrPipe()
+	p, err := proc.Start(name, bin, args...)
 	if err != nil {
 		return nil, err
 	}
-	c.started = time.Now()
-	if err := c.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			c.mu.Lock()
-			c.lines = append(c.lines, sc.Text())
-			c.added.Broadcast()
-			c.mu.Unlock()
-		}
-		c.cmd.Wait()
-		close(c.done)
-		c.mu.Lock()
-		c.added.Broadcast()
-		c.mu.Unlock()
-	}()
-	m, err := c.waitLine(listeningRE, 2*time.Minute)
-	if err != nil {
-		c.kill()
-		return nil, err
-	}
-	c.base = "http://" + m[1]
-	return c, nil
-}
-
-// waitLine waits for a stderr line matching re and returns its submatches.
-func (c *child) waitLine(re *regexp.Regexp, timeout time.Duration) ([]string, error) {
-	timer := time.AfterFunc(timeout, func() {
-		c.mu.Lock()
-		c.added.Broadcast()
-		c.mu.Unlock()
-	})
-	defer timer.Stop()
-	deadline := time.Now().Add(timeout)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := 0; ; {
-		for ; i < len(c.lines); i++ {
-			if m := re.FindStringSubmatch(c.lines[i]); m != nil {
-				return m, nil
-			}
-		}
-		select {
-		case <-c.done:
-			return nil, fmt.Errorf("%s exited:\n%s", c.name, c.tailLocked(20))
-		default:
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s: no line matching %q after %v:\n%s", c.name, re, timeout, c.tailLocked(20))
-		}
-		c.added.Wait()
-	}
-}
-
-func (c *child) tailLocked(n int) string {
-	return strings.Join(c.lines[max(0, len(c.lines)-n):], "\n")
-}
-
-// waitReady polls /readyz until it answers 200 and returns the time from the
-// process start.
-func (c *child) waitReady(timeout time.Duration) (time.Duration, error) {
-	deadline := time.Now().Add(timeout)
-	cl := &http.Client{Timeout: 2 * time.Second}
-	for time.Now().Before(deadline) {
-		resp, err := cl.Get(c.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return time.Since(c.started), nil
-			}
-		}
-		select {
-		case <-c.done:
-			return 0, fmt.Errorf("%s exited before ready", c.name)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return 0, fmt.Errorf("%s not ready after %v", c.name, timeout)
-}
-
-// stop ends the process with SIGINT (a clean shutdown), or SIGKILL after 20 s.
-func (c *child) stop() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	c.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-c.done:
-	case <-time.After(20 * time.Second):
-		c.kill()
-	}
-}
-
-func (c *child) kill() {
-	c.cmd.Process.Signal(syscall.SIGKILL)
-	<-c.done
+	return &child{p}, nil
 }
 
 // memory is a process's resident set from /proc: now and its high-water mark.
@@ -151,7 +34,7 @@ type memory struct {
 }
 
 func (c *child) memory() (memory, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Pid()))
 	if err != nil {
 		return memory{}, err
 	}
@@ -217,9 +100,9 @@ func startHub(bin, data string, extra ...string) (*child, time.Duration, error) 
 	if err != nil {
 		return nil, 0, err
 	}
-	ready, err := h.waitReady(10 * time.Minute)
+	ready, err := h.WaitReady(10 * time.Minute)
 	if err != nil {
-		h.kill()
+		h.Kill()
 		return nil, 0, err
 	}
 	return h, ready, nil
@@ -243,7 +126,7 @@ func (c *child) perfRecord(dir, name string, d time.Duration) func() {
 		return func() {}
 	}
 	out := filepath.Join(dir, name+".perf")
-	cmd := exec.Command("perf", "record", "-F", "999", "-g", "-p", strconv.Itoa(c.cmd.Process.Pid), "-o", out,
+	cmd := exec.Command("perf", "record", "-F", "999", "-g", "-p", strconv.Itoa(c.Pid()), "-o", out,
 		"--", "sleep", strconv.FormatFloat(d.Seconds(), 'f', 1, 64))
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
@@ -259,7 +142,7 @@ func (c *child) perfRecord(dir, name string, d time.Duration) func() {
 // cpuTime is the CPU time (user + system) the process has used so far, from
 // /proc/<pid>/stat (in clock ticks of 10 ms).
 func (c *child) cpuTime() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Pid()))
 	if err != nil {
 		return 0
 	}

@@ -64,9 +64,9 @@ func (f *fixture) persona(sub string) persona {
 
 // call sends one request and returns its status and body.
 func (f *fixture) call(rq *request) (int, []byte, error) {
-	req, err := http.NewRequest(rq.method, f.hub.base+rq.path, nil)
+	req, err := http.NewRequest(rq.method, f.hub.Base+rq.path, nil)
 	if rq.body != nil {
-		req, err = http.NewRequest(rq.method, f.hub.base+rq.path, strings.NewReader(string(rq.body)))
+		req, err = http.NewRequest(rq.method, f.hub.Base+rq.path, strings.NewReader(string(rq.body)))
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if err != nil {
