@@ -28,13 +28,6 @@ import (
 // decode again to the same bytes; a refused input gives a KindInvalid error
 // naming at least one field.
 
-var fuzzDir = domain.MapDirectory{
-	"prison-service": domain.OrgPrison, "probation-service": domain.OrgProbation,
-	"intelligence-service": domain.OrgIntelligence, "municipality": domain.OrgMunicipality,
-	"exit-ngo": domain.OrgCivilSociety, "family-support": domain.OrgFamilySupport,
-	"oversight-board": domain.OrgOversight, "research-institute": domain.OrgResearch,
-}
-
 // fuzzExamples holds one valid data object per event type, every field given.
 var fuzzExamples = map[domain.EventType]string{
 	domain.CaseOpened:                 `{"subject_ref":"P-2026-0001","target_group":"islamist","gender":"male","facility":"JVA Nord","regime":"dispersion","programme":"exit-pathway","sentence_end":"2027-09-30"}`,
@@ -65,7 +58,7 @@ var dataTypes = map[domain.EventType]reflect.Type{}
 
 func init() {
 	for typ, raw := range fuzzExamples {
-		d, _, err := domain.DecodeData(typ, json.RawMessage(raw), fuzzDir, "data")
+		d, _, err := domain.DecodeData(typ, json.RawMessage(raw), dir, "data")
 		if err != nil {
 			panic(fmt.Sprintf("the %s example is invalid: %v", typ, err))
 		}
@@ -76,10 +69,10 @@ func init() {
 func FuzzDecodeData(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typIndex uint8, data []byte) {
 		typ := domain.EventTypes[int(typIndex)%len(domain.EventTypes)]
-		d, canonical, err := domain.DecodeData(typ, data, fuzzDir, "data")
+		d, canonical, err := domain.DecodeData(typ, data, dir, "data")
 		if err != nil {
 			checkRefusal(t, err, "data")
-			_, _, again := domain.DecodeData(typ, data, fuzzDir, "data")
+			_, _, again := domain.DecodeData(typ, data, dir, "data")
 			var e1, e2 *domain.Error
 			if !errors.As(err, &e1) || !errors.As(again, &e2) || !reflect.DeepEqual(e1.Fields, e2.Fields) {
 				t.Errorf("refusal is not deterministic: %v, then %v", err, again)
@@ -90,7 +83,7 @@ func FuzzDecodeData(f *testing.F) {
 			t.Fatalf("accepted %s data as %T", typ, d)
 		}
 		checkAccepted(t, data, canonical, dataTypes[typ])
-		_, again, err := domain.DecodeData(typ, canonical, fuzzDir, "data")
+		_, again, err := domain.DecodeData(typ, canonical, dir, "data")
 		if err != nil {
 			t.Fatalf("canonical bytes %q refused: %v", canonical, err)
 		}
@@ -110,7 +103,7 @@ var appendFields = reflect.TypeOf(struct {
 
 func FuzzParseAppendRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := domain.ParseAppendRequest(body, fuzzDir)
+		req, err := domain.ParseAppendRequest(body, dir)
 		if err != nil {
 			checkRefusal(t, err, "")
 			return
@@ -130,12 +123,12 @@ func FuzzParseAppendRequest(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, org := range req.ShareWith {
-			if _, ok := fuzzDir[org]; !ok || seen[org] {
+			if _, ok := dir[org]; !ok || seen[org] {
 				t.Errorf("accepted share_with %q", req.ShareWith)
 			}
 			seen[org] = true
 		}
-		d, again, err := domain.DecodeData(req.Type, req.RawData, fuzzDir, "data")
+		d, again, err := domain.DecodeData(req.Type, req.RawData, dir, "data")
 		if err != nil || !bytes.Equal(again, req.RawData) {
 			t.Fatalf("canonical data %q decodes again as %q, %v", req.RawData, again, err)
 		}
@@ -147,7 +140,7 @@ func FuzzParseAppendRequest(f *testing.F) {
 
 func FuzzParseOpenRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		d, canonical, err := domain.ParseOpenRequest(body, fuzzDir)
+		d, canonical, err := domain.ParseOpenRequest(body, dir)
 		if err != nil {
 			checkRefusal(t, err, "")
 			return
@@ -156,7 +149,7 @@ func FuzzParseOpenRequest(f *testing.F) {
 		if !strings.ContainsAny(d.SubjectRef, "0123456789") {
 			t.Errorf("accepted subject_ref %q, which holds no digit", d.SubjectRef)
 		}
-		_, again, err := domain.ParseOpenRequest(canonical, fuzzDir)
+		_, again, err := domain.ParseOpenRequest(canonical, dir)
 		if err != nil || !bytes.Equal(again, canonical) {
 			t.Fatalf("canonical bytes %q parse again as %q, %v", canonical, again, err)
 		}
