@@ -119,6 +119,31 @@ type Log interface {
 	Close() error
 }
 
+// RecordingLog is a Log whose appends can carry journal records committed
+// atomically with the events: both are durable, or neither is written.
+//
+// It lets the access record of a write be durable no later than the write
+// itself: a crash, or a failed commit, never leaves the events without their
+// record nor the record without its events. A backend that cannot write both
+// at once (eventlog/esdb) does not implement it; callers then append the
+// record to the Journal on their own, before or after the events.
+type RecordingLog interface {
+	Log
+
+	// AppendWithRecords is Append of events to stream, with expected as in
+	// Append, that also appends records, in order, to the Journal kept with
+	// the log (the same backend's), in the same commit. It returns the
+	// stream's append result, as Append does, and the journal index of the
+	// first record (the journal's length after the commit when there are no
+	// records).
+	//
+	// On a version conflict it returns an error wrapping ErrConflict and
+	// writes nothing: neither the events nor the records. Its other errors are
+	// Append's, and whatever they leave written (e.g. a commit whose outcome is
+	// unknown) holds for the events and the records together.
+	AppendWithRecords(ctx context.Context, stream string, expected int64, events []Event, records [][]byte) (Appended, uint64, error)
+}
+
 // Entry is one record of a Journal as stored.
 type Entry struct {
 	// Index is the record's 0-based place in the journal.

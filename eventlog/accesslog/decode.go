@@ -11,6 +11,9 @@ import (
 // API call (by the indexes) and for every record a query reads, and
 // encoding/json takes several times longer. A string without a backslash is
 // its raw bytes, whether Encode wrote it itself or through json.Marshal.
+// Both layouts are Encode's: the one before the optional fields (issuer,
+// justification, legal_basis, reference) and the one with any of them, in
+// that order and never empty.
 func decodeEncoded(b []byte) (Record, bool) {
 	d := decoder{b: b, ok: true}
 	var r Record
@@ -35,6 +38,10 @@ func decodeEncoded(b []byte) (Record, bool) {
 	r.BreakGlass = d.bool()
 	d.lit(`,"withheld":`)
 	r.Withheld = d.int()
+	r.Issuer = d.optional(`,"issuer":`)
+	r.Justification = d.optional(`,"justification":`)
+	r.LegalBasis = d.optional(`,"legal_basis":`)
+	r.Reference = d.optional(`,"reference":`)
 	d.lit(`}`)
 	if !d.ok || len(d.b) != 0 {
 		return Record{}, false
@@ -77,6 +84,20 @@ func (d *decoder) lit(s string) {
 func (d *decoder) field(name string) string {
 	d.lit(name)
 	return d.str()
+}
+
+// optional reads the field name and its string when b starts with name, and
+// returns "" otherwise; an empty string after name is a surprise, because
+// Encode leaves such a field out.
+func (d *decoder) optional(name string) string {
+	if !d.ok || !bytes.HasPrefix(d.b, []byte(name)) {
+		return ""
+	}
+	s := d.field(name)
+	if s == "" {
+		d.ok = false
+	}
+	return s
 }
 
 // str reads a JSON string without escapes.

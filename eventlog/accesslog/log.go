@@ -17,9 +17,9 @@ type Log struct {
 // New returns an access log over a journal.
 func New(j eventlog.Journal) *Log { return &Log{journal: j} }
 
-// OnAppend sets a function called after every successful Append (the
-// transparency follower's wake-up); it must not block. It replaces the one set
-// before.
+// OnAppend sets a function called after every successful Append and
+// AppendWith (the transparency follower's wake-up); it must not block. It
+// replaces the one set before.
 func (l *Log) OnAppend(f func()) { l.onAppend.Store(&f) }
 
 // Append stores r durably and returns its index (also set in r.Index). It
@@ -30,11 +30,33 @@ func (l *Log) Append(ctx context.Context, r *Record) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	l.appended(r, i)
+	return i, nil
+}
+
+// AppendWith encodes r and has commit make it durable together with whatever
+// commit writes (e.g. RecordingLog.AppendWithRecords); on success it sets
+// r.Index to the index commit returned and notifies OnAppend, like Append.
+//
+// commit must append the record to this log's journal, as the only record or
+// the first, and return its index; AppendWith returns commit's error as is
+// (so that errors.Is sees eventlog.ErrConflict), and then neither sets r.Index
+// nor notifies OnAppend.
+func (l *Log) AppendWith(r *Record, commit func(record []byte) (index uint64, err error)) (uint64, error) {
+	i, err := commit(r.Encode())
+	if err != nil {
+		return 0, err
+	}
+	l.appended(r, i)
+	return i, nil
+}
+
+// appended sets r's index to i and notifies OnAppend.
+func (l *Log) appended(r *Record, i uint64) {
 	r.Index = i
 	if f := l.onAppend.Load(); f != nil {
 		(*f)()
 	}
-	return i, nil
 }
 
 // Records yields the records from index from on, in order, up to the end of

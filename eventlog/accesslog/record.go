@@ -40,15 +40,37 @@ type Record struct {
 	// Withheld counts what the protocol kept from the answer: items not shown
 	// plus data fields redacted from the items shown.
 	Withheld int `json:"withheld"`
+	// Issuer is the issuer (iss) of the caller's token; empty when the call
+	// carried no token the hub accepted.
+	Issuer string `json:"issuer"`
+	// Justification is a break-glass justification, as the official stated it.
+	Justification string `json:"justification,omitempty"`
+	// LegalBasis is the legal basis code of an erasure request or
+	// confirmation (PROTOCOL.md).
+	LegalBasis string `json:"legal_basis,omitempty"`
+	// Reference is the erasure's reference, at most 200 characters (checked
+	// where the request is validated: Encode stores what it is given).
+	Reference string `json:"reference,omitempty"`
 }
 
 // Encode returns the record's stored bytes: its JSON without the index, fields
 // in a fixed order, so that the same record always hashes the same. Encoding is
 // hand-written because it runs once per API call.
+//
+// Issuer, Justification, LegalBasis and Reference, added after the first
+// records were stored, follow "withheld" in that order, each only when it is
+// not empty: a record without them is stored byte for byte as before they
+// existed, so the records stored before them still verify and hash the same.
+// For example:
+//
+//	{"time":"2026-03-01T09:00:00Z",…,"break_glass":true,"withheld":0,"issuer":"liaison-dev","justification":"imminent risk"}
 func (r *Record) Encode() []byte {
-	b := make([]byte, 0, 384)
-	b = append(b, `{"time":`...)
-	b = strconv.AppendQuote(b, r.Time.UTC().Format(time.RFC3339Nano))
+	b := make([]byte, 0, r.encodedLen())
+	b = append(b, `{"time":"`...)
+	// What AppendQuote made of it before: an RFC 3339 time is printable ASCII
+	// without quotes or backslashes.
+	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
 	b = appendField(b, "request_id", r.RequestID)
 	b = appendField(b, "sub", r.Sub)
 	b = appendField(b, "agency", r.Agency)
@@ -66,7 +88,49 @@ func (r *Record) Encode() []byte {
 	b = strconv.AppendBool(b, r.BreakGlass)
 	b = append(b, `,"withheld":`...)
 	b = strconv.AppendInt(b, int64(r.Withheld), 10)
+	b = appendOptional(b, "issuer", r.Issuer)
+	b = appendOptional(b, "justification", r.Justification)
+	b = appendOptional(b, "legal_basis", r.LegalBasis)
+	b = appendOptional(b, "reference", r.Reference)
 	return append(b, '}')
+}
+
+// encodedLen returns an upper bound of the length of Encode's bytes when no
+// string needs escaping, so that Encode allocates once (a string that needs
+// escaping may make it grow the buffer).
+func (r *Record) encodedLen() int {
+	// Field names and punctuation; up to 35 bytes of time and 20 of each int.
+	const fixed = len(`{"time":"","request_id":"","sub":"","agency":"","roles":[],"purpose":"",`+
+		`"action":"","case_id":"","section":"","decision":"","status":,"reasons":[],`+
+		`"policy_revision":"","break_glass":false,"withheld":}`) + 35 + 2*20
+	n := fixed + len(r.RequestID) + len(r.Sub) + len(r.Agency) + len(r.Purpose) + len(r.Action) +
+		len(r.CaseID) + len(r.Section) + len(r.Decision) + len(r.PolicyRevision) +
+		optionalLen("issuer", r.Issuer) + optionalLen("justification", r.Justification) +
+		optionalLen("legal_basis", r.LegalBasis) + optionalLen("reference", r.Reference)
+	for _, s := range r.Roles {
+		n += len(s) + 3
+	}
+	for _, s := range r.Reasons {
+		n += len(s) + 3
+	}
+	return n
+}
+
+// appendOptional appends ,"name":value like appendField, and nothing when
+// value is empty.
+func appendOptional(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	return appendField(b, name, value)
+}
+
+// optionalLen is the length appendOptional adds when value needs no escaping.
+func optionalLen(name, value string) int {
+	if value == "" {
+		return 0
+	}
+	return len(name) + len(value) + len(`,"":""`)
 }
 
 func appendField(b []byte, name, value string) []byte {

@@ -84,7 +84,8 @@ func openHubIndexed(t testing.TB, dir string, follow bool, idx transparency.Inde
 var base = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // fill appends n random records, a second apart with up to 30 s of jitter
-// (calls stamped at their start, appended at their end), and returns them.
+// (calls stamped at their start, appended at their end), in both stored
+// layouts (with and without the optional fields), and returns them.
 func (h *hub) fill(t testing.TB, n int, seed uint64) []accesslog.Record {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -99,6 +100,13 @@ func (h *hub) fill(t testing.TB, n int, seed uint64) []accesslog.Record {
 			CaseID:     fmt.Sprintf("case-%d", rng.IntN(10)),
 			Decision:   []string{accesslog.Allow, accesslog.Partial, accesslog.Deny}[rng.IntN(3)],
 			BreakGlass: rng.IntN(10) == 0,
+			Issuer:     []string{"liaison-dev", "https://idp.example", ""}[i%3], // "": no token accepted
+		}
+		if r.BreakGlass {
+			r.Justification = fmt.Sprintf("imminent risk, call %d", i)
+		}
+		if i%7 == 0 {
+			r.LegalBasis, r.Reference = "gdpr-17-1-a", fmt.Sprintf("DPO-%d", i)
 		}
 		if _, err := h.log.Append(context.Background(), &r); err != nil {
 			t.Fatal(err)

@@ -118,6 +118,34 @@ func BenchmarkAppendConcurrent32(b *testing.B) {
 	}, 512, "events")
 }
 
+// BenchmarkAppendWithRecordsConcurrent32 is AppendConcurrent32 with a 300-byte
+// journal record committed with each event (AppendWithRecords), as the hub's
+// writes and their access records. ns/op is per event and its record.
+func BenchmarkAppendWithRecordsConcurrent32(b *testing.B) {
+	record := randomBytes(300)
+	benchConcurrent(b, 32, func(s *embedded.Store, w int, n uint64, v *uint64, data []byte) error {
+		a, _, err := s.AppendWithRecords(b.Context(), fmt.Sprintf("bench-%d", w), int64(*v), []eventlog.Event{benchEvent(n, data)}, [][]byte{record})
+		*v = a.Version
+		return err
+	}, 512, "events")
+}
+
+// BenchmarkAppendThenRecordConcurrent32 is AppendWithRecordsConcurrent32 done
+// in two calls, Append and then AppendRecords, each waiting for its own
+// commit.
+func BenchmarkAppendThenRecordConcurrent32(b *testing.B) {
+	record := randomBytes(300)
+	benchConcurrent(b, 32, func(s *embedded.Store, w int, n uint64, v *uint64, data []byte) error {
+		a, err := s.Append(b.Context(), fmt.Sprintf("bench-%d", w), int64(*v), benchEvent(n, data))
+		*v = a.Version
+		if err != nil {
+			return err
+		}
+		_, err = s.AppendRecords(b.Context(), record)
+		return err
+	}, 512, "events")
+}
+
 // BenchmarkJournalAppendConcurrent64: 64 writers appending one 300-byte record
 // at a time. ns/op is per record.
 func BenchmarkJournalAppendConcurrent64(b *testing.B) {

@@ -15,13 +15,19 @@ import (
 
 // Group commit.
 //
-// Append and AppendRecords queue a request and wait. The committer goroutine
-// takes every queued request, checks expected versions against s.heads, hands
-// out versions, positions and journal indices, writes the whole group as one
-// Pebble batch with Sync, advances the durable head that reads are bounded by
-// (Pebble shows a batch before its fsync is done; readers must not see it
-// before), wakes subscriptions and answers the callers. While it waits for the
-// fsync, the next group queues up.
+// Append, AppendRecords and AppendWithRecords queue a request and wait. The
+// committer goroutine takes every queued request, checks expected versions
+// against s.heads, hands out versions, positions and journal indices, writes
+// the whole group as one Pebble batch with Sync, advances the durable head that
+// reads are bounded by (Pebble shows a batch before its fsync is done; readers
+// must not see it before), wakes subscriptions and answers the callers. While
+// it waits for the fsync, the next group queues up.
+//
+// The request of an AppendWithRecords carries events and journal records: its
+// records are staged right after its events, in the same batch, or not at all
+// when its expected version does not hold, so that a crash or a failed commit
+// leaves both or neither. The journal length is published before the head, so
+// a reader that sees the events can read their records.
 //
 // Concurrent writers would otherwise split into two cohorts that alternate
 // between fsyncs (those answered after fsync k come back while fsync k+1 is
@@ -60,10 +66,13 @@ type request struct {
 	state atomic.Int32
 	done  chan struct{} // closed when the outcome below is set
 
-	stream   string // Append
+	// A request appends events to a stream (Append), records to the journal
+	// (AppendRecords: stream is ""), or both (AppendWithRecords): then its
+	// records are staged only if its events are, into the same group batch.
+	stream   string
 	expected int64
 	events   []eventlog.Event
-	records  [][]byte // AppendRecords, when stream is ""
+	records  [][]byte
 
 	appended eventlog.Appended
 	first    uint64
@@ -99,6 +108,34 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 		return eventlog.Appended{}, err
 	}
 	return r.appended, r.err
+}
+
+// AppendWithRecords appends events to stream and records to the journal in one
+// commit (one Pebble batch, one fsync): both are durable, or neither is
+// written; see eventlog.RecordingLog. It returns what Append returns and the
+// journal index of the first record (with no records, the journal's length
+// after the commit), and Append's errors: on a conflict, neither the events
+// nor the records are written; ctx.Err() means neither was, and once the
+// committer took the request it waits for the outcome whatever ctx does; an
+// error wrapping ErrFailed leaves both durable or neither.
+func (s *Store) AppendWithRecords(ctx context.Context, stream string, expected int64, events []eventlog.Event, records [][]byte) (eventlog.Appended, uint64, error) {
+	if stream == "" {
+		return eventlog.Appended{}, 0, errors.New("embedded: empty stream name")
+	}
+	if expected < eventlog.AnyVersion {
+		return eventlog.Appended{}, 0, fmt.Errorf("%w: %d", errInvalidExpected, expected)
+	}
+	if records == nil {
+		records = [][]byte{} // non-nil: the committer stages the records of a request that has some
+	}
+	r := &request{stream: stream, expected: expected, events: events, records: records}
+	if err := s.do(ctx, r); err != nil {
+		return eventlog.Appended{}, 0, err
+	}
+	if r.err != nil {
+		return eventlog.Appended{}, 0, r.err
+	}
+	return r.appended, r.first, nil
 }
 
 // AppendRecords appends records to the journal and returns the index of the
@@ -268,7 +305,8 @@ func (s *Store) commitGroup(reqs []*request) (consumed, answered int) {
 		g.reqs = append(g.reqs, r)
 		if r.stream != "" {
 			size += s.stageAppend(g, r, now)
-		} else {
+		}
+		if r.records != nil && r.err == nil { // not after a conflict
 			size += s.stageRecords(g, r)
 		}
 	}

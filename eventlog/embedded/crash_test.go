@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,11 @@ import (
 // call; the parent SIGKILLs it at a random moment, reopens the data directory
 // and checks that everything acknowledged is there, byte for byte, and that the
 // store is consistent. The same directory is reused across rounds.
+//
+// Some writers use AppendWithRecords, each call with a journal record naming
+// its events (linkedRecord): after the kill, every event of theirs must have
+// its record and every such record its events, acknowledged or not, and a
+// call refused for a conflict must have left neither.
 
 var crashRounds = flag.Int("crash.rounds", 0, "rounds of TestCrashRecovery (default $LIAISON_CRASH_ROUNDS, else 3)")
 
@@ -43,7 +49,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	acked := &ledger{events: map[string]map[uint64][16]byte{}, records: map[uint64][16]byte{}}
+	acked := &ledger{events: map[string]map[uint64][16]byte{}, records: map[uint64][16]byte{}, linked: map[uint64][]byte{}}
 	for round := range rounds {
 		runChild(t, dir, round, acked)
 		// Now and then the next child recovers the killed store itself.
@@ -52,13 +58,15 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		verifyStore(t, dir, round, acked)
 	}
-	t.Logf("%d rounds: %d events and %d journal records acknowledged in all", rounds, acked.nevents(), len(acked.records))
+	t.Logf("%d rounds: %d events and %d journal records (%d of them with their events) acknowledged in all",
+		rounds, acked.nevents(), len(acked.records)+len(acked.linked), len(acked.linked))
 }
 
 // ledger is what the children acknowledged.
 type ledger struct {
 	events  map[string]map[uint64][16]byte // stream → version → event ID
 	records map[uint64][16]byte            // journal index → record ID
+	linked  map[uint64][]byte              // journal index → record appended with its events
 }
 
 func (l *ledger) nevents() (n int) {
@@ -68,9 +76,19 @@ func (l *ledger) nevents() (n int) {
 	return n
 }
 
-// parse records one acknowledgement line: "E stream version id" or "J index id".
+// parse records one acknowledgement line: "E stream version id", "J index id"
+// or "L index record" (the record in hex).
 func (l *ledger) parse(line string) error {
 	f := strings.Fields(line)
+	if len(f) == 3 && f[0] == "L" {
+		i, err := strconv.ParseUint(f[1], 10, 64)
+		record, herr := hex.DecodeString(f[2])
+		if err != nil || herr != nil {
+			return fmt.Errorf("bad ack line %q", line)
+		}
+		l.linked[i] = record
+		return nil
+	}
 	var id [16]byte
 	if len(f) < 3 || len(f[len(f)-1]) != 32 {
 		return fmt.Errorf("bad ack line %q", line)
@@ -119,7 +137,7 @@ func runChild(t *testing.T, dir string, round int, acked *ledger) {
 
 	ready := make(chan struct{})
 	readErr := make(chan error, 1)
-	before := acked.nevents() + len(acked.records)
+	before := acked.nevents() + len(acked.records) + len(acked.linked)
 	go func() {
 		r := bufio.NewReader(out)
 		for {
@@ -135,7 +153,7 @@ func runChild(t *testing.T, dir string, round int, acked *ledger) {
 			switch line = strings.TrimSuffix(line, "\n"); {
 			case line == "READY":
 				close(ready)
-			case strings.HasPrefix(line, "E ") || strings.HasPrefix(line, "J "):
+			case strings.HasPrefix(line, "E ") || strings.HasPrefix(line, "J ") || strings.HasPrefix(line, "L "):
 				if err := acked.parse(line); err != nil {
 					readErr <- err
 					return
@@ -161,7 +179,7 @@ func runChild(t *testing.T, dir string, round int, acked *ledger) {
 	if err := cmd.Wait(); err == nil || cmd.ProcessState.Exited() {
 		t.Fatalf("round %d: child exited by itself (%v) instead of being killed: %s", round, err, stderr.Bytes())
 	}
-	t.Logf("round %d: %d acknowledgements before the kill", round, acked.nevents()+len(acked.records)-before)
+	t.Logf("round %d: %d acknowledgements before the kill", round, acked.nevents()+len(acked.records)+len(acked.linked)-before)
 }
 
 // verifyStore reopens dir and checks it against what was acknowledged.
@@ -176,10 +194,17 @@ func verifyStore(t *testing.T, dir string, round int, acked *ledger) {
 
 	// The global order: positions 1, 2, 3… and every stream contiguous from 1.
 	versions := map[string]uint64{}
+	linkedEvents := map[[16]byte]eventlog.Recorded{} // by ID, the events of AppendWithRecords
 	var last uint64
 	for r, err := range s.ReadAll(ctx, eventlog.Position{}) {
 		if err != nil {
 			t.Fatalf("round %d: ReadAll: %v", round, err)
+		}
+		if strings.HasPrefix(r.Stream, linkedPrefix) {
+			if _, dup := linkedEvents[r.ID]; dup {
+				t.Fatalf("round %d: event %x stored twice", round, r.ID)
+			}
+			linkedEvents[r.ID] = r
 		}
 		if r.Position.Commit != last+1 {
 			t.Fatalf("round %d: position %d follows %d", round, r.Position.Commit, last)
@@ -223,6 +248,37 @@ func verifyStore(t *testing.T, dir string, round int, acked *ledger) {
 			t.Fatalf("round %d: acknowledged journal record %d is missing or different", round, i)
 		}
 	}
+	for i, record := range acked.linked {
+		if i >= n || records[i].Index != i || !bytes.Equal(records[i].Data, record) {
+			t.Fatalf("round %d: acknowledged journal record %d, appended with its events, is missing or different", round, i)
+		}
+	}
+
+	// Every record of AppendWithRecords has its events, consecutive in one
+	// stream, and every event of AppendWithRecords has its record.
+	named := 0
+	for _, e := range records {
+		stream, ids, ok := parseLinkedRecord(e.Data)
+		if !ok {
+			continue
+		}
+		first := linkedEvents[ids[0]]
+		for k, id := range ids {
+			r, found := linkedEvents[id]
+			if !found {
+				t.Fatalf("round %d: journal record %d names event %x, which the log does not hold", round, e.Index, id)
+			}
+			if r.Stream != stream || r.Version != first.Version+uint64(k) {
+				t.Fatalf("round %d: journal record %d names %x, stored as %s v%d", round, e.Index, id, r.Stream, r.Version)
+			}
+			delete(linkedEvents, id) // so that a second record naming it fails
+			named++
+		}
+	}
+	for _, r := range linkedEvents {
+		t.Fatalf("round %d: %s v%d (%x) has no journal record", round, r.Stream, r.Version, r.ID)
+	}
+	t.Logf("round %d: %d events of AppendWithRecords, each with its record", round, named)
 
 	// And the store still takes appends.
 	mustAppend(t, s, fmt.Sprintf("verify-%d", round), eventlog.NoStream, event("ok"))
@@ -246,6 +302,35 @@ func crashEvent(id [16]byte) eventlog.Event {
 
 func crashRecord(id [16]byte) []byte {
 	return fmt.Appendf(nil, "record %x %s", id, bytes.Repeat(id[:4], int(id[5]%64)))
+}
+
+// linkedPrefix starts the streams of AppendWithRecords.
+const linkedPrefix = "linked-"
+
+// linkedRecord is the journal record appended with the events ids of stream:
+// "linked stream id…" (the IDs in hex) and some padding.
+func linkedRecord(stream string, ids [][16]byte) []byte {
+	b := fmt.Appendf(nil, "linked %s", stream)
+	for _, id := range ids {
+		b = fmt.Appendf(b, " %x", id)
+	}
+	return fmt.Appendf(b, " .%s", bytes.Repeat([]byte{'.'}, int(ids[0][3]%128)))
+}
+
+// parseLinkedRecord reads a linkedRecord, and reports whether b is one.
+func parseLinkedRecord(b []byte) (stream string, ids [][16]byte, ok bool) {
+	f := strings.Fields(string(b))
+	if len(f) < 4 || f[0] != "linked" || !strings.HasPrefix(f[len(f)-1], ".") {
+		return "", nil, false
+	}
+	for _, h := range f[2 : len(f)-1] {
+		var id [16]byte
+		if n, err := hex.Decode(id[:], []byte(h)); err != nil || n != 16 {
+			return "", nil, false
+		}
+		ids = append(ids, id)
+	}
+	return f[1], ids, true
 }
 
 // TestCrashChild is the child of TestCrashRecovery; it appends until killed.
@@ -309,6 +394,37 @@ func TestCrashChild(t *testing.T) {
 				if _, err := appendEvents(fmt.Sprintf("hot-%d", (w+i)%hotStreams), eventlog.AnyVersion); err != nil {
 					panic(err)
 				}
+			}
+		})
+	}
+	for w := range 4 { // events and their journal record together
+		wg.Go(func() {
+			stream := fmt.Sprintf("%sr%s-w%d", linkedPrefix, round, w)
+			var v int64
+			for i := 0; ; i++ {
+				ids := make([][16]byte, 1+rand.N(3))
+				events := make([]eventlog.Event, len(ids))
+				for k := range ids {
+					ids[k] = newID()
+					events[k] = crashEvent(ids[k])
+				}
+				record := linkedRecord(stream, ids)
+				if i%8 == 7 { // a stale expected version: neither is written
+					_, _, err := s.AppendWithRecords(t.Context(), stream, v+3, events, [][]byte{record})
+					if !errors.Is(err, eventlog.ErrConflict) {
+						panic(fmt.Sprintf("got %v, want a conflict", err))
+					}
+					continue
+				}
+				a, first, err := s.AppendWithRecords(t.Context(), stream, v, events, [][]byte{record})
+				if err != nil {
+					panic(err)
+				}
+				for k, id := range ids {
+					ack(fmt.Sprintf("E %s %d %x", stream, a.Version-uint64(len(ids)-1-k), id))
+				}
+				ack(fmt.Sprintf("L %d %x", first, record))
+				v = int64(a.Version)
 			}
 		})
 	}

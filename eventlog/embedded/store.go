@@ -2,9 +2,11 @@
 // access journal and the derived key-value space, all in one Pebble database in
 // the hub's data directory (the key schema is described in keys.go).
 //
-// A single committer goroutine turns every pending Append and AppendRecords
-// into one Pebble batch written with Sync, so concurrent writers share fsyncs
-// (group commit); see commit.go.
+// A single committer goroutine turns every pending Append, AppendRecords and
+// AppendWithRecords into one Pebble batch written with Sync, so concurrent
+// writers share fsyncs (group commit); see commit.go. Store is an
+// eventlog.RecordingLog: AppendWithRecords writes a case's events and the
+// access records that account for them in the same batch.
 package embedded
 
 import (
@@ -68,8 +70,8 @@ type Options struct {
 type Stats struct {
 	// Groups is the number of Pebble batches the committer wrote.
 	Groups uint64
-	// Requests is the number of Append and AppendRecords calls those batches
-	// carried (conflicting ones included).
+	// Requests is the number of Append, AppendRecords and AppendWithRecords
+	// calls those batches carried (conflicting ones included).
 	Requests uint64
 	// Events and Records are the case events and journal records written.
 	Events, Records uint64
@@ -77,8 +79,9 @@ type Stats struct {
 	WALSyncs uint64
 }
 
-// Store is an eventlog.Log, an eventlog.Journal and an eventlog.KV kept in one
-// Pebble database. Its methods are safe for concurrent use.
+// Store is an eventlog.Log (an eventlog.RecordingLog), an eventlog.Journal and
+// an eventlog.KV kept in one Pebble database. Its methods are safe for
+// concurrent use.
 type Store struct {
 	dir   string
 	db    *pebble.DB
@@ -120,9 +123,9 @@ type Store struct {
 }
 
 var (
-	_ eventlog.Log     = (*Store)(nil)
-	_ eventlog.Journal = (*Store)(nil)
-	_ eventlog.KV      = (*Store)(nil)
+	_ eventlog.RecordingLog = (*Store)(nil)
+	_ eventlog.Journal      = (*Store)(nil)
+	_ eventlog.KV           = (*Store)(nil)
 )
 
 // Open opens the store in dir, creating the directory and an empty store if

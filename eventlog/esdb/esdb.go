@@ -11,6 +11,10 @@
 // single stream (AuditStream, "liaison-audit" by default); a record's index is
 // its stream revision.
 //
+// The log is not an eventlog.RecordingLog: EventStoreDB cannot append to two
+// streams (a case's and the audit stream) atomically, so a write's access
+// record is appended to the journal on its own.
+//
 // # Numbering
 //
 // EventStoreDB numbers the events of a stream from 0 (revisions); eventlog
