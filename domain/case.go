@@ -28,7 +28,37 @@ type Case struct {
 	BreakGlass []BreakGlassGrant
 	// Writers maps each section to the sorted organisations that wrote in it.
 	Writers map[Section][]string
+	// ErasedFor lists, once the case is erased, the organisations that could
+	// see it at that moment (sorted ids, no content): they are told it was
+	// erased (410), everyone else that it does not exist (404). Nil for an
+	// erasure recorded before the hub kept the list (schema version 1): every
+	// organisation type that reads case content is then told.
+	ErasedFor []string
+	// Erasure is the pending erasure request, nil when there is none. A
+	// request past its ExpiresAt is no longer pending but stays here until a
+	// later request replaces it.
+	Erasure *ErasureRequest
 	Profile Profile
+}
+
+// ErasureRequest is one officer's request to erase a case, waiting for a
+// second officer's confirmation (PROTOCOL.md "Erasure (four eyes)").
+type ErasureRequest struct {
+	// ID is the request's id: the ErasureRequested event's id.
+	ID string
+	// Agency and Subject name the officer who asked.
+	Agency, Subject string
+	// ExpiresAt is when the request lapses unconfirmed.
+	ExpiresAt time.Time
+}
+
+// PendingErasure returns the erasure request waiting for confirmation at now,
+// and false when there is none (none made, cancelled, confirmed or lapsed).
+func (c *Case) PendingErasure(now time.Time) (*ErasureRequest, bool) {
+	if c.Erasure == nil || c.Erased || !now.Before(c.Erasure.ExpiresAt) {
+		return nil, false
+	}
+	return c.Erasure, true
 }
 
 // ConsentGrant is consent to share with one organisation. ExpiresAt is a date
@@ -98,6 +128,14 @@ func (c *Case) Apply(e Event) {
 		if at, err := time.Parse(time.RFC3339, d.ExpiresAt); err == nil {
 			c.BreakGlass = append(slices.Clip(c.BreakGlass), BreakGlassGrant{Subject: e.Author, Agency: e.Originator, ExpiresAt: at.UTC()})
 		}
+	case ErasureRequestedData:
+		if at, err := time.Parse(time.RFC3339, d.ExpiresAt); err == nil {
+			c.Erasure = &ErasureRequest{ID: e.ID, Agency: e.Originator, Subject: e.Author, ExpiresAt: at.UTC()}
+		}
+	case ErasureCancelledData:
+		if c.Erasure != nil && c.Erasure.ID == d.RequestID {
+			c.Erasure = nil
+		}
 	}
 	switch e.Type {
 	case CaseClosed:
@@ -105,8 +143,11 @@ func (c *Case) Apply(e Event) {
 		c.Profile.ClosedAt = e.RecordedAt
 	case CaseErased:
 		c.Erased = true
-		c.Consent, c.BreakGlass, c.Writers = nil, nil, nil
+		c.Consent, c.BreakGlass, c.Writers, c.Erasure = nil, nil, nil, nil
 		c.Profile = Profile{OpenedAt: c.Profile.OpenedAt, ClosedAt: c.Profile.ClosedAt}
+		if e.SchemaVersion >= SchemaErasedFor {
+			c.ErasedFor = slices.Clip(append([]string{}, e.ShareWith...))
+		}
 	}
 }
 
@@ -116,6 +157,7 @@ func (c *Case) Clone() *Case {
 	cp := *c
 	cp.Consent = c.cloneConsent()
 	cp.BreakGlass = slices.Clone(c.BreakGlass)
+	// ErasedFor and Erasure are replaced, never changed in place.
 	if c.Writers != nil {
 		cp.Writers = make(map[Section][]string, len(c.Writers))
 		for s, orgs := range c.Writers {
@@ -173,10 +215,16 @@ func (c *Case) CheckAppend(t EventType) error {
 		return nil
 	case c.Version == 0:
 		return Errorf(KindNotFound, "no such case")
-	case c.Closed && t != CaseErased:
+	case c.Closed && !erasureEvent(t):
 		return Errorf(KindConflict, "the case is closed: only erasure can follow")
 	}
 	return nil
+}
+
+// erasureEvent reports whether t belongs to the erasure of a case, which may
+// follow its closure.
+func erasureEvent(t EventType) bool {
+	return t == CaseErased || t == ErasureRequested || t == ErasureCancelled
 }
 
 // PolicyKey returns a canonical encoding of everything in the case that a sharing
@@ -220,6 +268,18 @@ func (c *Case) FactsKey(f Facts) string {
 	}
 	if c.Erased {
 		b.WriteString("|erased")
+		switch {
+		case c.ErasedFor == nil:
+			b.WriteString(":legacy")
+		case f.Agency != "":
+			// One organisation: whether it could see the case.
+			if slices.Contains(c.ErasedFor, f.Agency) {
+				b.WriteString(":for")
+			}
+		default:
+			b.WriteString(":for=")
+			b.WriteString(strings.Join(c.ErasedFor, "+"))
+		}
 	}
 	b.WriteString("|c:")
 	consent := func(org string) {

@@ -6,8 +6,17 @@ import (
 	"time"
 )
 
-// SchemaVersion is the version of the envelope and data encodings this hub writes.
-const SchemaVersion = 1
+// SchemaVersion is the version of the envelope and data encodings this hub
+// writes. Versions are append-only:
+//
+//	1  the first encoding
+//	2  a CaseErased event's ShareWith lists the organisations that could see
+//	   the case when it was erased (Case.ErasedFor)
+const SchemaVersion = 2
+
+// SchemaErasedFor is the first schema version whose CaseErased events list the
+// organisations that could see the case.
+const SchemaErasedFor = 2
 
 // Event is one case event as the hub knows it: the envelope and its data.
 type Event struct {
@@ -43,8 +52,12 @@ type Event struct {
 	RawData json.RawMessage
 }
 
-// Identity is who calls: a user (token subject) of one organisation with roles.
+// Identity is who calls: a user (token subject, known to its issuer) of one
+// organisation with roles.
 type Identity struct {
+	// Issuer is the identity provider that vouched for the subject (the
+	// token's iss): a subject is known by issuer and subject together.
+	Issuer  string
 	Subject string
 	Agency  string
 	Roles   []string

@@ -154,9 +154,28 @@ type (
 	CaseClosedData struct {
 		Reason string `json:"reason"`
 	}
-	// CaseErasedData erases a case's content (crypto-shredding).
+	// CaseErasedData erases a case's content (crypto-shredding): the second
+	// officer's confirmation of an ErasureRequested (RequestID), or the
+	// retention job's erasure (no request). Its data is stored unsealed: codes
+	// and references, never content (Sealed).
 	CaseErasedData struct {
 		LegalBasis string `json:"legal_basis"`
+		Reference  string `json:"reference,omitempty"`
+		RequestID  string `json:"request_id,omitempty"`
+	}
+	// ErasureRequestedData is a data-protection officer's request to erase a
+	// case, which another officer must confirm before ExpiresAt (RFC 3339, set
+	// by the hub from the policy). The request's id is the event's id. Stored
+	// unsealed (Sealed).
+	ErasureRequestedData struct {
+		LegalBasis string `json:"legal_basis"`
+		Reference  string `json:"reference,omitempty"`
+		ExpiresAt  string `json:"expires_at"`
+	}
+	// ErasureCancelledData withdraws a pending erasure request. Stored
+	// unsealed (Sealed).
+	ErasureCancelledData struct {
+		RequestID string `json:"request_id"`
 	}
 	// BreakGlassData grants emergency read access to its author until ExpiresAt
 	// (RFC 3339, set by the hub from the policy's duration).
@@ -188,6 +207,8 @@ func (OutcomeData) EventType() EventType           { return OutcomeRecorded }
 func (CaseClosedData) EventType() EventType        { return CaseClosed }
 func (CaseErasedData) EventType() EventType        { return CaseErased }
 func (BreakGlassData) EventType() EventType        { return BreakGlassInvoked }
+func (ErasureRequestedData) EventType() EventType  { return ErasureRequested }
+func (ErasureCancelledData) EventType() EventType  { return ErasureCancelled }
 
 // decoders read and validate the data of each event type; each returns a value
 // (not a pointer) so that Data values compare and copy simply.
@@ -364,7 +385,22 @@ var decoders = map[EventType]func(r *fieldReader) Data{
 		return CaseClosedData{Reason: r.line("reason", true)}
 	},
 	CaseErased: func(r *fieldReader) Data {
-		return CaseErasedData{LegalBasis: r.line("legal_basis", true)}
+		d := CaseErasedData{}
+		d.LegalBasis, d.Reference = r.erasureBasis()
+		d.RequestID = r.ref("request_id", false)
+		return d
+	},
+	ErasureRequested: func(r *fieldReader) Data {
+		d := ErasureRequestedData{}
+		d.LegalBasis, d.Reference = r.erasureBasis()
+		d.ExpiresAt = r.ref("expires_at", true)
+		if d.ExpiresAt != "" && !isTime(d.ExpiresAt) {
+			r.fail("expires_at", "must be an RFC 3339 UTC time")
+		}
+		return d
+	},
+	ErasureCancelled: func(r *fieldReader) Data {
+		return ErasureCancelledData{RequestID: r.ref("request_id", true)}
 	},
 	BreakGlassInvoked: func(r *fieldReader) Data {
 		d := BreakGlassData{Justification: r.free("justification", true), ExpiresAt: r.ref("expires_at", true)}
@@ -373,6 +409,18 @@ var decoders = map[EventType]func(r *fieldReader) Data{
 		}
 		return d
 	},
+}
+
+// erasureBasis reads the legal basis of an erasure (one of LegalBases) and
+// its reference (a line of at most MaxErasureReference characters, required
+// when the basis is "other").
+func (r *fieldReader) erasureBasis() (basis, reference string) {
+	basis = r.enum("legal_basis", true, LegalBases)
+	reference = r.text("reference", false, textLine, MaxErasureReference)
+	if basis == LegalBasisOther && reference == "" {
+		r.fail("reference", "is required when legal_basis is other: say what the basis is")
+	}
+	return basis, reference
 }
 
 // looksPseudonymous is the hub's guard against names in subject_ref: a reference
@@ -386,6 +434,18 @@ func looksPseudonymous(ref string) bool {
 	return false
 }
 
+// Sealed reports whether the data of events of type t is case content, sealed
+// under the case's key and erased with it. The erasure's own events hold codes
+// and references only (the legal basis, the reference, the request id): they
+// are stored unsealed, so that the register of erasures outlives the content.
+func Sealed(t EventType) bool {
+	switch t {
+	case ErasureRequested, ErasureCancelled, CaseErased:
+		return false
+	}
+	return true
+}
+
 // KnownEventType reports whether t is an event type of the contract.
 func KnownEventType(t EventType) bool {
 	_, ok := decoders[t]
@@ -393,7 +453,7 @@ func KnownEventType(t EventType) bool {
 }
 
 // EventTypes lists every event type, in the contract's order.
-var EventTypes = []EventType{CaseOpened, ConsentGiven, ConsentWithdrawn, RiskAssessmentRecorded, NeedsAssessmentRecorded, TreatmentPlanAdopted, InterventionRecorded, CounsellingNoteAdded, CaseConferenceHeld, IntelligenceNoteAdded, RiskDisclosureRaised, FamilyContactRecorded, TransitionPlanAgreed, MentorAssigned, ReleaseScheduled, Released, ProbationHandoverCompleted, OutcomeRecorded, CaseClosed, CaseErased, BreakGlassInvoked}
+var EventTypes = []EventType{CaseOpened, ConsentGiven, ConsentWithdrawn, RiskAssessmentRecorded, NeedsAssessmentRecorded, TreatmentPlanAdopted, InterventionRecorded, CounsellingNoteAdded, CaseConferenceHeld, IntelligenceNoteAdded, RiskDisclosureRaised, FamilyContactRecorded, TransitionPlanAgreed, MentorAssigned, ReleaseScheduled, Released, ProbationHandoverCompleted, OutcomeRecorded, CaseClosed, CaseErased, BreakGlassInvoked, ErasureRequested, ErasureCancelled}
 
 // DecodeData validates raw as the data of an event of type t, strictly: unknown
 // and duplicate fields, missing required fields, wrong types, bad enum values,
@@ -472,6 +532,10 @@ func RehydrateData(t EventType, stored []byte) (Data, error) {
 		d = rehydrate[CaseErasedData](stored)
 	case BreakGlassInvoked:
 		d = rehydrate[BreakGlassData](stored)
+	case ErasureRequested:
+		d = rehydrate[ErasureRequestedData](stored)
+	case ErasureCancelled:
+		d = rehydrate[ErasureCancelledData](stored)
 	default:
 		return nil, Internal(fmt.Errorf("stored event of unknown type %q", t))
 	}

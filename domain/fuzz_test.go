@@ -49,7 +49,9 @@ var fuzzExamples = map[domain.EventType]string{
 	domain.ProbationHandoverCompleted: `{"date":"2027-10-01","officer_ref":"PO-7"}`,
 	domain.OutcomeRecorded:            `{"follow_up_at":"2028-03-01","months_since_release":6,"reintegration":{"housing":true,"employment":false,"social_network":true},"recidivism":"none","note":"n"}`,
 	domain.CaseClosed:                 `{"reason":"programme completed"}`,
-	domain.CaseErased:                 `{"legal_basis":"retention"}`,
+	domain.CaseErased:                 `{"legal_basis":"court-order","reference":"COURT-2026-17","request_id":"0b8e9f4c-2f8e-4e4e-9d51-4a3c9c3f1a2b"}`,
+	domain.ErasureRequested:           `{"legal_basis":"other","reference":"DPA decision 12/2026","expires_at":"2026-12-03T10:00:00Z"}`,
+	domain.ErasureCancelled:           `{"request_id":"0b8e9f4c-2f8e-4e4e-9d51-4a3c9c3f1a2b"}`,
 	domain.BreakGlassInvoked:          `{"justification":"imminent threat reported","expires_at":"2026-11-26T21:00:00Z"}`,
 }
 

@@ -18,7 +18,9 @@ type AppendRequest struct {
 // generic events endpoint, and where they are.
 var viaOwnEndpoint = map[EventType]string{
 	CaseOpened:        "open a case with POST /v1/cases",
-	CaseErased:        "erase a case with POST /v1/cases/{id}/erase",
+	CaseErased:        "erase a case with POST /v1/cases/{id}/erase, confirmed by a second officer",
+	ErasureRequested:  "request an erasure with POST /v1/cases/{id}/erase",
+	ErasureCancelled:  "cancel an erasure request with POST /v1/erasures/{request_id}/cancel",
 	BreakGlassInvoked: "invoke break-glass with POST /v1/cases/{id}/break-glass",
 }
 
@@ -76,8 +78,26 @@ func ParseOpenRequest(body []byte, dir Directory) (CaseOpenedData, []byte, error
 	return d.(CaseOpenedData), canonical, nil
 }
 
+// ParseErasureRequest validates the body of an erasure request,
+// {legal_basis, reference}: the basis one of LegalBases, the reference a line
+// of at most MaxErasureReference characters, required for "other". Field
+// errors name "legal_basis" and "reference".
+func ParseErasureRequest(body []byte) (basis, reference string, err error) {
+	var errs []FieldError
+	r := readObject(json.RawMessage(body), "", MapDirectory{}, &errs)
+	if r == nil {
+		return "", "", Invalid("the body must be a JSON object", errs...)
+	}
+	basis, reference = r.erasureBasis()
+	r.done()
+	if len(errs) > 0 {
+		return "", "", Invalid("invalid erasure request", errs...)
+	}
+	return basis, reference, nil
+}
+
 // ParseSingleText validates a body holding exactly one required free-text field
-// (break-glass {justification}, erasure {legal_basis}) and returns its value.
+// (break-glass {justification}) and returns its value.
 func ParseSingleText(body []byte, field string) (string, error) {
 	var errs []FieldError
 	r := readObject(json.RawMessage(body), "", MapDirectory{}, &errs)

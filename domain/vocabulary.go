@@ -192,10 +192,13 @@ const (
 	CaseClosed                 EventType = "CaseClosed"
 	CaseErased                 EventType = "CaseErased"
 	BreakGlassInvoked          EventType = "BreakGlassInvoked"
+	ErasureRequested           EventType = "ErasureRequested"
+	ErasureCancelled           EventType = "ErasureCancelled"
 )
 
 // eventSections says which sections each event type feeds (PROTOCOL.md, "Sections
-// and the events that feed them"). CaseErased and BreakGlassInvoked feed none.
+// and the events that feed them"). CaseErased, BreakGlassInvoked,
+// ErasureRequested and ErasureCancelled feed none: no reader reads them.
 var eventSections = map[EventType][]Section{
 	CaseOpened:                 {SectionProfile},
 	ReleaseScheduled:           {SectionProfile, SectionTransition},
@@ -235,6 +238,13 @@ var stageOf = map[EventType]Stage{
 	CaseClosed:              StageClosed,
 }
 
+// StageOf returns the stage an event of type t moves a case to, and false for
+// a type that moves none.
+func StageOf(t EventType) (Stage, bool) {
+	st, ok := stageOf[t]
+	return st, ok
+}
+
 // Enumerated values of event data fields (CONTRACT.md).
 var (
 	TargetGroups   = []string{"islamist", "right-wing", "left-wing", "other-ideology", "returnee", "vulnerable"}
@@ -247,4 +257,18 @@ var (
 	Formats        = []string{"individual", "group"}
 	Urgencies      = []string{"routine", "urgent", "imminent"}
 	RecidivismKind = []string{"none", "non-violent", "violent", "extremist"}
+	// LegalBases are the legal grounds of an erasure (PROTOCOL.md "Erasure").
+	LegalBases = []string{LegalBasisRetention, "subject-request", "court-order", "unlawful-processing", LegalBasisOther}
 )
+
+// Legal bases with a meaning of their own to the hub.
+const (
+	// LegalBasisRetention is the basis of the retention job's erasures.
+	LegalBasisRetention = "retention-expired"
+	// LegalBasisOther needs a reference saying what the basis is.
+	LegalBasisOther = "other"
+)
+
+// MaxErasureReference bounds an erasure's reference (a file number, never
+// content).
+const MaxErasureReference = 200

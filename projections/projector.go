@@ -63,12 +63,13 @@ type Projector struct {
 	// error stops the projection.
 	OnErased func(ctx context.Context, caseID string) error
 
-	mu     sync.RWMutex
-	cases  map[string]*entry
-	order  []*entry // by opening position
-	dirty  []*entry // changed since the last publication (catch-up only)
-	ready  atomic.Bool
-	target eventlog.Position // head at start: catch-up ends there
+	mu       sync.RWMutex
+	erasures register // under mu
+	cases    map[string]*entry
+	order    []*entry // by opening position
+	dirty    []*entry // changed since the last publication (catch-up only)
+	ready    atomic.Bool
+	target   eventlog.Position // head at start: catch-up ends there
 
 	applied atomic.Uint64 // commit position of the last event applied (published once ready)
 	waitMu  sync.Mutex
@@ -120,6 +121,7 @@ func (p *Projector) Run(ctx context.Context) error {
 // its data when they read it (extract.Reads).
 type decoded struct {
 	typ, class uint16
+	schema     uint16 // the envelope's schema version
 	originator uint32
 	author     uint32
 	share      uint32
@@ -149,7 +151,7 @@ func (d *decoder) decode(ctx context.Context, r *eventlog.Recorded, ev *decoded)
 		return domain.Internal(fmt.Errorf("event %s/%d: more than %d event types and classifications", r.Stream, r.Version, maxKinds))
 	}
 	*ev = decoded{
-		typ: typ, class: class,
+		typ: typ, class: class, schema: uint16(min(d.meta.SchemaVersion, 1<<16-1)),
 		originator: d.syms.name(d.meta.Originator), author: d.syms.name(d.meta.Author),
 		share: d.syms.list(d.meta.ShareWith),
 	}
@@ -266,6 +268,15 @@ func (p *Projector) applyLocked(r *eventlog.Recorded, ev *decoded) {
 	de := domain.Event{
 		CaseID: r.Stream, Type: typ, Version: r.Version, Position: r.Position.Commit, RecordedAt: r.RecordedAt,
 		Originator: names.get(ev.originator), Author: names.get(ev.author), Data: ev.data,
+	}
+	if !domain.Sealed(typ) {
+		// The erasure's events: the aggregate and the register need their
+		// id, share list (CaseErased: who could see the case) and schema.
+		de.ID, de.SchemaVersion = codec.FormatUUID(r.ID), int(ev.schema)
+		if ev.share != 0 {
+			de.ShareWith = lists.get(ev.share)
+		}
+		p.erasures.apply(de)
 	}
 	e.c.Apply(de)
 	if typ == domain.CaseErased {

@@ -42,6 +42,8 @@ var writeTable = map[domain.EventType][]remit{
 	domain.OutcomeRecorded:            {{domain.OrgProbation, nil, false}, {domain.OrgCivilSociety, nil, true}, {domain.OrgMunicipality, nil, true}},
 	domain.CaseClosed:                 {{domain.OrgPrison, []string{"manager"}, false}, {domain.OrgProbation, nil, false}},
 	domain.CaseErased:                 {{domain.OrgOversight, []string{"dpo"}, false}},
+	domain.ErasureRequested:           {{domain.OrgOversight, []string{"dpo"}, false}},
+	domain.ErasureCancelled:           {{domain.OrgOversight, []string{"dpo"}, false}},
 	domain.BreakGlassInvoked:          {{domain.OrgPrison, []string{"manager"}, false}, {domain.OrgProbation, nil, false}, {domain.OrgIntelligence, nil, false}},
 }
 

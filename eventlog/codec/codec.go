@@ -23,6 +23,11 @@ import (
 // event id and type, so sealed data cannot be moved to another event unnoticed.
 const sealedV1 = 1
 
+// plainV1 marks data stored unsealed: 1 byte version, then the canonical JSON.
+// Only event types whose data is not case content (domain.Sealed) are stored
+// so; the log's Merkle tree and checkpoints protect them like every event.
+const plainV1 = 2
+
 // Codec encodes and decodes case events with per-case keys. It is safe for
 // concurrent use.
 type Codec struct {
@@ -42,15 +47,19 @@ func New(keys keystore.Store) *Codec { return &Codec{keys: keys, aeads: newAEADC
 // must hold the canonical data (domain.DecodeData's output). It returns a
 // KindGone error when the case's key was destroyed.
 func (c *Codec) Encode(ctx context.Context, e domain.Event) (eventlog.Event, error) {
-	aead, err := c.aead(ctx, e.CaseID, true)
-	if err != nil {
-		return eventlog.Event{}, err
-	}
 	id, err := ParseUUID(e.ID)
 	if err != nil {
 		return eventlog.Event{}, domain.Internal(err)
 	}
 	meta := encodeMeta(e)
+	if !domain.Sealed(e.Type) {
+		plain := append(append(make([]byte, 0, 1+len(e.RawData)), plainV1), e.RawData...)
+		return eventlog.Event{ID: id, Type: string(e.Type), Metadata: meta, Data: plain}, nil
+	}
+	aead, err := c.aead(ctx, e.CaseID, true)
+	if err != nil {
+		return eventlog.Event{}, err
+	}
 	sealed := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(e.RawData)+aead.Overhead())
 	sealed[0] = sealedV1
 	rand.Read(sealed[1:])
@@ -71,8 +80,9 @@ func DecodeMeta(r eventlog.Recorded) (domain.Event, error) {
 	return e, nil
 }
 
-// Open returns the plaintext canonical data of a stored event. It returns a
-// KindGone error when the case's key was destroyed, and a KindInternal error when
+// Open returns the plaintext canonical data of a stored event: data stored
+// unsealed (event types that are not case content, domain.Sealed) whatever
+// the key. It returns a KindGone error when the case's key was destroyed, and a KindInternal error when
 // the data does not authenticate (tampering, or the wrong key).
 func (c *Codec) Open(ctx context.Context, r eventlog.Recorded) ([]byte, error) {
 	return c.OpenAppend(ctx, nil, &r)
@@ -81,6 +91,12 @@ func (c *Codec) Open(ctx context.Context, r eventlog.Recorded) ([]byte, error) {
 // OpenAppend is Open appending the plaintext to dst, so that a caller that
 // opens many events can reuse one buffer; it returns the extended buffer.
 func (c *Codec) OpenAppend(ctx context.Context, dst []byte, r *eventlog.Recorded) ([]byte, error) {
+	if len(r.Data) > 0 && r.Data[0] == plainV1 {
+		if domain.Sealed(domain.EventType(r.Type)) {
+			return dst, domain.Internal(fmt.Errorf("event %s/%d: case content stored unsealed", r.Stream, r.Version))
+		}
+		return append(dst, r.Data[1:]...), nil
+	}
 	aead, err := c.aead(ctx, r.Stream, false)
 	if err != nil {
 		return dst, err

@@ -94,3 +94,33 @@ func TestUUIDRoundTrip(t *testing.T) {
 		t.Error("path accepted as a UUID")
 	}
 }
+
+func TestErasureEventsOutliveTheKeyAndContentNeverGoesUnsealed(t *testing.T) {
+	c, ks := newCodec(t)
+	ctx := context.Background()
+	content := sealed(t, c, "case-a")
+	e := domain.Event{ID: codec.NewUUID(), CaseID: "case-a", Type: domain.ErasureRequested, Originator: "oversight-board", Author: "dp-kim",
+		Classification: domain.TLPGreen, RawData: []byte(`{"legal_basis":"court-order","reference":"FILE-12","expires_at":"2026-12-13T10:00:00Z"}`)}
+	le, err := c.Encode(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := eventlog.Recorded{Event: le, Stream: "case-a", Version: 2}
+	if err := ks.Destroy(ctx, "case-a"); err != nil {
+		t.Fatal(err)
+	}
+	c.Forget("case-a")
+	if _, err := c.Open(ctx, content); domain.KindOf(err) != domain.KindGone {
+		t.Errorf("content after the key was destroyed: %v, want gone", err)
+	}
+	got, err := c.Open(ctx, request)
+	if err != nil || string(got) != string(e.RawData) {
+		t.Errorf("erasure request after the key was destroyed: %q, %v; want its data", got, err)
+	}
+	// Case content presented unsealed (a swapped type or forged bytes) is refused.
+	forged := request
+	forged.Type = string(domain.CounsellingNoteAdded)
+	if _, err := c.Open(ctx, forged); domain.KindOf(err) != domain.KindInternal {
+		t.Errorf("counselling note stored unsealed: %v, want internal error", err)
+	}
+}

@@ -51,6 +51,10 @@ var schemas = map[domain.EventType][]field{
 		{"duration_minutes", kInt, -1}, {"summary", kString, -1}},
 	domain.OutcomeRecorded: {{"follow_up_at", kString, -1}, {"months_since_release", kInt, -1},
 		{"reintegration", kReintegration, 0}, {"recidivism", kString, 0}, {"note", kString, -1}},
+	// The register of erasures keeps every field of the erasure's events.
+	domain.ErasureRequested: {{"legal_basis", kString, 0}, {"reference", kString, 1}, {"expires_at", kString, 2}},
+	domain.ErasureCancelled: {{"request_id", kString, 0}},
+	domain.CaseErased:       {{"legal_basis", kString, 0}, {"reference", kString, 1}, {"request_id", kString, 2}},
 }
 
 var reintegrationFields = []field{{"housing", kBool, 0}, {"employment", kBool, 1}, {"social_network", kBool, 2}}
@@ -105,6 +109,12 @@ func Data(t domain.EventType, b []byte, strs *Strings) (domain.Data, bool) {
 		return domain.InterventionData{PracticeCode: k.str[0]}, true
 	case domain.OutcomeRecorded:
 		return domain.OutcomeData{Reintegration: k.reint, Recidivism: k.str[0]}, true
+	case domain.ErasureRequested:
+		return domain.ErasureRequestedData{LegalBasis: k.str[0], Reference: k.str[1], ExpiresAt: k.str[2]}, true
+	case domain.ErasureCancelled:
+		return domain.ErasureCancelledData{RequestID: k.str[0]}, true
+	case domain.CaseErased:
+		return domain.CaseErasedData{LegalBasis: k.str[0], Reference: k.str[1], RequestID: k.str[2]}, true
 	}
 	return nil, false
 }

@@ -55,8 +55,11 @@ func demoData(t testing.TB, cases int) map[domain.EventType][][]byte {
 func TestExtractMatchesRehydrateOnStoredData(t *testing.T) {
 	data := demoData(t, 300)
 	for typ := range schemas {
-		if typ == domain.ConsentWithdrawn && len(data[typ]) == 0 {
-			continue // the demo may not withdraw consent; the cases below do
+		switch typ {
+		case domain.ConsentWithdrawn, domain.ErasureRequested, domain.ErasureCancelled, domain.CaseErased:
+			if len(data[typ]) == 0 {
+				continue // the demo may not withdraw consent nor erase; the cases below do
+			}
 		}
 		if len(data[typ]) == 0 {
 			t.Errorf("no demo data of type %s", typ)
@@ -117,6 +120,12 @@ var extractCases = []struct {
 	{domain.OutcomeRecorded, `{"reintegration":{"housing":1}}`, false},
 	{domain.OutcomeRecorded, `{"reintegration":[]}`, false},
 	{domain.CaseClosed, `{"reason":"x"}`, false}, // not read by the projections
+	{domain.ErasureRequested, `{"legal_basis":"court-order","reference":"F-1","expires_at":"2026-01-08T00:00:00Z"}`, true},
+	{domain.ErasureRequested, `{"legal_basis":"court-order","reference":"F\u002d1","expires_at":"2026-01-08T00:00:00Z"}`, false}, // an escape in a kept string
+	{domain.ErasureCancelled, `{"request_id":"0b8e9f4c-2f8e-4e4e-9d51-4a3c9c3f1a2b"}`, true},
+	{domain.CaseErased, `{"legal_basis":"retention-expired"}`, true},
+	{domain.CaseErased, `{"legal_basis":"subject-request","reference":"R-7","request_id":"0b8e9f4c-2f8e-4e4e-9d51-4a3c9c3f1a2b"}`, true},
+	{domain.CaseErased, `{"legal_basis":3}`, false},
 }
 
 func TestExtractMatchesRehydrateOnOtherForms(t *testing.T) {
