@@ -21,10 +21,19 @@ const (
 	queryItem    = "data.liaison.read.item_decision"
 	queryWrite   = "data.liaison.write.decision"
 	queryService = "data.liaison.service.decision"
+	// queryAudience names the organisations that can see a case.
+	queryAudience = "data.liaison.read.audience"
 )
 
-// directoryPath is where a bundle's data holds the organisation directory.
-var directoryPath = []string{"protocol", "organisations"}
+// keyAudience names the audience in the decoder's wrapping object.
+var keyAudience = ast.StringTerm("audience")
+
+// directoryPath is where a bundle's data holds the organisation directory,
+// purposesPath the purposes each organisation type may read for.
+var (
+	directoryPath = []string{"protocol", "organisations"}
+	purposesPath  = []string{"protocol", "read", "purposes"}
+)
 
 // ErrUndefined is wrapped by the error of a decision the policy left undefined;
 // the decision is then a deny.
@@ -60,16 +69,18 @@ type Authorizer struct {
 // directory and its decision caches. Evaluations load it once, so that a
 // Reload never mixes two bundles in one decision.
 type state struct {
-	revision string
-	dir      domain.MapDirectory
-	caseQ    rego.PreparedEvalQuery
-	sectionQ rego.PreparedEvalQuery
-	itemQ    rego.PreparedEvalQuery
-	writeQ   rego.PreparedEvalQuery
-	serviceQ rego.PreparedEvalQuery
-	cases    *cache[CaseDecision]
-	sections *cache[SectionDecision]
-	items    *cache[ItemDecision]
+	revision  string
+	dir       domain.MapDirectory
+	purposes  map[domain.OrgType][]string
+	caseQ     rego.PreparedEvalQuery
+	sectionQ  rego.PreparedEvalQuery
+	itemQ     rego.PreparedEvalQuery
+	writeQ    rego.PreparedEvalQuery
+	serviceQ  rego.PreparedEvalQuery
+	audienceQ rego.PreparedEvalQuery
+	cases     *cache[CaseDecision]
+	sections  *cache[SectionDecision]
+	items     *cache[ItemDecision]
 }
 
 // New prepares every query of bundle b. It returns an error when b is nil,
@@ -135,13 +146,13 @@ func (a *Authorizer) prepare(ctx context.Context, b *Bundle) (*state, error) {
 	// The bundle's data, parsed from JSON and never written again, is held as
 	// ast values: a policy's read of data.protocol then needs no conversion.
 	store := inmem.NewFromObjectWithOpts(b.opa.Data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
-	st := &state{revision: b.revision, dir: dir}
+	st := &state{revision: b.revision, dir: dir, purposes: purposes(b)}
 	for _, q := range []struct {
 		query string
 		dst   *rego.PreparedEvalQuery
 	}{
 		{queryCase, &st.caseQ}, {querySection, &st.sectionQ}, {queryItem, &st.itemQ},
-		{queryWrite, &st.writeQ}, {queryService, &st.serviceQ},
+		{queryWrite, &st.writeQ}, {queryService, &st.serviceQ}, {queryAudience, &st.audienceQ},
 	} {
 		if len(b.compiler.GetRules(ast.MustParseRef(q.query))) == 0 {
 			return nil, fmt.Errorf("policies: bundle %s defines no rule %s", b.source, q.query)
@@ -165,12 +176,7 @@ func (a *Authorizer) prepare(ctx context.Context, b *Bundle) (*state, error) {
 
 // directory reads the organisation directory out of the bundle's data.
 func directory(b *Bundle) (domain.MapDirectory, error) {
-	var v any = b.opa.Data
-	for _, k := range directoryPath {
-		m, _ := v.(map[string]any)
-		v = m[k]
-	}
-	orgs, ok := v.(map[string]any)
+	orgs, ok := b.data(directoryPath...).(map[string]any)
 	if !ok || len(orgs) == 0 {
 		return nil, fmt.Errorf("policies: bundle %s has no organisation directory at data.%s.%s", b.source, directoryPath[0], directoryPath[1])
 	}
@@ -185,6 +191,11 @@ func directory(b *Bundle) (domain.MapDirectory, error) {
 	return dir, nil
 }
 
+// purposes reads, out of the bundle's data, the purposes each organisation
+// type may read for; a bundle without them gives none (every read refused by
+// its policy anyway).
+func purposes(b *Bundle) map[domain.OrgType][]string { return b.listsByType(purposesPath...) }
+
 // keepValue hands results over as ast values, which decode without a round trip
 // through Go maps.
 func keepValue(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }
@@ -192,6 +203,20 @@ func keepValue(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, 
 // eval runs a prepared query on input and returns its object result, or an
 // error wrapping ErrUndefined or ErrShape. It counts the evaluation, and its time, in c.
 func eval(ctx context.Context, c *counters, pq rego.PreparedEvalQuery, query string, input ast.Value) (ast.Object, error) {
+	v, err := evalValue(ctx, c, pq, query, input)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("policies: %s: %w: not an object", query, ErrShape)
+	}
+	return obj, nil
+}
+
+// evalValue runs a prepared query on input and returns its value, or an error
+// wrapping ErrUndefined. It counts the evaluation, and its time, in c.
+func evalValue(ctx context.Context, c *counters, pq rego.PreparedEvalQuery, query string, input ast.Value) (ast.Value, error) {
 	// OPA notices a cancelled context asynchronously, so a short evaluation may
 	// finish regardless: a caller that has given up gets no decision.
 	if err := ctx.Err(); err != nil {
@@ -207,11 +232,11 @@ func eval(ctx context.Context, c *counters, pq rego.PreparedEvalQuery, query str
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, fmt.Errorf("policies: %s: %w", query, ErrUndefined)
 	}
-	obj, ok := rs[0].Expressions[0].Value.(ast.Object)
+	v, ok := rs[0].Expressions[0].Value.(ast.Value)
 	if !ok {
-		return nil, fmt.Errorf("policies: %s: %w: not an object", query, ErrShape)
+		return nil, fmt.Errorf("policies: %s: %w: not a value", query, ErrShape)
 	}
-	return obj, nil
+	return v, nil
 }
 
 func (a *Authorizer) now(t time.Time) time.Time {

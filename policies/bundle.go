@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/liaison-hub/liaison/domain"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/loader/filter"
@@ -59,6 +60,42 @@ type Bundle struct {
 // Revision returns the bundle's revision: the first 16 hex digits of a SHA-256
 // over its file names (sorted) and contents.
 func (b *Bundle) Revision() string { return b.revision }
+
+// Directory returns the bundle's organisation directory
+// (data.protocol.organisations), or an error when it has none.
+func (b *Bundle) Directory() (domain.MapDirectory, error) { return directory(b) }
+
+// Roles returns the roles the bundle knows for organisations of type t
+// (data.protocol.roles), nil when it lists none.
+func (b *Bundle) Roles(t domain.OrgType) []string {
+	return b.listsByType("protocol", "roles")[t]
+}
+
+// data returns the value of the bundle's data at path, nil when there is none.
+func (b *Bundle) data(path ...string) any {
+	var v any = b.opa.Data
+	for _, k := range path {
+		m, _ := v.(map[string]any)
+		v = m[k]
+	}
+	return v
+}
+
+// listsByType reads an object of organisation type → list of strings out of
+// the bundle's data at path.
+func (b *Bundle) listsByType(path ...string) map[domain.OrgType][]string {
+	byType, _ := b.data(path...).(map[string]any)
+	out := make(map[domain.OrgType][]string, len(byType))
+	for t, list := range byType {
+		l, _ := list.([]any)
+		for _, x := range l {
+			if s, ok := x.(string); ok {
+				out[domain.OrgType(t)] = append(out[domain.OrgType(t)], s)
+			}
+		}
+	}
+	return out
+}
 
 // Source returns where the bundle was read from (a path, or "bundle" for the
 // embedded default).

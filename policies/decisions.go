@@ -3,6 +3,7 @@ package policies
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/liaison-hub/liaison/domain"
@@ -106,6 +107,9 @@ type WriteQuery struct {
 	ShareWith []string
 	// Justification is the stated reason of a BreakGlassInvoked.
 	Justification string
+	// RequestID is the erasure request a CaseErased confirms or an
+	// ErasureCancelled cancels.
+	RequestID string
 	// Now is the time of the request; zero means the Authorizer's clock.
 	Now time.Time
 }
@@ -122,6 +126,9 @@ type WriteDecision struct {
 	// BreakGlassFor is how long a BreakGlassInvoked grant lasts (zero for
 	// other events).
 	BreakGlassFor time.Duration
+	// ErasureFor is how long an ErasureRequested waits for its confirmation
+	// (zero for other events).
+	ErasureFor time.Duration
 }
 
 // deny is the decision given when the policy fails to decide.
@@ -229,16 +236,58 @@ func (a *Authorizer) Append(ctx context.Context, q WriteQuery) (WriteDecision, e
 		Classification: domain.TLP(d.string(keyClassification)),
 		ShareWith:      d.strings(keyShareWith),
 	}
-	if q.Type == domain.BreakGlassInvoked {
+	switch q.Type {
+	case domain.BreakGlassInvoked:
 		out.BreakGlassFor = time.Duration(d.int(keyBreakMinutes)) * time.Minute
 		if out.Allow && out.BreakGlassFor <= 0 {
 			d.fail(keyBreakMinutes, "not positive")
+		}
+	case domain.ErasureRequested:
+		out.ErasureFor = time.Duration(d.int(keyErasureDays)) * 24 * time.Hour
+		if out.Allow && out.ErasureFor <= 0 {
+			d.fail(keyErasureDays, "not positive")
 		}
 	}
 	if d.err != nil {
 		return denied, fmt.Errorf("policies: %s: %w", queryWrite, d.err)
 	}
 	return out, nil
+}
+
+// Audience returns the organisations that can see case c now (sorted ids):
+// those the read table lets read its profile, with its consent and stage
+// conditions, and those of users holding an active break-glass grant
+// (data.liaison.read.audience). The hub records it with an erasure, so that
+// only they are told the case was erased. It returns an error when the policy
+// cannot answer.
+func (a *Authorizer) Audience(ctx context.Context, c *domain.Case, now time.Time) ([]string, error) {
+	st := a.state.Load()
+	now = a.now(now)
+	in := ast.NewObject(
+		ast.Item(keySubject, subjectTerm(domain.Identity{})),
+		ast.Item(keyNow, ast.StringTerm(domain.FormatTime(now))),
+		ast.Item(keyToday, ast.StringTerm(now.UTC().Format(time.DateOnly))),
+		ast.Item(keyCase, caseTermFor(c, domain.Facts{}, false)),
+	)
+	v, err := evalValue(ctx, &a.counts[kindService], st.audienceQ, queryAudience, in)
+	if err != nil {
+		return nil, err
+	}
+	d := decoder{obj: ast.NewObject(ast.Item(keyAudience, ast.NewTerm(v)))}
+	orgs := d.strings(keyAudience)
+	if d.err != nil {
+		return nil, fmt.Errorf("policies: %s: %w", queryAudience, d.err)
+	}
+	slices.Sort(orgs)
+	return orgs, nil
+}
+
+// Purposes returns the purposes the bundle in force allows the organisation
+// agency to read for (data.protocol.read.purposes of its type), nil for an
+// organisation outside the directory or one that reads no case content.
+func (a *Authorizer) Purposes(agency string) []string {
+	st := a.state.Load()
+	return st.purposes[st.dir[agency]]
 }
 
 // Service decides whether the caller may use a service that is not case

@@ -16,7 +16,7 @@ func oddBundle(t testing.TB, read, write, service string) *policies.Bundle {
 	t.Helper()
 	return load(t, writeBundle(t, map[string]string{
 		"data.json":            minimalData,
-		"liaison/read.rego":    "package liaison.read\n\n" + read,
+		"liaison/read.rego":    "package liaison.read\n\naudience := set()\n\n" + read,
 		"liaison/write.rego":   "package liaison.write\n\n" + write,
 		"liaison/service.rego": "package liaison.service\n\n" + service,
 	}))

@@ -74,7 +74,7 @@ func TestDecisionsOnTheSelectedFactsEqualThoseOnTheWholeCase(t *testing.T) {
 			pq, query = st.itemQ, queryItem
 		}
 		in := readInput(q, at, s, extra...)
-		in.Insert(keyCase, caseTermFor(q.Case, f))
+		in.Insert(keyCase, caseTermFor(q.Case, f, false))
 		obj, err := eval(ctx, &a.counts[kindSection], pq, query, in)
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"slices"
 	"time"
 
 	"github.com/liaison-hub/liaison/domain"
@@ -35,6 +36,10 @@ var (
 	keyEvent          = ast.StringTerm("event")
 	keyJustification  = ast.StringTerm("justification")
 	keyAction         = ast.StringTerm("action")
+	keyErasedFor      = ast.StringTerm("erased_for")
+	keyErasure        = ast.StringTerm("erasure")
+	keyID             = ast.StringTerm("id")
+	keyRequestID      = ast.StringTerm("request_id")
 )
 
 // readInput is {subject, purpose, now, today, case} plus extra items. With a
@@ -47,7 +52,7 @@ func readInput(q ReadQuery, now time.Time, section domain.Section, extra ...[2]*
 		ast.Item(keyPurpose, ast.StringTerm(q.Purpose)),
 		ast.Item(keyNow, ast.StringTerm(domain.FormatTime(now))),
 		ast.Item(keyToday, ast.StringTerm(now.UTC().Format(time.DateOnly))),
-		ast.Item(keyCase, caseTermFor(q.Case, readFacts(q, section))),
+		ast.Item(keyCase, caseTermFor(q.Case, readFacts(q, section), false)),
 	)
 	for _, kv := range extra {
 		obj.Insert(kv[0], kv[1])
@@ -61,12 +66,13 @@ func writeInput(q WriteQuery, now time.Time) ast.Object {
 		ast.Item(keySubject, subjectTerm(q.Identity)),
 		ast.Item(keyNow, ast.StringTerm(domain.FormatTime(now))),
 		ast.Item(keyToday, ast.StringTerm(now.UTC().Format(time.DateOnly))),
-		ast.Item(keyCase, caseTerm(q.Case)),
+		ast.Item(keyCase, caseTermFor(q.Case, domain.Facts{}, true)),
 		ast.Item(keyEvent, ast.ObjectTerm(
 			ast.Item(keyType, ast.StringTerm(string(q.Type))),
 			ast.Item(keyClassification, ast.StringTerm(string(q.Classification))),
 			ast.Item(keyShareWith, stringsTerm(q.ShareWith)),
 			ast.Item(keyJustification, ast.StringTerm(q.Justification)),
+			ast.Item(keyRequestID, ast.StringTerm(q.RequestID)),
 		)),
 	)
 }
@@ -97,9 +103,6 @@ func itemTerm(it Item) *ast.Term {
 	)
 }
 
-// caseTerm is the policy's view of a case: null for no case.
-func caseTerm(c *domain.Case) *ast.Term { return caseTermFor(c, domain.Facts{}) }
-
 // readFacts selects the facts of the case that a read decision is given: all
 // of them for a case decision (section ""); for a section or item decision,
 // the writers of that section, the consent of the caller's organisation and
@@ -112,8 +115,10 @@ func readFacts(q ReadQuery, section domain.Section) domain.Facts {
 	return domain.Facts{Section: section, Agency: q.Identity.Agency, Subject: q.Identity.Subject}
 }
 
-// caseTermFor is the case as the policy sees it, with the facts f selects.
-func caseTermFor(c *domain.Case, f domain.Facts) *ast.Term {
+// caseTermFor is the case as the policy sees it, with the facts f selects:
+// null for no case. Writes also see the pending erasure request (erasure),
+// which no read decision depends on.
+func caseTermFor(c *domain.Case, f domain.Facts, erasure bool) *ast.Term {
 	if !exists(c) {
 		return ast.NullTerm()
 	}
@@ -145,7 +150,7 @@ func caseTermFor(c *domain.Case, f domain.Facts) *ast.Term {
 			writers.Insert(ast.StringTerm(string(s)), stringsTerm(orgs))
 		}
 	}
-	return ast.ObjectTerm(
+	obj := ast.NewObject(
 		ast.Item(keyStage, ast.StringTerm(string(c.Stage))),
 		ast.Item(keyClosed, ast.BooleanTerm(c.Closed)),
 		ast.Item(keyErased, ast.BooleanTerm(c.Erased)),
@@ -153,6 +158,28 @@ func caseTermFor(c *domain.Case, f domain.Facts) *ast.Term {
 		ast.Item(keyBreakGlass, ast.ArrayTerm(grants...)),
 		ast.Item(keyWriters, ast.NewTerm(writers)),
 	)
+	if c.Erased && c.ErasedFor != nil {
+		// Who could see the case when it was erased; a section or item
+		// decision learns only whether the caller's organisation could
+		// (domain.Facts, as FactsKey keys it).
+		orgs := c.ErasedFor
+		if f.Agency != "" {
+			orgs = nil
+			if slices.Contains(c.ErasedFor, f.Agency) {
+				orgs = []string{f.Agency}
+			}
+		}
+		obj.Insert(keyErasedFor, stringsTerm(orgs))
+	}
+	if r := c.Erasure; erasure && r != nil {
+		obj.Insert(keyErasure, ast.ObjectTerm(
+			ast.Item(keyID, ast.StringTerm(r.ID)),
+			ast.Item(keyAgency, ast.StringTerm(r.Agency)),
+			ast.Item(keySub, ast.StringTerm(r.Subject)),
+			ast.Item(keyExpiresAt, ast.StringTerm(domain.FormatTime(r.ExpiresAt))),
+		))
+	}
+	return ast.NewTerm(obj)
 }
 
 func stringsTerm(ss []string) *ast.Term {

@@ -20,6 +20,7 @@ var (
 	keyField        = ast.StringTerm("field")
 	keyMessage      = ast.StringTerm("message")
 	keyBreakMinutes = ast.StringTerm("break_glass_minutes")
+	keyErasureDays  = ast.StringTerm("erasure_days")
 )
 
 // decoder reads fields of a decision object, remembering the first field that

@@ -21,6 +21,12 @@ type scenario struct {
 	events []domain.Event
 }
 
+// requestID is the id of the erasure requests of the scenarios.
+const requestID = "req-1"
+
+// secondDPO is a second data-protection officer (four eyes).
+var secondDPO = domain.Identity{Subject: "dp-lou", Agency: "oversight-board", Roles: []string{"dpo"}}
+
 func newScenario(t *testing.T) *scenario {
 	return &scenario{t: t, a: newAuthorizer(t, policies.Options{})}
 }
@@ -36,7 +42,7 @@ func (s *scenario) decide(w domain.Identity, typ domain.EventType, label domain.
 	s.t.Helper()
 	d, err := s.a.Append(context.Background(), policies.WriteQuery{
 		Identity: w, Case: s.current(), Type: typ, Classification: label, ShareWith: share,
-		Justification: "imminent threat reported by prison security", Now: now,
+		Justification: "imminent threat reported by prison security", RequestID: requestID, Now: now,
 	})
 	if err != nil {
 		s.t.Fatal(err)
@@ -54,8 +60,12 @@ func (s *scenario) write(w domain.Identity, d domain.Data, label domain.TLP, sha
 	}
 	e := ev(w, d)
 	e.Classification, e.ShareWith = dec.Classification, dec.ShareWith
-	if d.EventType() == domain.BreakGlassInvoked {
+	switch d.EventType() {
+	case domain.BreakGlassInvoked:
 		e.Data = domain.BreakGlassData{Justification: "imminent threat reported by prison security", ExpiresAt: domain.FormatTime(now.Add(dec.BreakGlassFor))}
+	case domain.ErasureRequested:
+		e.ID = requestID
+		e.Data = domain.ErasureRequestedData{LegalBasis: "subject-request", ExpiresAt: domain.FormatTime(now.Add(dec.ErasureFor))}
 	}
 	s.events = append(s.events, e)
 	return policies.Item{Type: e.Type, Originator: e.Originator, Classification: e.Classification, ShareWith: e.ShareWith}
@@ -388,8 +398,12 @@ func TestScenarioClosedCase(t *testing.T) {
 			t.Errorf("status %d, want 409", got)
 		}
 	})
-	t.Run("the dpo may still erase it, and then it is gone", func(t *testing.T) {
-		s.write(dpo, domain.CaseErasedData{LegalBasis: "art. 17 GDPR"}, "")
+	t.Run("two dpos may still erase it, and then it is gone", func(t *testing.T) {
+		s.write(dpo, domain.ErasureRequestedData{LegalBasis: "subject-request"}, "")
+		if got := status(s.decide(dpo, domain.CaseErased, "", nil).Decision, 201); got != 403 {
+			t.Errorf("the requester confirming: %d, want 403", got)
+		}
+		s.write(secondDPO, domain.CaseErasedData{LegalBasis: "subject-request", RequestID: requestID}, "")
 		if got := s.caseStatus(prisonCaseworker, "case-management"); got != 410 {
 			t.Errorf("case status %d, want 410", got)
 		}

@@ -78,31 +78,58 @@ else := "break-glass" if break_glass_opens(section)
 
 else := "own" if own_cell(section)
 
-else := "own" if casestate.writer(section)
+else := "own" if {
+	casestate.writer(section)
+	not role_refused(section)
+}
+
+# role_refused(section) holds when the caller's cell grants the section to
+# some roles only and the caller holds none of them. Reading back its own
+# organisation's items never widens that restriction (PROTOCOL.md
+# "Role-restricted cells and the originator"): only the named roles of the
+# originating organisation read its items there.
+role_refused(section) if {
+	k := kind(section)
+	k.roles == true
+	not role_condition(section, k)
+}
 
 # reads_content holds when the caller's organisation type reads case content
 # at all (its profile cell is not "none": not oversight, not research).
 reads_content if data.protocol.read.table.profile[subject.org_type] != "none"
 
-# erased_for_caller holds when the case was erased and the caller's type reads
-# case content: such a caller gets 410 whether or not it could see the case
-# before, because erasure leaves the hub without the consent that decided it
-# (the documented interpretation of PROTOCOL.md "Erasure").
+# erased_for_caller holds when the case was erased and the caller's
+# organisation could see it at that moment: it is told the case is gone (410);
+# everyone else is told it does not exist (404), as for an unknown id. The hub
+# records who could see the case with the erasure (input.case.erased_for, see
+# audience in read.rego). An erasure recorded before the hub kept that list
+# has none (null or absent): every organisation type that reads case content is then
+# told.
 erased_for_caller if {
 	casestate.exists
 	casestate.erased
+	subject.org in input.case.erased_for
+}
+
+erased_for_caller if {
+	casestate.exists
+	casestate.erased
+	not is_array(object.get(input.case, "erased_for", null))
 	reads_content
 }
 
-# profile_visible holds when the case exists for the caller: the table grants it
-# the profile, or it holds an active break-glass grant that opens the profile.
+# profile_visible holds when the case exists for the caller: it was not erased,
+# and the table grants the caller the profile, or the caller holds an active
+# break-glass grant that opens the profile.
 profile_visible if {
 	casestate.exists
+	not casestate.erased
 	grants("profile")
 }
 
 profile_visible if {
 	casestate.exists
+	not casestate.erased
 	break_glass_opens("profile")
 }
 

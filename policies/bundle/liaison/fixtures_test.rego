@@ -70,8 +70,19 @@ granted(c, who, until) := object.union(c, {"break_glass": array.concat(c.break_g
 
 closed(c) := object.union(c, {"stage": "closed", "closed": true})
 
-# erased(c) is c after CaseErased: consent, grants and writers are gone.
+# erased(c) is c after a CaseErased recorded before the hub kept who could
+# see the case (no erased_for): consent, grants and writers are gone.
 erased(c) := object.union(object.remove(c, ["consent", "break_glass", "writers"]), {"erased": true, "consent": {}, "break_glass": [], "writers": {}})
+
+# erased_for(c, orgs) is c after a CaseErased that recorded orgs as the
+# organisations that could see it.
+erased_for(c, orgs) := object.union(erased(c), {"erased_for": orgs})
+
+# requested(c, id, who, until) adds a pending erasure request by who.
+requested(c, id, who, until) := object.union(c, {"erasure": {"id": id, "agency": who.agency, "sub": who.sub, "expires_at": until}})
+
+# another_dpo is a second data-protection officer (four eyes).
+another_dpo := user("dp-lou", "oversight-board", "dpo")
 
 # mandated lists the types that read under their legal mandate, and case_readers
 # every type that reads case content at all.
@@ -123,6 +134,7 @@ event(type, classification, share_with) := {
 	"classification": classification,
 	"share_with": share_with,
 	"justification": "imminent threat reported by prison security",
+	"request_id": "req-1",
 }
 
 # with_event(request, fields) changes fields of the event of a write input.

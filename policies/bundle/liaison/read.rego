@@ -30,10 +30,11 @@ section_decision := {
 }
 
 # case_status answers for the case as a whole, in this order: 410 when its
-# content was erased (to every type that reads case content), 404 when the case
-# does not exist for the caller (no profile by the table and consent, no active
-# break-glass grant: oversight and research never see a case), 403 when the
-# stated purpose is not the caller's, else 200.
+# content was erased and the caller's organisation could see it then, 404 when
+# the case does not exist for the caller (erased and not seen by it before; no
+# profile by the table and consent, no active break-glass grant: oversight and
+# research never see a case), 403 when the stated purpose is not the caller's,
+# else 200.
 case_status := 410 if access.erased_for_caller
 
 else := 404 if not access.profile_visible
@@ -68,6 +69,22 @@ default section_break_glass := false
 section_break_glass if {
 	section_status(input.section) == 200
 	access.mode(input.section) == "break-glass"
+}
+
+# audience lists the organisations that can see the case now: those whose
+# profile cell grants it the profile (with its consent and stage conditions,
+# for the roles the cell names), and those of users holding an active
+# break-glass grant. The hub records it with an erasure (input.case.erased_for)
+# so that only they are told the case was erased.
+audience contains org if {
+	some org, org_type in data.protocol.organisations
+	roles := object.get(data.protocol.read.cell_roles, ["profile", org_type], [])
+	access.grants("profile") with input.subject as {"sub": "", "agency": org, "roles": roles}
+}
+
+audience contains grant.agency if {
+	some grant in input.case.break_glass
+	input.now < grant.expires_at
 }
 
 case_reasons contains msg if {

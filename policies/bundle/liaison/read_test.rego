@@ -166,18 +166,45 @@ test_an_erased_case_is_410_for_those_who_see_it if {
 	got.reasons == {"the case content was erased"}
 }
 
-# Erasure clears the consent the hub decided on, so every type that reads case
-# content gets 410, whether or not it could see the case before.
-test_an_erased_case_is_410_for_every_content_reader[org_type] if {
+# An erasure recorded before the hub kept who could see the case tells every
+# type that reads case content, whether or not it could see the case before.
+test_a_legacy_erasure_is_410_for_every_content_reader[org_type] if {
 	some org_type in fixtures.case_readers
 	status(org_type, fixtures.erased(fixtures.open_to_all), "profile") == 410
 	status(org_type, object.union(fixtures.a_case("intake"), {"erased": true}), "profile") == 410
+}
+
+# Since then, only the organisations that could see the case are told it was
+# erased; any other is answered as for an unknown id.
+test_an_erased_case_is_410_only_for_those_who_could_see_it[org_type] if {
+	some org_type in fixtures.case_readers
+	reader := fixtures.by_type[org_type].subject
+	status(org_type, fixtures.erased_for(fixtures.open_to_all, [reader.agency]), "profile") == 410
+	status(org_type, fixtures.erased_for(fixtures.open_to_all, []), "profile") == 404
+	got := read.case_decision with input as fixtures.reader_input(org_type, fixtures.erased_for(fixtures.open_to_all, []), "profile")
+	"the case does not exist for the caller" in got.reasons
+	not "the case content was erased" in got.reasons
 }
 
 test_410_comes_before_404 if {
 	c := object.union(fixtures.a_case("intake"), {"erased": true})
 	status("municipality", c, "profile") == 410
 	status("municipality", object.union(fixtures.a_case("intake"), {"erased": false}), "profile") == 404
+}
+
+# audience: who could see the case, recorded with its erasure.
+test_the_audience_is_who_sees_the_profile if {
+	read.audience == {"intelligence-service", "prison-service", "probation-service"} with input as fixtures.read_input(fixtures.users["oversight-dpo"], "", fixtures.a_case("intake"))
+	read.audience == {"exit-ngo", "intelligence-service", "prison-service", "probation-service"} with input as fixtures.read_input(fixtures.users["oversight-dpo"], "", fixtures.consented(fixtures.a_case("intake"), ["exit-ngo"]))
+	lapsed := fixtures.consented_until(fixtures.a_case("intake"), "municipality", fixtures.today)
+	read.audience == {"intelligence-service", "prison-service", "probation-service"} with input as fixtures.read_input(fixtures.users["oversight-dpo"], "", lapsed)
+}
+
+test_the_audience_includes_break_glass_holders if {
+	c := fixtures.granted(fixtures.a_case("intake"), fixtures.user("x", "municipality", "coordinator"), fixtures.in_an_hour)
+	"municipality" in read.audience with input as fixtures.read_input(fixtures.users["oversight-dpo"], "", c)
+	expired := fixtures.granted(fixtures.a_case("intake"), fixtures.user("x", "municipality", "coordinator"), fixtures.an_hour_ago)
+	not "municipality" in read.audience with input as fixtures.read_input(fixtures.users["oversight-dpo"], "", expired)
 }
 
 test_410_comes_before_a_refused_purpose if {
@@ -226,10 +253,32 @@ test_another_organisations_writing_opens_nothing if {
 	status("municipality", c, "security") == 403
 }
 
-test_a_prison_role_without_the_security_role_reads_only_prison_items_once_written if {
+# Reading back one's own organisation's items never widens a role
+# restriction (PROTOCOL.md "Role-restricted cells and the originator").
+test_a_prison_role_without_the_security_role_never_reads_security[role] if {
+	some role in ["caseworker", "psychologist", "manager"]
 	c := fixtures.written(fixtures.a_case("intake"), "security", ["prison-service"])
-	status("prison", c, "security") == 200
-	read.section_decision.reasons == {"section security: only items written by prison-service"} with input as fixtures.reader_input("prison", c, "security")
+	who := fixtures.user("p-x", "prison-service", role)
+	got := read.section_decision with input as fixtures.section_input(who, "case-management", c, "security")
+	got.status == 403
+	"section security needs one of the roles [\"security-officer\"]" in got.reasons
+	cd := read.case_decision with input as fixtures.read_input(who, "case-management", c)
+	not "security" in cd.sections
+}
+
+test_the_security_officer_reads_the_prisons_disclosures if {
+	c := fixtures.written(fixtures.a_case("intake"), "security", ["prison-service"])
+	who := fixtures.users["prison-security-officer"]
+	got := read.item_decision with input as fixtures.item_input(who, "case-management", c, "security", fixtures.item("RiskDisclosureRaised", "prison-service", "TLP:AMBER", ["intelligence-service", "prison-service"]))
+	got.visible
+}
+
+test_break_glass_still_opens_security_to_a_prison_manager if {
+	manager := fixtures.users["prison-manager"]
+	c := fixtures.granted(fixtures.written(fixtures.a_case("intake"), "security", ["prison-service"]), manager, fixtures.in_an_hour)
+	got := read.section_decision with input as fixtures.section_input(manager, "case-management", c, "security")
+	got.status == 200
+	got.break_glass
 }
 
 test_a_stage_cell_before_transition_opens_to_its_writer_for_its_own_items if {

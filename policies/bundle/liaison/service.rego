@@ -6,7 +6,7 @@ package liaison.service
 import data.liaison.subject
 
 # decision answers input.action (audit.records, audit.checkpoint, audit.proofs,
-# stats, case.list) for the caller and purpose: {status: 200|403, reasons}.
+# stats, case.list, erasure.list, erasure.decide) for the caller and purpose: {status: 200|403, reasons}.
 decision := {"status": status, "reasons": reasons}
 
 status := 200 if allowed
@@ -19,8 +19,14 @@ allowed if {
 	some entry in data.protocol.service[input.action]
 	entry.org_type == subject.org_type
 	roles_condition(entry)
-	input.purpose in entry.purposes
+	purpose_condition(entry)
 }
+
+# purpose_condition: an entry without purposes is an action that reads
+# nothing (deciding an erasure request), for which no purpose is stated.
+purpose_condition(entry) if not entry.purposes
+
+purpose_condition(entry) if input.purpose in entry.purposes
 
 # case.list: listing cases is for organisations that read cases at all (the
 # profile cell is not "none"), with a purpose of their remit (PROTOCOL.md

@@ -10,7 +10,13 @@ protocol_services := {
 	"audit.checkpoint": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
 	"audit.proofs": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
 	"stats": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"], ["research-researcher", "research"]},
+	"erasure.list": {["oversight-dpo", "oversight"]},
+	"erasure.decide": {["oversight-dpo", purpose] | some purpose in purposes_and_none},
 }
+
+# purposes_and_none: deciding an erasure request reads nothing, so it states
+# no purpose (any is ignored).
+purposes_and_none := array.concat(purposes, [""])
 
 purposes := ["case-management", "risk-management", "reintegration", "case-conference", "oversight", "research", "curiosity"]
 
@@ -21,7 +27,7 @@ test_the_data_has_every_service if {
 test_services[action][name] if {
 	some action, allowed in protocol_services
 	some name, who in fixtures.users
-	every purpose in purposes {
+	every purpose in purposes_and_none {
 		got := service.decision with input as fixtures.service_input(who, purpose, action)
 		got.status == expected(allowed, name, purpose)
 	}

@@ -8,8 +8,9 @@ import data.liaison.casestate
 import data.liaison.subject
 
 # decision: {status, classification, share_with, errors, reasons}, plus
-# break_glass_minutes for BreakGlassInvoked.
-decision := object.union(
+# break_glass_minutes for BreakGlassInvoked and erasure_days for
+# ErasureRequested.
+decision := object.union_n([
 	{
 		"status": status,
 		"classification": classification,
@@ -18,15 +19,17 @@ decision := object.union(
 		"reasons": reasons,
 	},
 	break_glass_part,
-)
+	erasure_part,
+])
 
 # rule is the write table's row for the event type; undefined for a type the
 # table does not know, which nobody may then append.
 rule := data.protocol.write.events[input.event.type]
 
 # requirement is what the event needs of the case: "new" (no case yet),
-# "existing" (any case, visible or not: erasure), or "visible" (a case whose
-# profile the caller can read), the default.
+# "existing" (any case, visible or not, to those in the row's remit: the
+# erasure's events, which the oversight body appends without reading the
+# case), or "visible" (a case whose profile the caller can read), the default.
 default requirement := "visible"
 
 requirement := rule.case
@@ -36,7 +39,7 @@ status := 410 if gone
 
 else := 404 if not_found
 
-else := 403 if not in_remit
+else := 403 if refused
 
 else := 400 if count(errors) > 0
 
@@ -44,6 +47,9 @@ else := 409 if conflict
 
 else := 201
 
+# A caller that cannot see the case is answered exactly as for an unknown id
+# (PROTOCOL.md "Erasure (four eyes)"): 404, even for the erasure's events
+# when it is not in their remit.
 not_found if {
 	requirement == "visible"
 	not access.profile_visible
@@ -54,17 +60,28 @@ not_found if {
 	not casestate.exists
 }
 
-# gone: an erased case takes nothing; it says so to the types that read case
-# content (as reads do) and to the eraser.
-gone if {
-	requirement == "visible"
-	access.erased_for_caller
+not_found if {
+	requirement == "existing"
+	not in_remit
+	not access.profile_visible
 }
+
+# gone: an erased case takes nothing; it says so to the organisations that
+# could see it (as reads do) and, for the erasure's events, to those in their
+# remit.
+gone if access.erased_for_caller
 
 gone if {
 	requirement == "existing"
 	casestate.erased
+	in_remit
 }
+
+# refused: 403, the caller sees the case (or may act on it unseen) but may
+# not append this: not in the row's remit, or the four-eyes rule.
+refused if not in_remit
+
+refused if own_request
 
 # in_remit holds when an entry of the row names the caller's organisation
 # type, one of its roles (or no roles), and, for "with consent", consent holds.
@@ -96,9 +113,58 @@ conflict if {
 	not rule.after_close
 }
 
+# Four-eyes erasure (PROTOCOL.md "Erasure (four eyes)"): one officer requests,
+# naming a legal basis; a different officer confirms (CaseErased) within
+# data.protocol.erasure.confirm_within_days, or either cancels. The hub gives
+# the pending request as input.case.erasure ({id, agency, sub, expires_at},
+# absent when none) and the request acted on as input.event.request_id.
+erasure_pending if input.now < input.case.erasure.expires_at
+
+conflict if {
+	input.event.type == "ErasureRequested"
+	erasure_pending
+}
+
+conflict if {
+	input.event.type in decides_request
+	not acts_on_pending_request
+}
+
+decides_request := {"CaseErased", "ErasureCancelled"}
+
+acts_on_pending_request if {
+	erasure_pending
+	input.case.erasure.id == input.event.request_id
+}
+
+# own_request holds when the caller confirms its own request: the requester
+# may cancel it, never confirm it.
+own_request if {
+	input.event.type == "CaseErased"
+	input.case.erasure.id == input.event.request_id
+	input.case.erasure.agency == subject.org
+	input.case.erasure.sub == input.subject.sub
+}
+
 errors := [error |
-	some error in justification_errors
+	some error in (justification_errors | label_errors)
 ]
+
+# label_errors: a row may fix the labels its events take ("labels") and refuse
+# share lists ("share_list": false): CaseClosed stops every writer, so no
+# writer may be kept from reading it.
+label_errors contains error if {
+	input.event.classification != ""
+	allowed := rule.labels
+	not input.event.classification in allowed
+	error := {"field": "classification", "message": sprintf("%s takes only %s", [input.event.type, concat(" or ", allowed)])}
+}
+
+label_errors contains error if {
+	rule.share_list == false
+	count(input.event.share_with) > 0
+	error := {"field": "share_with", "message": sprintf("%s is shared with every reader of the case: give no share list", [input.event.type])}
+}
 
 justification_errors contains error if {
 	input.event.type == "BreakGlassInvoked"
@@ -120,11 +186,15 @@ classification := input.event.classification if input.event.classification != ""
 
 else := object.get(data.protocol.write.classification.by_type, input.event.type, data.protocol.write.classification.default)
 
-# share_with is the list the writer gave, or the event type's default audience
-# (every organisation of the listed types in the directory), or none.
+# share_with is the list the writer gave, or, when the writer gave neither a
+# label nor a list, the event type's default audience (every organisation of
+# the listed types in the directory), or none. A default never widens a label
+# the writer chose: TLP:RED with no names stays with the originator.
 share_with := input.event.share_with if count(input.event.share_with) > 0
 
-else := default_audience
+else := default_audience if input.event.classification == ""
+
+else := []
 
 default_audience := sort([org |
 	some org, org_type in data.protocol.organisations
@@ -134,6 +204,10 @@ default_audience := sort([org |
 default break_glass_part := {}
 
 break_glass_part := {"break_glass_minutes": data.protocol.break_glass.minutes} if input.event.type == "BreakGlassInvoked"
+
+default erasure_part := {}
+
+erasure_part := {"erasure_days": data.protocol.erasure.confirm_within_days} if input.event.type == "ErasureRequested"
 
 reasons contains msg if {
 	not rule
@@ -174,6 +248,24 @@ reasons contains msg if {
 	not consent_condition(entry)
 	msg := sprintf("%s appends %s only with the participant's consent", [subject.org, input.event.type])
 }
+
+reasons contains "an erasure request is already pending" if {
+	input.event.type == "ErasureRequested"
+	erasure_pending
+}
+
+reasons contains msg if {
+	input.event.type in decides_request
+	not acts_on_pending_request
+	msg := erasure_refusal
+}
+
+erasure_refusal := "the erasure request expired unconfirmed" if {
+	input.case.erasure.id == input.event.request_id
+	not erasure_pending
+} else := "the erasure request is no longer pending"
+
+reasons contains "four eyes: the officer who requested an erasure cannot confirm it" if own_request
 
 reasons contains "a case is already open under this id" if {
 	requirement == "new"

@@ -28,7 +28,13 @@ protocol_writers := {
 	"CaseClosed": {"prison-manager", "probation-officer"},
 	"CaseErased": {"oversight-dpo"},
 	"BreakGlassInvoked": {"prison-manager", "probation-officer", "intelligence-analyst"},
+	"ErasureRequested": {"oversight-dpo"},
+	"ErasureCancelled": {"oversight-dpo"},
 }
+
+# erasure_types are the erasure's own events, which the oversight body appends
+# without reading the case.
+erasure_types := {"ErasureRequested", "ErasureCancelled", "CaseErased"}
 
 may_write(type, name) if name in protocol_writers[type]
 
@@ -40,7 +46,10 @@ blind := {"oversight-auditor", "oversight-dpo", "research-researcher"}
 
 case_for("CaseOpened") := null
 
-case_for(type) := fixtures.open_to_all if type != "CaseOpened"
+# Confirming or cancelling needs a request pending (made by another officer).
+case_for(type) := fixtures.requested(fixtures.open_to_all, "req-1", fixtures.another_dpo, fixtures.in_an_hour) if type in {"CaseErased", "ErasureCancelled"}
+
+case_for(type) := fixtures.open_to_all if not type in {"CaseOpened", "CaseErased", "ErasureCancelled"}
 
 decide(who, c, type) := got if {
 	got := write.decision with input as fixtures.write_input(who, c, type)
@@ -49,13 +58,14 @@ decide(who, c, type) := got if {
 status(who, c, type) := decide(who, c, type).status
 
 # The status each user gets on a case every organisation may see: 201 within
-# the remit; 404 for those who see no case (except for erasure and a new case);
-# 403 otherwise.
+# the remit; 404 for those who see no case (the erasure's events included:
+# outside the remit, a case one cannot see is answered as an unknown id), 403
+# otherwise.
 expected(type, name) := 201 if may_write(type, name)
 
 else := 404 if {
 	name in blind
-	not type in {"CaseOpened", "CaseErased"}
+	type != "CaseOpened"
 }
 
 else := 403
@@ -122,10 +132,78 @@ test_oversight_and_research_raise_no_risk_disclosure_even_when_they_could_see if
 	}
 }
 
-test_erasure_needs_no_visibility_but_a_case if {
+test_erasure_requests_need_no_visibility_but_a_case if {
 	dpo := fixtures.users["oversight-dpo"]
-	status(dpo, fixtures.a_case("intake"), "CaseErased") == 201
-	status(dpo, null, "CaseErased") == 404
+	status(dpo, fixtures.a_case("intake"), "ErasureRequested") == 201
+	status(dpo, null, "ErasureRequested") == 404
+}
+
+# unseen_case_for(type) is case_for(type) without the consent that lets the
+# municipality see it.
+unseen_case_for(type) := object.union(object.remove(case_for(type), ["consent"]), {"consent": {}})
+
+test_those_who_cannot_see_a_case_learn_nothing_from_erasure[type] if {
+	some type in erasure_types
+	every name in ["oversight-auditor", "research-researcher", "municipality-coordinator"] {
+		who := fixtures.users[name]
+		status(who, unseen_case_for(type), type) == 404
+		status(who, null, type) == 404
+		status(who, fixtures.erased_for(fixtures.a_case("intake"), ["prison-service"]), type) == 404
+	}
+}
+
+test_those_who_see_a_case_but_may_not_erase_it_are_refused[type] if {
+	some type in erasure_types
+	status(fixtures.users["prison-caseworker"], case_for(type), type) == 403
+}
+
+test_erasure_requests_last_seven_days if {
+	decide(fixtures.users["oversight-dpo"], fixtures.a_case("intake"), "ErasureRequested").erasure_days == 7
+	not decide(fixtures.users["oversight-dpo"], case_for("CaseErased"), "CaseErased").erasure_days
+}
+
+test_one_erasure_request_at_a_time if {
+	pending := fixtures.requested(fixtures.a_case("intake"), "req-0", fixtures.another_dpo, fixtures.in_an_hour)
+	got := decide(fixtures.users["oversight-dpo"], pending, "ErasureRequested")
+	got.status == 409
+	"an erasure request is already pending" in got.reasons
+	lapsed := fixtures.requested(fixtures.a_case("intake"), "req-0", fixtures.another_dpo, fixtures.an_hour_ago)
+	status(fixtures.users["oversight-dpo"], lapsed, "ErasureRequested") == 201
+}
+
+test_four_eyes_a_second_officer_confirms if {
+	pending := fixtures.requested(fixtures.a_case("intake"), "req-1", fixtures.another_dpo, fixtures.in_an_hour)
+	status(fixtures.users["oversight-dpo"], pending, "CaseErased") == 201
+}
+
+test_four_eyes_the_requester_cannot_confirm if {
+	pending := fixtures.requested(fixtures.a_case("intake"), "req-1", fixtures.users["oversight-dpo"], fixtures.in_an_hour)
+	got := decide(fixtures.users["oversight-dpo"], pending, "CaseErased")
+	got.status == 403
+	"four eyes: the officer who requested an erasure cannot confirm it" in got.reasons
+	status(fixtures.users["oversight-dpo"], pending, "ErasureCancelled") == 201
+}
+
+test_four_eyes_the_same_subject_of_another_organisation_is_another_officer if {
+	pending := fixtures.requested(fixtures.a_case("intake"), "req-1", fixtures.user("dp-kim", "other-board", "dpo"), fixtures.in_an_hour)
+	status(fixtures.users["oversight-dpo"], pending, "CaseErased") == 201
+}
+
+test_an_expired_request_cannot_be_confirmed_or_cancelled[type] if {
+	some type in {"CaseErased", "ErasureCancelled"}
+	lapsed := fixtures.requested(fixtures.a_case("intake"), "req-1", fixtures.another_dpo, fixtures.an_hour_ago)
+	got := decide(fixtures.users["oversight-dpo"], lapsed, type)
+	got.status == 409
+	"the erasure request expired unconfirmed" in got.reasons
+}
+
+test_only_the_pending_request_can_be_decided[type] if {
+	some type in {"CaseErased", "ErasureCancelled"}
+	other := fixtures.requested(fixtures.a_case("intake"), "req-2", fixtures.another_dpo, fixtures.in_an_hour)
+	got := decide(fixtures.users["oversight-dpo"], other, type)
+	got.status == 409
+	"the erasure request is no longer pending" in got.reasons
+	status(fixtures.users["oversight-dpo"], fixtures.a_case("intake"), type) == 409
 }
 
 test_a_case_cannot_be_opened_twice if {
@@ -134,24 +212,37 @@ test_a_case_cannot_be_opened_twice if {
 }
 
 test_a_closed_case_takes_only_erasure[type] if {
-	some type in (object.keys(protocol_writers) - {"CaseOpened", "CaseErased"})
+	some type in ((object.keys(protocol_writers) - {"CaseOpened"}) - erasure_types)
 	every name in protocol_writers[type] {
 		status(fixtures.users[trim_suffix(name, "+c")], fixtures.closed(fixtures.open_to_all), type) == 409
 	}
 }
 
-test_a_closed_case_can_be_erased if {
-	status(fixtures.users["oversight-dpo"], fixtures.closed(fixtures.open_to_all), "CaseErased") == 201
+test_a_closed_case_can_be_erased[type] if {
+	some type in erasure_types
+	status(fixtures.users["oversight-dpo"], fixtures.closed(case_for(type)), type) == 201
 }
 
 test_an_erased_case_takes_nothing[type] if {
 	some type in (object.keys(protocol_writers) - {"CaseOpened"})
 	every name in protocol_writers[type] & {"prison-caseworker", "prison-psychologist", "prison-manager", "probation-officer", "intelligence-analyst", "oversight-dpo"} {
-		status(fixtures.users[name], fixtures.erased(fixtures.open_to_all), type) == 410
+		status(fixtures.users[name], fixtures.erased(case_for(type)), type) == 410
+		status(fixtures.users[name], fixtures.erased_for(case_for(type), ["intelligence-service", "prison-service", "probation-service"]), type) == 410
 	}
 }
 
-test_an_erased_case_is_410_even_for_those_who_could_not_see_it if {
+# After an erasure, the organisations that could see the case are told it is
+# gone; every other is told it does not exist.
+test_an_erased_case_is_410_only_for_those_who_could_see_it if {
+	mentor := fixtures.users["civil-society-mentor"]
+	status(mentor, fixtures.erased_for(fixtures.a_case("intake"), ["prison-service"]), "RiskDisclosureRaised") == 404
+	status(mentor, fixtures.erased_for(fixtures.a_case("intake"), ["exit-ngo", "prison-service"]), "RiskDisclosureRaised") == 410
+	status(fixtures.users["oversight-auditor"], fixtures.erased_for(fixtures.open_to_all, ["exit-ngo"]), "RiskDisclosureRaised") == 404
+}
+
+# An erasure recorded before the hub kept that list tells every type that
+# reads case content.
+test_a_legacy_erasure_is_410_for_every_content_reader if {
 	status(fixtures.users["civil-society-mentor"], fixtures.erased(fixtures.a_case("intake")), "RiskDisclosureRaised") == 410
 	status(fixtures.users["oversight-auditor"], fixtures.erased(fixtures.open_to_all), "RiskDisclosureRaised") == 404
 }
@@ -230,6 +321,29 @@ test_a_risk_disclosure_to_named_organisations_goes_only_to_them if {
 	got.share_with == ["probation-service"]
 }
 
+test_an_explicit_label_keeps_its_own_share_list[label] if {
+	some label in ["TLP:RED", "TLP:AMBER"]
+	got := write.decision with input as fixtures.with_event(fixtures.write_input(fixtures.users["civil-society-mentor"], fixtures.open_to_all, "RiskDisclosureRaised"), {"classification": label})
+	got.status == 201
+	got.classification == label
+	got.share_with == []
+}
+
+test_a_closed_case_is_shared_with_every_reader[label] if {
+	some label in ["TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED"]
+	got := write.decision with input as fixtures.with_event(fixtures.write_input(fixtures.users["prison-manager"], fixtures.open_to_all, "CaseClosed"), {"classification": label})
+	got.status == 400
+	[e.field | some e in got.errors] == ["classification"]
+}
+
+test_a_closed_case_takes_no_share_list if {
+	got := write.decision with input as fixtures.with_event(fixtures.write_input(fixtures.users["prison-manager"], fixtures.open_to_all, "CaseClosed"), {"share_with": ["probation-service"]})
+	got.status == 400
+	[e.field | some e in got.errors] == ["share_with"]
+	green := write.decision with input as fixtures.with_event(fixtures.write_input(fixtures.users["prison-manager"], fixtures.open_to_all, "CaseClosed"), {"classification": "TLP:GREEN"})
+	green.status == 201
+}
+
 test_other_events_share_with_nobody_by_default if {
 	decide(fixtures.users["prison-caseworker"], fixtures.open_to_all, "NeedsAssessmentRecorded").share_with == []
 }
@@ -247,4 +361,31 @@ test_an_unknown_organisation_writes_nothing if {
 test_a_refused_write_says_who_was_refused if {
 	got := decide(fixtures.users["intelligence-analyst"], fixtures.open_to_all, "TreatmentPlanAdopted")
 	got.reasons == {`intelligence-service with roles ["analyst"] may not append TreatmentPlanAdopted`}
+}
+
+# Every role the write table, the read table's role cells and the services
+# name is a role the directory's organisation types know (data.protocol.roles),
+# so that "liaison token" refuses only roles nobody uses.
+named_roles contains [entry.org_type, role] if {
+	some _, row in data.protocol.write.events
+	some entry in row.remit
+	some role in object.get(entry, "roles", [])
+}
+
+named_roles contains [org_type, role] if {
+	some _, cells in data.protocol.read.cell_roles
+	some org_type, roles in cells
+	some role in roles
+}
+
+named_roles contains [entry.org_type, role] if {
+	some _, entries in data.protocol.service
+	some entry in entries
+	some role in object.get(entry, "roles", [])
+}
+
+test_every_named_role_is_known if {
+	every pair in named_roles {
+		pair[1] in data.protocol.roles[pair[0]]
+	}
 }
