@@ -56,25 +56,33 @@ func (m *Metrics) appended(t string) {
 	}
 }
 
-// AdminHandler returns the admin side: /healthz, /readyz and /metrics.
+// AdminHandler returns the admin side: /healthz, /readyz and /metrics. Serve
+// it on an address the API's callers cannot reach (loopback by default):
+// the metrics count events by type and calls by action.
 func (s *Server) AdminHandler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.echoError
-	s.adminRoutes(e)
+	s.healthRoutes(e)
+	s.metricsRoute(e)
 	return e
 }
 
-func (s *Server) adminRoutes(e *echo.Echo) {
+// healthRoutes serves liveness and readiness; they say nothing about cases.
+func (s *Server) healthRoutes(e *echo.Echo) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", func(c echo.Context) error {
 		if !s.cfg.Projector.Ready() {
-			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "catching up"})
+			c.Response().Header().Set("Retry-After", "1")
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
+}
+
+func (s *Server) metricsRoute(e *echo.Echo) {
 	if s.cfg.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{})))
 	}

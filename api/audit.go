@@ -178,6 +178,9 @@ func (s *Server) statsPractices(k *call) (int, any, error) {
 	if err := s.service(k, "stats"); err != nil {
 		return 0, nil, err
 	}
+	if !s.cfg.Projector.Ready() {
+		return 0, nil, errNotReady
+	}
 	return http.StatusOK, struct {
 		MinCell int                `json:"min_cell"`
 		Items   []projections.Cell `json:"items"`
@@ -187,6 +190,9 @@ func (s *Server) statsPractices(k *call) (int, any, error) {
 func (s *Server) statsBreakdowns(k *call) (int, any, error) {
 	if err := s.service(k, "stats"); err != nil {
 		return 0, nil, err
+	}
+	if !s.cfg.Projector.Ready() {
+		return 0, nil, errNotReady
 	}
 	return http.StatusOK, struct {
 		MinCell int                 `json:"min_cell"`

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -56,8 +58,29 @@ func (c *Claims) Validate() error {
 		if r == "" || len(r) > domain.MaxRefLen {
 			return errors.New("roles must be non-empty strings")
 		}
+		if hasControl(r) {
+			return errors.New("roles must not hold control characters")
+		}
+	}
+	if hasControl(c.Subject) || hasControl(c.Agency) {
+		return errors.New("sub and agency must not hold control characters")
 	}
 	return nil
+}
+
+// hasControl reports whether s holds a control character (C0, DEL, C1) or is
+// not UTF-8: no identity needs one, and one could make two identities look
+// alike wherever they are joined into a key or a log line.
+func hasControl(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // VerificationKey is one public key tokens may be signed with, pinned to one

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,7 +30,7 @@ func (s *Server) view(id string) (*projections.View, error) {
 	return v, nil
 }
 
-var errNotReady = &domain.Error{Kind: domain.KindInternal, Message: "the hub is starting"}
+var errNotReady = &domain.Error{Kind: domain.KindUnavailable, Message: "the hub is starting: its views are catching up with the log; try again"}
 
 func lowerASCII(s string) string {
 	b := []byte(s)
@@ -44,8 +42,18 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
-func (k *call) readQuery(v *projections.View) policies.ReadQuery {
-	return policies.ReadQuery{Identity: k.id, Purpose: k.purpose, Case: v.Case, CaseKey: v.PolicyKey, Now: k.now}
+func (k *call) readQuery() policies.ReadQuery {
+	return policies.ReadQuery{Identity: k.id, Purpose: k.purpose, Now: k.now}
+}
+
+// readerView returns the caller's view of case version v, or the error its
+// refusal answers (noted in the access record).
+func (s *Server) readerView(k *call, v *projections.View) (*readerView, error) {
+	rv, err := s.viewOf(k.ctx, k.readQuery(), v)
+	if err != nil || !rv.dec.Allow {
+		return nil, k.deny(rv.dec.Decision, err)
+	}
+	return rv, nil
 }
 
 // deny turns a refusal into the error the caller sees, and notes it in the
@@ -92,13 +100,19 @@ func (s *Server) readCase(k *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	d, err := s.cfg.Policy.ReadCase(k.ctx, k.readQuery(v))
-	if err != nil || !d.Allow {
-		return 0, nil, k.deny(d.Decision, err)
+	rv, err := s.readerView(k, v)
+	if err != nil {
+		return 0, nil, err
 	}
-	k.allow(d.Decision)
-	k.rec.BreakGlass = d.BreakGlass
-	return http.StatusOK, caseOut{CaseID: v.Case.ID, Stage: v.Case.Stage, Version: v.Case.Version, Sections: orEmpty(d.Sections)}, nil
+	k.allow(rv.dec.Decision)
+	k.rec.BreakGlass = rv.dec.BreakGlass
+	return http.StatusOK, caseOutOf(v, rv), nil
+}
+
+// caseOutOf is a case as a reader gets it: stage, version and sections of its
+// view.
+func caseOutOf(v *projections.View, rv *readerView) caseOut {
+	return caseOut{CaseID: v.Case.ID, Stage: rv.stage(), Version: rv.version(), Sections: orEmpty(rv.dec.Sections)}
 }
 
 func orEmpty[T any](s []T) []T {
@@ -108,8 +122,10 @@ func orEmpty[T any](s []T) []T {
 	return s
 }
 
-// List paging: the cursor is the opening position of the last case listed,
-// base64url-encoded; it is opaque to clients.
+// List paging: cases come in the order they were opened; the cursor is the
+// opening of the last case listed, sealed for the caller (an opaque token
+// that another identity cannot use and nobody can read or forge). A page has
+// a next_cursor only when a further case the caller may list exists.
 const (
 	defaultListLimit = 50
 	maxListLimit     = 500
@@ -130,11 +146,10 @@ func (s *Server) listCases(k *call) (int, any, error) {
 	}
 	var after uint64
 	if cur := q.Get("cursor"); cur != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cur)
-		if err != nil || len(b) != 8 {
-			return 0, nil, domain.Invalid("invalid cursor", domain.FieldError{Field: "cursor", Message: "is not a cursor this hub gave"})
+		var err error
+		if after, err = s.tokens.openUint(tokenList, string(appendIdentity(nil, k.id)), cur); err != nil {
+			return 0, nil, domain.Invalid("invalid cursor", domain.FieldError{Field: "cursor", Message: "is not a cursor this hub gave this caller"})
 		}
-		after = binary.BigEndian.Uint64(b)
 	}
 	var stage domain.Stage
 	if st := q.Get("stage"); st != "" {
@@ -152,25 +167,29 @@ func (s *Server) listCases(k *call) (int, any, error) {
 	var failure error
 	refused := 0
 	s.cfg.Projector.Scan(after, func(v *projections.View) bool {
-		if v.Case.Erased || stage != "" && v.Case.Stage != stage {
+		if v.Case.Erased {
 			return true
 		}
-		if len(items) == limit {
-			more = true
-			return false
-		}
-		d, err := s.cfg.Policy.ReadCase(k.ctx, k.readQuery(v))
+		rv, err := s.viewOf(k.ctx, k.readQuery(), v)
 		if err != nil {
 			failure = err
 			return false
 		}
-		if !d.Allow {
-			if d.Kind == domain.KindForbidden {
+		if !rv.dec.Allow {
+			if rv.dec.Kind == domain.KindForbidden {
 				refused++
 			}
 			return true
 		}
-		items = append(items, caseOut{CaseID: v.Case.ID, Stage: v.Case.Stage, Version: v.Case.Version, Sections: orEmpty(d.Sections)})
+		// The stage filter is on the stage the caller gets.
+		if stage != "" && rv.stage() != stage {
+			return true
+		}
+		if len(items) == limit {
+			more = true // a further case the caller may list
+			return false
+		}
+		items = append(items, caseOutOf(v, rv))
 		last = v.Opened
 		return true
 	})
@@ -182,9 +201,7 @@ func (s *Server) listCases(k *call) (int, any, error) {
 		NextCursor *string   `json:"next_cursor"`
 	}{Items: items}
 	if more {
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], last)
-		c := base64.RawURLEncoding.EncodeToString(b[:])
+		c := s.tokens.sealUint(tokenList, string(appendIdentity(nil, k.id)), last)
 		out.NextCursor = &c
 	}
 	k.rec.Reasons = []string{"listed " + strconv.Itoa(len(items)) + " cases"}

@@ -22,7 +22,11 @@ var demoPersonas = []api.DemoPersona{
 // nothing else configured: the demo endpoints need no log, policy or store.
 func demoServer(t *testing.T, demo *api.DemoConfig) http.Handler {
 	t.Helper()
-	return api.New(api.Config{Demo: demo, Clock: clock}).Handler()
+	srv, err := api.New(api.Config{Demo: demo, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv.Handler()
 }
 
 func serveDemo(h http.Handler, method, path, contentType, body string) *httptest.ResponseRecorder {

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -40,25 +41,64 @@ func LoadOrCreateDevKey(dataDir string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp(dataDir, ".dev-key-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp.Name())
-	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	tmp.Close()
-	// Link fails if another process created the key first: then use theirs.
-	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := createOnce(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
 		return nil, err
 	}
 	return readDevKey(path)
+}
+
+// createOnce writes a new file at path with content, durably and mode 0600,
+// unless a file is already there: two processes creating it at once agree on
+// the first one's.
+func createOnce(path string, content []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".key-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	tmp.Close()
+	// Link fails if another process created the file first: then keep theirs.
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// TokenKeyFile is the file, in the data directory, of the key that seals the
+// API's opaque tokens (positions, list cursors). Hub replicas share it.
+const TokenKeyFile = "token.key"
+
+// LoadOrCreateTokenKey returns the token key of a data directory (base64 of
+// TokenKeySize random bytes, mode 0600), creating it on first use.
+func LoadOrCreateTokenKey(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, TokenKeyFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, err
+		}
+		key := make([]byte, TokenKeySize)
+		rand.Read(key)
+		if err := createOnce(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n")); err != nil {
+			return nil, fmt.Errorf("token key: %w", err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("token key: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != TokenKeySize {
+		return nil, fmt.Errorf("token key %s: not base64 of %d bytes", path, TokenKeySize)
+	}
+	return key, nil
 }
 
 func readDevKey(path string) (ed25519.PrivateKey, error) {

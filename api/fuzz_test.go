@@ -269,11 +269,12 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	must(err)
 	trees, err := transparency.Open(ctx, transparency.Config{KV: st, Journal: st, Events: st, Key: ckey, Index: new(accesslog.Postings), Logger: logger})
 	must(err)
-	srv := api.New(api.Config{
+	srv, err := api.New(api.Config{
 		Log: st, Projector: proj, Codec: cdc, Keys: keys, Policy: policy, Access: s.access,
 		Verifier: api.NewVerifier(api.DevKeys(devKey), api.DevIssuer, api.DevAudience, nil),
 		Audit:    accesslog.NewService(s.access, st, trees), Logger: logger,
 	})
+	must(err)
 	s.handler = srv.Handler()
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -1,24 +1,12 @@
 package api
 
 import (
-	"net/http"
 	"sync"
 
 	"golang.org/x/time/rate"
 
 	"github.com/liaison-hub/liaison/domain"
 )
-
-// kindTooMany is local to the API: an identity over its request rate.
-const kindTooMany domain.Kind = 201
-
-func init() {
-	problemTypes[kindTooMany] = struct {
-		status int
-		typ    string
-		title  string
-	}{http.StatusTooManyRequests, "https://liaison.example/problems/too-many-requests", "Too many requests"}
-}
 
 // limiter limits each identity (organisation and subject) to a request rate,
 // with a burst. A zero rate means no limit.
@@ -38,12 +26,13 @@ func newLimiter(perSecond float64, burst int) *limiter {
 	return &limiter{rate: rate.Limit(perSecond), burst: burst, by: map[string]*rate.Limiter{}}
 }
 
-// allow reports whether the identity may make one more request now.
-func (l *limiter) allow(agency, sub string) bool {
+// allow reports whether the identity (a subject of an issuer, in an
+// organisation) may make one more request now.
+func (l *limiter) allow(issuer, agency, sub string) bool {
 	if l == nil || l.rate <= 0 {
 		return true
 	}
-	key := agency + "\x00" + sub
+	key := string(appendKey(appendKey(appendKey(nil, issuer), agency), sub))
 	l.mu.Lock()
 	lim := l.by[key]
 	if lim == nil {
@@ -57,4 +46,4 @@ func (l *limiter) allow(agency, sub string) bool {
 	return lim.Allow()
 }
 
-var errTooMany = &domain.Error{Kind: kindTooMany, Message: "this identity exceeds its request rate; slow down"}
+var errTooMany = &domain.Error{Kind: domain.KindTooMany, Message: "this identity exceeds its request rate; slow down"}

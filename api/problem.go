@@ -23,13 +23,16 @@ var problemTypes = map[domain.Kind]struct {
 	typ    string
 	title  string
 }{
-	domain.KindInvalid:   {http.StatusBadRequest, "https://liaison.example/problems/invalid", "Invalid request"},
-	domain.KindNotFound:  {http.StatusNotFound, "https://liaison.example/problems/not-found", "Not found"},
-	domain.KindForbidden: {http.StatusForbidden, "https://liaison.example/problems/forbidden", "Forbidden by the sharing protocol"},
-	domain.KindConflict:  {http.StatusConflict, "https://liaison.example/problems/conflict", "Conflict"},
-	domain.KindGone:      {http.StatusGone, "https://liaison.example/problems/gone", "Erased"},
-	domain.KindTooLarge:  {http.StatusRequestEntityTooLarge, "https://liaison.example/problems/too-large", "Request too large"},
-	domain.KindInternal:  {http.StatusInternalServerError, "https://liaison.example/problems/internal", "Internal error"},
+	domain.KindInvalid:      {http.StatusBadRequest, "https://liaison.example/problems/invalid", "Invalid request"},
+	domain.KindNotFound:     {http.StatusNotFound, "https://liaison.example/problems/not-found", "Not found"},
+	domain.KindForbidden:    {http.StatusForbidden, "https://liaison.example/problems/forbidden", "Forbidden by the sharing protocol"},
+	domain.KindConflict:     {http.StatusConflict, "https://liaison.example/problems/conflict", "Conflict"},
+	domain.KindGone:         {http.StatusGone, "https://liaison.example/problems/gone", "Erased"},
+	domain.KindTooLarge:     {http.StatusRequestEntityTooLarge, "https://liaison.example/problems/too-large", "Request too large"},
+	domain.KindUnauthorized: {http.StatusUnauthorized, "https://liaison.example/problems/unauthorized", "Unauthorized"},
+	domain.KindTooMany:      {http.StatusTooManyRequests, "https://liaison.example/problems/too-many-requests", "Too many requests"},
+	domain.KindUnavailable:  {http.StatusServiceUnavailable, "https://liaison.example/problems/unavailable", "Unavailable"},
+	domain.KindInternal:     {http.StatusInternalServerError, "https://liaison.example/problems/internal", "Internal error"},
 }
 
 // Status returns the HTTP status of an error kind: the one place kinds meet HTTP.
@@ -52,22 +55,15 @@ func problemOf(err error) Problem {
 		t = problemTypes[domain.KindInternal]
 	}
 	p := Problem{Type: t.typ, Title: t.title, Status: t.status, Errors: e.Fields}
-	if e.Kind != domain.KindInternal {
+	switch e.Kind {
+	case domain.KindInternal:
+	case domain.KindUnauthorized:
+		// A missing or bad token: say no more than that, whatever was wrong.
+		p.Detail = "a valid bearer token is required"
+	default:
 		p.Detail = e.Message
 	}
 	return p
-}
-
-// unauthorized is the problem of a missing or bad token; it says no more than
-// that, whatever was wrong.
-var unauthorized = Problem{
-	Type: "https://liaison.example/problems/unauthorized", Title: "Unauthorized", Status: http.StatusUnauthorized,
-	Detail: "a valid bearer token is required",
-}
-
-var unavailable = Problem{
-	Type: "https://liaison.example/problems/unavailable", Title: "Unavailable", Status: http.StatusServiceUnavailable,
-	Detail: "the hub cannot serve this request now; try again",
 }
 
 func (p Problem) body() []byte {

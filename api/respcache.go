@@ -2,13 +2,13 @@ package api
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"hash/maphash"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/projections"
 )
 
@@ -54,31 +54,38 @@ func newAnswerCache() *answerCache {
 	return c
 }
 
-// answerKey names an answer: the call, the case version, the reader and what it
-// asked.
+// answerKey names an answer: the call, the case version, the policy, the
+// reader and what it asked. Every part is length-prefixed, so that no two
+// different readers or questions share a key whatever their strings hold.
 func answerKey(k *call, v *projections.View, what string) string {
-	var b strings.Builder
-	b.Grow(128)
-	b.WriteString(k.rec.Action)
-	b.WriteByte(0)
-	b.WriteString(what)
-	b.WriteByte(0)
-	b.WriteString(v.Case.ID)
-	b.WriteByte(0)
-	b.WriteString(strconv.FormatUint(v.Case.Version, 10))
-	b.WriteByte(0)
-	b.WriteString(k.rec.PolicyRevision)
-	b.WriteByte(0)
-	b.WriteString(k.id.Agency)
-	b.WriteByte(0)
-	b.WriteString(k.id.Subject)
-	for _, r := range k.id.Roles {
-		b.WriteByte(0)
-		b.WriteString(r)
+	b := make([]byte, 0, 160)
+	b = appendKey(b, k.rec.Action)
+	b = appendKey(b, what)
+	b = appendKey(b, v.Case.ID)
+	b = binary.AppendUvarint(b, v.Case.Version)
+	b = appendKey(b, k.rec.PolicyRevision)
+	b = appendIdentity(b, k.id)
+	b = appendKey(b, k.purpose)
+	return string(b)
+}
+
+// appendKey appends s to a cache key, length first.
+func appendKey(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendIdentity appends an identity to a key: issuer, organisation, subject
+// and roles, each length-prefixed.
+func appendIdentity(b []byte, id domain.Identity) []byte {
+	b = appendKey(b, id.Issuer)
+	b = appendKey(b, id.Agency)
+	b = appendKey(b, id.Subject)
+	b = binary.AppendUvarint(b, uint64(len(id.Roles)))
+	for _, r := range id.Roles {
+		b = appendKey(b, r)
 	}
-	b.WriteByte(0)
-	b.WriteString(k.purpose)
-	return b.String()
+	return b
 }
 
 func (c *answerCache) shard(key string) *answerShard {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -16,15 +17,14 @@ import (
 const (
 	RetentionSubject = "liaison:retention"
 	RetentionAgency  = "liaison-hub"
-	retentionBasis   = "retention"
 )
 
 // ApplyRetention erases every case closed more than after ago: it appends
-// CaseErased with the legal basis "retention" and destroys the case key, each
-// with its access record (action case.erase, sub liaison:retention). Retention
-// is the deployment's configuration, not a sharing rule, so the protocol's
-// write table is not asked. It returns how many cases it erased, and the first
-// error that stopped it.
+// CaseErased with the legal basis "retention-expired" and destroys the case
+// key, each with its access record (action case.erase, sub liaison:retention).
+// Retention is the deployment's configuration, not a sharing rule, so the
+// protocol's write table is not asked, nor a second officer. It returns how
+// many cases it erased, and the first error that stopped it.
 func (s *Server) ApplyRetention(ctx context.Context, after time.Duration) (int, error) {
 	if !s.cfg.Projector.Ready() {
 		return 0, errNotReady
@@ -37,32 +37,30 @@ func (s *Server) ApplyRetention(ctx context.Context, after time.Duration) (int, 
 		}
 		return true
 	})
-	_, raw, err := domain.DecodeData(domain.CaseErased, mustJSON(domain.CaseErasedData{LegalBasis: retentionBasis}), s.cfg.Policy.Directory(), "")
-	if err != nil {
-		return 0, err
-	}
+	raw := mustJSON(domain.CaseErasedData{LegalBasis: domain.LegalBasisRetention})
 	erased := 0
 	for _, id := range due {
 		if err := ctx.Err(); err != nil {
 			return erased, err
 		}
 		start := s.now()
-		reasons := []string{"retention: closed more than " + strconv.Itoa(int(after.Hours()/24)) + " days ago", "legal basis: " + retentionBasis}
+		reasons := []string{"retention: closed more than " + strconv.Itoa(int(after.Hours()/24)) + " days ago"}
 		k := &call{ctx: ctx, now: start, id: domain.Identity{Subject: RetentionSubject, Agency: RetentionAgency, Roles: []string{"retention"}}}
 		k.rec = accesslog.Record{
 			Time: start, RequestID: "retention-" + strconv.FormatInt(start.UnixNano(), 36), Sub: RetentionSubject,
 			Agency: RetentionAgency, Roles: []string{"retention"}, Action: "case.erase", CaseID: id,
-			PolicyRevision: s.cfg.Policy.Revision(),
+			PolicyRevision: s.cfg.Policy.Revision(), LegalBasis: domain.LegalBasisRetention,
 		}
 		decided := &policies.WriteDecision{Decision: policies.Decision{Allow: true, Reasons: reasons}, Classification: domain.TLPGreen}
-		_, err := s.eraseCase(k, id, raw, decided)
-		k.rec.Decision, k.rec.Status, k.rec.Reasons = accesslog.Allow, 200, reasons
+		err := s.eraseCase(k, id, draft{typ: domain.CaseErased, raw: raw, expected: -1, status: http.StatusOK, decided: decided})
 		if err != nil {
 			k.rec.Decision, k.rec.Status = accesslog.Deny, Status(domain.KindOf(err))
 			k.rec.Reasons = append(reasons, reasonOf(err))
 		}
-		if _, aerr := s.cfg.Access.Append(ctx, &k.rec); aerr != nil {
-			return erased, aerr
+		if !k.recorded {
+			if _, aerr := s.cfg.Access.Append(ctx, &k.rec); aerr != nil {
+				return erased, aerr
+			}
 		}
 		if err != nil && domain.KindOf(err) != domain.KindGone {
 			return erased, err

@@ -45,40 +45,61 @@ func (s *Server) readSection(k *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	q := k.readQuery(v)
 	sec, known := domain.ParseSection(k.c.Param("section"))
 	if !known {
 		// Say "no such section" only to a reader who may see the case at all.
-		d, err := s.cfg.Policy.ReadCase(k.ctx, q)
-		if err != nil || !d.Allow {
-			return 0, nil, k.deny(d.Decision, err)
+		if _, err := s.readerView(k, v); err != nil {
+			return 0, nil, err
 		}
 		k.rec.Decision = accesslog.Deny
 		return 0, nil, domain.Errorf(domain.KindNotFound, "no such section")
 	}
-	return s.cachedRead(k, v, string(sec), func() (int, any, error) { return s.renderSection(k, v, q, sec) })
+	return s.cachedRead(k, v, string(sec), func() (int, any, error) { return s.renderSection(k, v, sec) })
 }
 
 // renderSection answers a section read once the case and section are known.
-func (s *Server) renderSection(k *call, v *projections.View, q policies.ReadQuery, sec domain.Section) (int, any, error) {
-	d, err := s.cfg.Policy.ReadSection(k.ctx, q, sec)
+func (s *Server) renderSection(k *call, v *projections.View, sec domain.Section) (int, any, error) {
+	rv, err := s.readerView(k, v)
+	if err != nil {
+		return 0, nil, err
+	}
+	d, err := s.cfg.Policy.ReadSection(k.ctx, rv.q, sec)
 	if err != nil || !d.Allow {
 		return 0, nil, k.deny(d.Decision, err)
 	}
 	k.allow(d.Decision)
-	only := []domain.Section{sec}
-	items, why, err := s.render(k, v, q, func(t domain.EventType) []domain.Section {
-		if slices.Contains(domain.SectionsOf(t), sec) {
-			return only
+	// The section's items: the events of the view that feed it, each as the
+	// section shows it; and, to count what is withheld, how many events feed
+	// it at all.
+	var picked []shownItem
+	feeding := 0
+	for i := range v.Items {
+		if slices.Contains(domain.SectionsOf(v.Items[i].Type()), sec) {
+			feeding++
 		}
-		return nil
-	}, 0)
+	}
+	for n, vi := range rv.items {
+		if !slices.Contains(domain.SectionsOf(vi.it.Type()), sec) {
+			continue
+		}
+		dec := vi.dec
+		if vi.section != sec {
+			if dec, err = s.cfg.Policy.ReadItem(k.ctx, rv.q, sec, policyItem(vi.it)); err != nil {
+				return 0, nil, domain.Internal(err)
+			}
+			if !dec.Visible {
+				continue
+			}
+		}
+		picked = append(picked, shownItem{it: vi.it, number: uint64(n + 1), dec: dec})
+	}
+	items, why, err := s.render(k, v, picked, feeding-len(picked))
 	if err != nil {
 		return 0, nil, err
 	}
 	k.rec.BreakGlass = k.rec.BreakGlass || d.BreakGlass
 	return http.StatusOK, sectionOut{
-		CaseID: v.Case.ID, Section: sec, Stage: v.Case.Stage, Version: v.Case.Version,
+		CaseID: v.Case.ID, Section: sec, Stage: rv.stage(), Version: rv.version(),
 		Items: items, BreakGlass: k.rec.BreakGlass, Reasons: why,
 	}, nil
 }
@@ -99,24 +120,33 @@ func (s *Server) readEvents(k *call) (int, any, error) {
 	return s.cachedRead(k, v, "after:"+strconv.FormatUint(after, 10), func() (int, any, error) { return s.renderEvents(k, v, after) })
 }
 
-// renderEvents answers an events read once the case is known.
+// renderEvents answers an events read once the case is known: the events of
+// the caller's view numbered after after.
 func (s *Server) renderEvents(k *call, v *projections.View, after uint64) (int, any, error) {
-	q := k.readQuery(v)
-	d, err := s.cfg.Policy.ReadCase(k.ctx, q)
-	if err != nil || !d.Allow {
-		return 0, nil, k.deny(d.Decision, err)
+	rv, err := s.readerView(k, v)
+	if err != nil {
+		return 0, nil, err
 	}
-	k.allow(d.Decision)
-	readable := d.Sections
-	items, _, err := s.render(k, v, q, func(t domain.EventType) []domain.Section {
-		var out []domain.Section
-		for _, sec := range domain.SectionsOf(t) {
-			if slices.Contains(readable, sec) {
-				out = append(out, sec)
+	k.allow(rv.dec.Decision)
+	k.rec.BreakGlass = rv.dec.BreakGlass
+	var picked []shownItem
+	for n, vi := range rv.items {
+		if number := uint64(n + 1); number > after {
+			picked = append(picked, shownItem{it: vi.it, number: number, dec: vi.dec})
+		}
+	}
+	hidden := 0
+	if after == 0 {
+		// Events of the case that are not in the view (those that feed a
+		// section): counted in the access record, never in the answer.
+		for i := range v.Items {
+			if len(domain.SectionsOf(v.Items[i].Type())) > 0 {
+				hidden++
 			}
 		}
-		return out
-	}, after)
+		hidden -= len(rv.items)
+	}
+	items, _, err := s.render(k, v, picked, hidden)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -125,42 +155,19 @@ func (s *Server) renderEvents(k *call, v *projections.View, after uint64) (int, 
 	}{items}, nil
 }
 
-// render returns the items of a case the reader may see, each through the first
-// of its sections (given by through) that shows it, with its data reduced to the
-// fields the policy grants, and the policy's reasons for the fields it withheld.
-// It counts what it withholds in the access record.
-func (s *Server) render(k *call, v *projections.View, q policies.ReadQuery, through func(domain.EventType) []domain.Section, after uint64) ([]itemOut, []string, error) {
-	type shown struct {
-		it  *projections.Item
-		dec policies.ItemDecision
-	}
-	var picked []shown
-	withheld := 0
-	for i := range v.Items {
-		it := &v.Items[i]
-		if it.Version <= after {
-			continue
-		}
-		secs := through(it.Type())
-		if len(secs) == 0 {
-			continue
-		}
-		visible := false
-		for _, sec := range secs {
-			dec, err := s.cfg.Policy.ReadItem(k.ctx, q, sec, policies.Item{Type: it.Type(), Originator: it.Originator(), Classification: it.Classification(), ShareWith: it.ShareWith()})
-			if err != nil {
-				return nil, nil, domain.Internal(err)
-			}
-			if dec.Visible {
-				picked = append(picked, shown{it, dec})
-				visible = true
-				break
-			}
-		}
-		if !visible {
-			withheld++
-		}
-	}
+// shownItem is an event a reader gets: its place in the reader's view and the
+// decision on how much of it it sees.
+type shownItem struct {
+	it     *projections.Item
+	number uint64
+	dec    policies.ItemDecision
+}
+
+// render returns the items shown, their data reduced to the fields the
+// policy grants, and the policy's reasons for the fields it withheld. It
+// counts in the access record the events withheld (hidden, given by the
+// caller) and the fields redacted.
+func (s *Server) render(k *call, v *projections.View, picked []shownItem, hidden int) ([]itemOut, []string, error) {
 	versions := make([]uint64, len(picked))
 	for i, p := range picked {
 		versions[i] = p.it.Version
@@ -170,6 +177,7 @@ func (s *Server) render(k *call, v *projections.View, q policies.ReadQuery, thro
 		return nil, nil, err
 	}
 	out := make([]itemOut, 0, len(picked))
+	withheld := hidden
 	var why []string
 	for _, p := range picked {
 		filtered, redacted := filterFields(data[p.it.Version], p.dec.Fields)
@@ -182,7 +190,7 @@ func (s *Server) render(k *call, v *projections.View, q policies.ReadQuery, thro
 			}
 		}
 		o := itemOut{
-			EventID: codec.FormatUUID(p.it.ID), Type: string(p.it.Type()), Version: p.it.Version,
+			EventID: codec.FormatUUID(p.it.ID), Type: string(p.it.Type()), Version: p.number,
 			RecordedAt: domain.FormatTime(p.it.RecordedAt()), Originator: p.it.Originator(),
 			Classification: string(p.it.Classification()), ShareWith: orEmpty(p.it.ShareWith()),
 			Data: filtered, Redacted: redacted,

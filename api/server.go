@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -37,30 +36,43 @@ const MaxBodyBytes = 1 << 20
 // PurposeHeader is the header in which a reader states its purpose.
 const PurposeHeader = "Liaison-Purpose"
 
-// MinPositionHeader carries the position an append answered (its "position"):
-// a hub that has not yet applied that position waits for it (up to
-// MaxPositionWait) before serving the call, so that a client that wrote through
-// one hub replica reads its write through any other.
+// MinPositionHeader carries the position an append answered (its "position",
+// an opaque token): a hub that has not yet applied that position waits for it
+// (up to MaxPositionWait) before serving the call, so that a client that wrote
+// through one hub replica reads its write through any other. The hub replicas
+// share the key that seals it (TokenKey).
 const MinPositionHeader = "Liaison-Min-Position"
 
 // MaxPositionWait bounds the wait for MinPositionHeader; past it, 503.
 const MaxPositionWait = 5 * time.Second
 
+// CallTimeout bounds one API call. A call runs to its end, access record
+// included, whatever its client does meanwhile: a client that goes away must
+// not leave an effect without its record.
+const CallTimeout = 30 * time.Second
+
 // Config wires a Server. Every field but Logger, Clock, Audit and Metrics is
 // required.
 type Config struct {
-	Log        eventlog.Log
-	Projector  *projections.Projector
-	Codec      *codec.Codec
-	Keys       keystore.Store
-	Policy     *policies.Authorizer
-	Access     *accesslog.Log
-	Verifier   *Verifier
-	Audit      AuditService
-	Metrics    *Metrics
-	Logger     *slog.Logger
-	Clock      func() time.Time
-	AdminRoute bool // serve /healthz, /readyz and /metrics on this handler too
+	Log       eventlog.Log
+	Projector *projections.Projector
+	Codec     *codec.Codec
+	Keys      keystore.Store
+	Policy    *policies.Authorizer
+	Access    *accesslog.Log
+	Verifier  *Verifier
+	Audit     AuditService
+	Metrics   *Metrics
+	Logger    *slog.Logger
+	Clock     func() time.Time
+	// AdminRoute serves /metrics on the API handler too. The API handler
+	// always serves /healthz and /readyz; /metrics belongs on the admin
+	// handler (AdminHandler), away from the API's callers.
+	AdminRoute bool
+	// TokenKey seals the opaque tokens the API hands out (positions, list
+	// cursors), TokenKeySize bytes; hub replicas share it. Nil: a random key,
+	// valid for this process only.
+	TokenKey []byte
 	// Console, when set, serves the web console at / and /ui/*.
 	Console http.Handler
 	// RateLimit is the requests per second allowed to one identity (0: no
@@ -85,11 +97,17 @@ type Server struct {
 	log     *slog.Logger
 	limiter *limiter
 	answers *answerCache
+	tokens  *sealer
 }
 
-// New returns a server with every route registered.
-func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), answers: newAnswerCache()}
+// New returns a server with every route registered. It returns an error when
+// the configuration cannot work (a token key of the wrong size).
+func New(cfg Config) (*Server, error) {
+	tokens, err := newSealer(cfg.TokenKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), answers: newAnswerCache(), tokens: tokens}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -110,7 +128,7 @@ func New(cfg Config) *Server {
 	}
 	s.echo = e
 	s.routes()
-	return s
+	return s, nil
 }
 
 // Handler returns the HTTP handler.
@@ -138,7 +156,10 @@ func (s *Server) routes() {
 	e.GET("/v1/cases/:id/events", s.route("events.read", true, s.readEvents))
 	e.POST("/v1/cases/:id/events", s.route("event.append", false, s.appendEvent))
 	e.POST("/v1/cases/:id/break-glass", s.route("break-glass", false, s.breakGlass))
-	e.POST("/v1/cases/:id/erase", s.route("case.erase", false, s.erase))
+	e.POST("/v1/cases/:id/erase", s.route("case.erase", false, s.requestErasure))
+	e.GET("/v1/erasures", s.route("erasure.list", true, s.listErasures))
+	e.POST("/v1/erasures/:request/confirm", s.route("erasure.confirm", false, s.confirmErasure))
+	e.POST("/v1/erasures/:request/cancel", s.route("erasure.cancel", false, s.cancelErasure))
 	e.GET("/v1/audit/records", s.route("audit.records", true, s.auditRecords))
 	e.GET("/v1/audit/checkpoint", s.route("audit.checkpoint", true, s.auditCheckpoint))
 	e.GET("/v1/audit/proofs/inclusion", s.route("audit.proofs", true, s.inclusionProof))
@@ -153,8 +174,9 @@ func (s *Server) routes() {
 		return 0, nil, domain.Errorf(domain.KindNotFound, "no such route")
 	})
 	e.Any("/v1/*", s.unknown)
+	s.healthRoutes(e)
 	if s.cfg.AdminRoute {
-		s.adminRoutes(e)
+		s.metricsRoute(e)
 	}
 	if s.cfg.Console != nil {
 		h := echo.WrapHandler(s.cfg.Console)
@@ -176,6 +198,9 @@ type call struct {
 	body    []byte
 	rec     accesslog.Record
 	now     time.Time
+	// recorded says that the access record was made durable with the call's
+	// effect (a write committed with its record): route must not add it again.
+	recorded bool
 }
 
 // handler serves one call: it returns the status and the body of a successful
@@ -185,55 +210,62 @@ type handler func(k *call) (int, any, error)
 // route wraps a handler with everything every call gets: request id, body
 // limit, token verification, purpose, error mapping and — before the answer is
 // written — its access record, made durable. If the record cannot be made
-// durable, the caller gets 503 and nothing of the answer.
+// durable, the caller gets 503 and nothing of the answer. The call runs under
+// a context its client cannot cancel (CallTimeout): whatever the client does,
+// what the call did has its record.
 func (s *Server) route(action string, needPurpose bool, h handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := s.now()
-		k := &call{c: c, ctx: c.Request().Context(), now: start}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), CallTimeout)
+		defer cancel()
+		k := &call{c: c, ctx: ctx, now: start}
 		k.rec = accesslog.Record{
 			Time: start, RequestID: requestID(c), Action: action,
 			CaseID: clip(c.Param("id")), Section: clip(c.Param("section")),
 			PolicyRevision: s.cfg.Policy.Revision(),
 		}
 		status, body, err := s.serve(k, needPurpose, h)
-		if err != nil {
-			status = Status(domain.KindOf(err))
-			if status == http.StatusInternalServerError {
-				s.log.Error("request failed", "action", action, "request_id", k.rec.RequestID, "err", err)
+		if k.recorded {
+			// The record went with the effect, as the call succeeded; a
+			// failure after it (the views not catching up) changes the
+			// answer, not what happened.
+			if err != nil {
+				s.log.Error("a write was recorded but could not be answered", "action", action, "request_id", k.rec.RequestID, "err", err)
 			}
-			if k.rec.Decision == "" || k.rec.Decision != accesslog.Deny {
+		} else {
+			if err != nil {
+				status = Status(domain.KindOf(err))
+				if status == http.StatusInternalServerError {
+					s.log.Error("request failed", "action", action, "request_id", k.rec.RequestID, "err", err)
+				}
 				k.rec.Decision = accesslog.Deny
+				if len(k.rec.Reasons) == 0 {
+					k.rec.Reasons = []string{reasonOf(err)}
+				}
 			}
-			if len(k.rec.Reasons) == 0 {
-				k.rec.Reasons = []string{reasonOf(err)}
+			if k.rec.Decision == "" {
+				k.rec.Decision = accesslog.Allow
+			}
+			k.rec.Status = status
+			// The durable record comes first: no answer leaves without it.
+			if _, aerr := s.cfg.Access.Append(k.ctx, &k.rec); aerr != nil {
+				s.log.Error("access record not durable; refusing the answer", "request_id", k.rec.RequestID, "err", aerr)
+				return s.writeProblem(c, problemOf(errStorage))
 			}
 		}
-		if k.rec.Decision == "" {
-			k.rec.Decision = accesslog.Allow
-		}
-		k.rec.Status = status
-		// The durable record comes first: no answer leaves without it.
-		if _, aerr := s.cfg.Access.Append(k.ctx, &k.rec); aerr != nil {
-			s.log.Error("access record not durable; refusing the answer", "request_id", k.rec.RequestID, "err", aerr)
-			return s.writeProblem(c, unavailable)
-		}
-		s.cfg.Metrics.observe(action, status, k.rec.Decision, s.now().Sub(start))
+		s.cfg.Metrics.observe(action, k.rec.Status, k.rec.Decision, s.now().Sub(start))
 		if err != nil {
-			if status == http.StatusTooManyRequests {
-				c.Response().Header().Set("Retry-After", "1")
-			}
-			if status == http.StatusUnauthorized {
-				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="liaison"`)
-				return s.writeProblem(c, unauthorized)
-			}
 			return s.writeProblem(c, problemOf(err))
 		}
 		return writeJSON(c, status, body)
 	}
 }
 
+// errStorage answers a call whose access record could not be made durable.
+var errStorage = &domain.Error{Kind: domain.KindUnavailable, Message: "the hub cannot record this call now; try again"}
+
 // errBehind answers a call that asked for a position this hub has not reached.
-var errBehind = &domain.Error{Kind: kindUnavailable, Message: "this hub has not yet caught up with the position asked for; try again"}
+var errBehind = &domain.Error{Kind: domain.KindUnavailable, Message: "this hub has not yet caught up with the position asked for; try again"}
 
 // errUnauthorized marks a refused token; the caller learns nothing more.
 var errUnauthorized = errors.New("unauthorized")
@@ -243,7 +275,7 @@ func (s *Server) serve(k *call, needPurpose bool, h handler) (int, any, error) {
 	token, ok := bearer(req)
 	if !ok {
 		k.rec.Reasons = []string{"token: missing"}
-		return 0, nil, &domain.Error{Kind: kindUnauthorized, Message: "unauthorized", Err: errUnauthorized}
+		return 0, nil, &domain.Error{Kind: domain.KindUnauthorized, Message: "unauthorized", Err: errUnauthorized}
 	}
 	claims, err := s.cfg.Verifier.Verify(k.ctx, token)
 	if err == nil {
@@ -253,34 +285,33 @@ func (s *Server) serve(k *call, needPurpose bool, h handler) (int, any, error) {
 	}
 	if err != nil {
 		if u := UnverifiedClaims(token); u != nil {
-			k.rec.Sub, k.rec.Agency, k.rec.Roles = clip(u.Subject), clip(u.Agency), clipAll(u.Roles)
+			k.rec.Issuer, k.rec.Sub, k.rec.Agency, k.rec.Roles = clip(u.Issuer), clip(u.Subject), clip(u.Agency), clipAll(u.Roles)
 		}
 		k.rec.Reasons = []string{"token refused: " + clip(err.Error()), "identity unverified"}
-		return 0, nil, &domain.Error{Kind: kindUnauthorized, Message: "unauthorized", Err: err}
+		return 0, nil, &domain.Error{Kind: domain.KindUnauthorized, Message: "unauthorized", Err: err}
 	}
 	k.claims = claims
-	if !s.limiter.allow(claims.Agency, claims.Subject) {
-		k.rec.Sub, k.rec.Agency, k.rec.Roles = claims.Subject, claims.Agency, claims.Roles
+	k.id = domain.Identity{Issuer: claims.Issuer, Subject: claims.Subject, Agency: claims.Agency, Roles: claims.Roles}
+	k.rec.Issuer, k.rec.Sub, k.rec.Agency, k.rec.Roles = claims.Issuer, claims.Subject, claims.Agency, claims.Roles
+	if !s.limiter.allow(claims.Issuer, claims.Agency, claims.Subject) {
 		k.rec.Reasons = []string{"rate limit"}
 		return 0, nil, errTooMany
 	}
-	k.id = domain.Identity{Subject: claims.Subject, Agency: claims.Agency, Roles: claims.Roles}
-	k.rec.Sub, k.rec.Agency, k.rec.Roles = claims.Subject, claims.Agency, claims.Roles
 	k.purpose = req.Header.Get(PurposeHeader)
 	if k.purpose == "" {
 		k.purpose = claims.Purpose
 	}
 	k.rec.Purpose = clip(k.purpose)
 	if v := req.Header.Get(MinPositionHeader); v != "" {
-		pos, err := strconv.ParseUint(v, 10, 64)
+		pos, err := s.tokens.openUint(tokenPosition, "", v)
 		if err != nil {
-			return 0, nil, domain.Invalid("invalid position", domain.FieldError{Field: MinPositionHeader, Message: "must be a position an append returned"})
+			return 0, nil, domain.Invalid("invalid position", domain.FieldError{Field: MinPositionHeader, Message: "must be a position an append of this hub returned"})
 		}
 		wait, cancel := context.WithTimeout(k.ctx, MaxPositionWait)
 		err = s.cfg.Projector.WaitFor(wait, pos)
 		cancel()
 		if err != nil {
-			k.rec.Reasons = []string{"not yet at position " + v}
+			k.rec.Reasons = []string{"not yet at the position asked for"}
 			return 0, nil, errBehind
 		}
 	}
@@ -303,26 +334,6 @@ func (s *Server) serve(k *call, needPurpose bool, h handler) (int, any, error) {
 		k.body = body
 	}
 	return h(k)
-}
-
-// Error kinds local to the API: the domain has no notion of tokens or of a
-// hub replica lagging behind.
-const (
-	kindUnauthorized domain.Kind = 200
-	kindUnavailable  domain.Kind = 202
-)
-
-func init() {
-	problemTypes[kindUnauthorized] = struct {
-		status int
-		typ    string
-		title  string
-	}{http.StatusUnauthorized, unauthorized.Type, unauthorized.Title}
-	problemTypes[kindUnavailable] = struct {
-		status int
-		typ    string
-		title  string
-	}{http.StatusServiceUnavailable, unavailable.Type, unavailable.Title}
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -398,7 +409,16 @@ func writeJSON(c echo.Context, status int, body any) error {
 	return c.Blob(status, echo.MIMEApplicationJSON, b)
 }
 
+// writeProblem writes a problem answer, with the headers its status calls
+// for: Retry-After on 429 and 503, WWW-Authenticate on 401.
 func (s *Server) writeProblem(c echo.Context, p Problem) error {
+	h := c.Response().Header()
+	switch p.Status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		h.Set("Retry-After", "1")
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", `Bearer realm="liaison"`)
+	}
 	return c.Blob(p.Status, "application/problem+json", p.body())
 }
 

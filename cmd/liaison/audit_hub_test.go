@@ -39,6 +39,7 @@ var (
 	mentor       = who{"exit-ngo", "ng-hana", []string{"mentor"}}
 	auditor      = who{"oversight-board", "ob-ida", []string{"auditor"}}
 	dpo          = who{"oversight-board", "ob-jon", []string{"dpo"}}
+	secondDPO    = who{"oversight-board", "ob-kai", []string{"dpo"}}
 	researcher   = who{"research-institute", "ri-kai", []string{"researcher"}}
 )
 
@@ -173,6 +174,23 @@ func (h *testHub) openCase(ref string) string {
 	}
 	a.decode(h.t, &out)
 	return out.CaseID
+}
+
+// erase erases a case with four eyes: the dpo requests, the second dpo
+// confirms.
+func (h *testHub) erase(id string) {
+	h.t.Helper()
+	a := h.as(dpo, "POST", "/v1/cases/"+id+"/erase", "", map[string]any{"legal_basis": "subject-request", "reference": "DPO-2026-7"})
+	if a.status != http.StatusAccepted {
+		h.t.Fatalf("erasure request: %d %s", a.status, a.body)
+	}
+	var req struct {
+		RequestID string `json:"request_id"`
+	}
+	a.decode(h.t, &req)
+	if a := h.as(secondDPO, "POST", "/v1/erasures/"+req.RequestID+"/confirm", "", map[string]any{}); a.status != http.StatusOK {
+		h.t.Fatalf("erasure confirmation: %d %s", a.status, a.body)
+	}
 }
 
 // riskAssessment is the body of a RiskAssessmentRecorded append.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/transparency-dev/merkle/proof"
@@ -55,8 +57,12 @@ func TestEveryCallLeavesOneAccessRecord(t *testing.T) {
 		{"events read", &caseworker, "", "GET", "/v1/cases/" + id + "/events", "case-management", nil, 200, "events.read", "allow"},
 		{"break glass invoked", &analyst, "", "POST", "/v1/cases/" + id + "/break-glass", "", map[string]any{"justification": "imminent threat reported by the police"}, 201, "break-glass", "allow"},
 		{"break glass refused", &coordinator, "", "POST", "/v1/cases/" + id + "/break-glass", "", map[string]any{"justification": "imminent threat reported by the police"}, 404, "break-glass", "deny"},
-		{"erasure refused to an auditor", &auditor, "", "POST", "/v1/cases/" + other + "/erase", "", map[string]any{"legal_basis": "GDPR art. 17"}, 403, "case.erase", "deny"},
-		{"case erased", &dpo, "", "POST", "/v1/cases/" + other + "/erase", "", map[string]any{"legal_basis": "GDPR art. 17"}, 200, "case.erase", "allow"},
+		{"erasure refused to an auditor", &auditor, "", "POST", "/v1/cases/" + other + "/erase", "", map[string]any{"legal_basis": "subject-request"}, 404, "case.erase", "deny"},
+		{"erasure with an unknown legal basis refused", &dpo, "", "POST", "/v1/cases/" + other + "/erase", "", map[string]any{"legal_basis": "GDPR art. 17"}, 400, "case.erase", "deny"},
+		{"erasure requested", &dpo, "", "POST", "/v1/cases/" + other + "/erase", "", map[string]any{"legal_basis": "subject-request", "reference": "DPO-2026-12"}, 202, "case.erase", "allow"},
+		{"erasure confirmation refused to its requester", &dpo, "", "POST", "/v1/erasures/{request}/confirm", "", map[string]any{}, 403, "erasure.confirm", "deny"},
+		{"erasure register listed", &dpo, "", "GET", "/v1/erasures", "oversight", nil, 200, "erasure.list", "allow"},
+		{"case erased", &secondDPO, "", "POST", "/v1/erasures/{request}/confirm", "", map[string]any{}, 200, "erasure.confirm", "allow"},
 		{"erased case is gone", &caseworker, "", "GET", "/v1/cases/" + other + "/sections/profile", "case-management", nil, 410, "section.read", "deny"},
 		{"audit records listed", &auditor, "", "GET", "/v1/audit/records?limit=5", "oversight", nil, 200, "audit.records", "allow"},
 		{"audit records refused", &caseworker, "", "GET", "/v1/audit/records", "case-management", nil, 403, "audit.records", "deny"},
@@ -72,6 +78,7 @@ func TestEveryCallLeavesOneAccessRecord(t *testing.T) {
 		{"no token is unauthorized", nil, "", "GET", "/v1/cases/" + id, "case-management", nil, 401, "case.read", "deny"},
 		{"bad token is unauthorized", nil, bad, "GET", "/v1/audit/records", "oversight", nil, 401, "audit.records", "deny"},
 	}
+	var request string // the last erasure request's id, for "{request}" in paths
 	for _, c := range cases {
 		t.Run(c.name+" leaves one record", func(t *testing.T) {
 			before := len(h.records())
@@ -79,9 +86,18 @@ func TestEveryCallLeavesOneAccessRecord(t *testing.T) {
 			if c.as != nil {
 				tok = token(t, h.dir, *c.as)
 			}
-			a := call(t, h.base, c.method, c.path, tok, c.purpose, c.body)
+			a := call(t, h.base, c.method, strings.ReplaceAll(c.path, "{request}", request), tok, c.purpose, c.body)
 			if a.status != c.status {
 				t.Fatalf("status %d, want %d: %s", a.status, c.status, a.body)
+			}
+			if a.status == 202 {
+				var ans struct {
+					RequestID string `json:"request_id"`
+				}
+				if json.Unmarshal(a.body, &ans) != nil || ans.RequestID == "" {
+					t.Fatalf("an erasure request without its id: %s", a.body)
+				}
+				request = ans.RequestID
 			}
 			recs := h.records()
 			if got := len(recs) - before; got != 1 {

@@ -60,9 +60,7 @@ func auditData(t *testing.T) (string, int) {
 		if session == 1 {
 			h.as(analyst, "POST", "/v1/cases/"+id+"/break-glass", "", map[string]any{"justification": "credible threat reported this morning"})
 			h.as(analyst, "GET", "/v1/cases/"+id+"/sections/needs", "risk-management", nil)
-			if a := h.as(dpo, "POST", "/v1/cases/"+id+"/erase", "", map[string]any{"legal_basis": "GDPR art. 17"}); a.status != 200 {
-				t.Fatalf("erase: %d %s", a.status, a.body)
-			}
+			h.erase(id)
 		}
 		n = len(h.records())
 		h.close()
@@ -377,10 +375,27 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			t.Fatal(err)
 		}
 		code, out := verifyExit(t, dir)
-		if code == 0 {
-			t.Fatalf("verify passed a corrupted table file:\n%s", out)
+		if code != 1 || !strings.Contains(out, "TAMPERED") {
+			t.Fatalf("a corrupted table file: exit %d, want 1 (tampered):\n%s", code, out)
 		}
 		t.Logf("exit %d: %s", code, out)
+	})
+
+	t.Run("a store that no longer opens is tampered with, and says what could not be read", func(t *testing.T) {
+		dir := copyDir(t, base)
+		manifests, _ := filepath.Glob(filepath.Join(dir, "log", "MANIFEST-*"))
+		if len(manifests) == 0 {
+			t.Fatal("no manifest")
+		}
+		for _, m := range manifests {
+			if err := os.WriteFile(m, []byte("not a manifest"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, out := verifyExit(t, dir)
+		if code != 1 || !strings.Contains(out, "TAMPERED") || !strings.Contains(out, "could not be opened") {
+			t.Errorf("a store that does not open: exit %d, want 1 naming what could not be read:\n%s", code, out)
+		}
 	})
 
 	t.Run("a hub started on a tampered log says so", func(t *testing.T) {

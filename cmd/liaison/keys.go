@@ -13,8 +13,9 @@ import (
 )
 
 // runKeys creates, where missing, the keys a hub keeps in its data directory —
-// the master key that wraps case keys, the development token key, the
-// checkpoint signing key and its verifier key — and prints their files. Hub
+// the master key that wraps case keys, the development token key, the key
+// that seals the API's opaque tokens, the checkpoint signing key and its
+// verifier key — and prints their files. Hub
 // replicas share these (e.g. as one Kubernetes Secret); see docs/operations.md.
 func runKeys(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("liaison keys", flag.ContinueOnError)
@@ -35,6 +36,9 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 	if _, err := api.LoadOrCreateDevKey(*data); err != nil {
 		return err
 	}
+	if _, err := api.LoadOrCreateTokenKey(*data); err != nil {
+		return err
+	}
 	key, err := transparency.LoadOrCreateKey(*data)
 	if err != nil {
 		return err
@@ -42,7 +46,7 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 	if key == nil {
 		return errors.New("no checkpoint key")
 	}
-	for _, f := range []string{master, filepath.Join(*data, api.DevKeyFile), filepath.Join(*data, transparency.KeyFile), filepath.Join(*data, transparency.PubFile)} {
+	for _, f := range []string{master, filepath.Join(*data, api.DevKeyFile), filepath.Join(*data, api.TokenKeyFile), filepath.Join(*data, transparency.KeyFile), filepath.Join(*data, transparency.PubFile)} {
 		fmt.Fprintln(stdout, f)
 	}
 	return nil

@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		err = runServe(ctx, args[1:], stderr)
 	case "token":
-		err = runToken(args[1:], stdout, stderr)
+		err = runToken(ctx, args[1:], stdout, stderr)
 	case "keys":
 		err = runKeys(args[1:], stdout, stderr)
 	case "audit":

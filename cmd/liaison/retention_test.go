@@ -71,7 +71,7 @@ func TestRetentionErasesCasesClosedLongAgo(t *testing.T) {
 		t.Errorf("the open case after retention: %d, want 200", a.status)
 	}
 	recs := call(t, base, "GET", "/v1/audit/records?case_id="+closed+"&sub=liaison:retention", hubToken(auditor), "oversight", nil)
-	if recs.status != 200 || !strings.Contains(string(recs.body), `"legal basis: retention"`) || !strings.Contains(string(recs.body), `"action":"case.erase"`) {
+	if recs.status != 200 || !strings.Contains(string(recs.body), `"legal_basis":"retention-expired"`) || !strings.Contains(string(recs.body), `"action":"case.erase"`) {
 		t.Errorf("the retention erasure is not in the access log: %d %s", recs.status, recs.body)
 	}
 	if n, err := m.Server.ApplyRetention(context.Background(), 30*24*time.Hour); err != nil || n != 0 {

@@ -72,12 +72,13 @@ type Main struct {
 	Policy    *policies.Authorizer
 	Server    *api.Server
 
-	listener net.Listener
-	http     *http.Server
-	admin    *http.Server
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	runErr   chan error
+	listener  net.Listener
+	http      *http.Server
+	admin     *http.Server
+	adminAddr string
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	runErr    chan error
 }
 
 // Run starts the hub and returns once it accepts connections; the projections
@@ -176,16 +177,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	tokenKey, err := api.LoadOrCreateTokenKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
 	console, demoCfg := m.consoleConfig(devKey)
 	metrics := api.NewMetrics()
 	m.registerMetrics(metrics.Registry)
-	m.Server = api.New(api.Config{
+	m.Server, err = api.New(api.Config{
 		Log: m.Log, Projector: m.Projector, Codec: cdc, Keys: keys, Policy: m.Policy,
 		Access: access, Verifier: verifier, Audit: accesslog.NewService(access, kv, m.trees), Metrics: metrics,
-		Logger: m.Logger, Clock: m.Clock, AdminRoute: cfg.AdminAddr == "",
+		Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
 		Console: console, Demo: demoCfg,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: splitList(cfg.CORSOrigins),
 	})
+	if err != nil {
+		return err
+	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
@@ -233,15 +241,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.listener = tls.NewListener(m.listener, m.http.TLSConfig)
 	}
 	m.serveHTTP(m.http, m.listener)
-	if cfg.AdminAddr != "" {
-		ln, err := net.Listen("tcp", cfg.AdminAddr)
-		if err != nil {
-			return err
-		}
-		m.admin = &http.Server{Handler: m.Server.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
-		m.serveHTTP(m.admin, ln)
+	if err := m.serveAdmin(); err != nil {
+		return err
 	}
-	m.Logger.Info("liaison hub listening", "addr", m.Addr(), "data", cfg.DataDir, "store", storeName(cfg.Store), "policy", m.Policy.Revision())
+	m.Logger.Info("liaison hub listening", "addr", m.Addr(), "admin", m.AdminAddr(), "data", cfg.DataDir, "store", storeName(cfg.Store), "policy", m.Policy.Revision())
+	if cfg.JWKSFile == "" && cfg.JWKSURL == "" && !cfg.Demo {
+		m.Logger.Warn("no production identity configured (--jwks-file, --jwks-url): the hub accepts development tokens signed by the key in its data directory; never run it so outside development")
+	}
 	if cfg.RetentionDays > 0 {
 		m.wg.Add(1)
 		go func() {
@@ -260,6 +266,40 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// DefaultAdminAddr is where /metrics (with /healthz and /readyz) is served
+// unless --admin-addr says otherwise: loopback, away from the API's callers.
+const DefaultAdminAddr = "127.0.0.1:9464"
+
+// serveAdmin serves the admin side on --admin-addr ("off": not at all). The
+// default address is best effort: when it is taken (another hub on this
+// machine), the hub runs without it and says so; an address given explicitly
+// must be served.
+func (m *Main) serveAdmin() error {
+	addr := m.Config.AdminAddr
+	explicit := addr != ""
+	if !explicit {
+		addr = DefaultAdminAddr
+	}
+	if addr == "off" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if explicit {
+			return fmt.Errorf("--admin-addr: %w", err)
+		}
+		m.Logger.Warn("the admin address is taken: no /metrics (set --admin-addr)", "addr", addr, "err", err)
+		return nil
+	}
+	m.adminAddr = ln.Addr().String()
+	m.admin = &http.Server{Handler: m.Server.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	m.serveHTTP(m.admin, ln)
+	return nil
+}
+
+// AdminAddr returns the address the admin side listens on, "" when none.
+func (m *Main) AdminAddr() string { return m.adminAddr }
 
 func (m *Main) serveHTTP(srv *http.Server, ln net.Listener) {
 	m.wg.Add(1)
@@ -350,7 +390,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var cfg Config
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address of the API")
-	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "separate address for /healthz, /readyz and /metrics (default: on the API address)")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "address of the admin side: /metrics, /healthz, /readyz (default "+DefaultAdminAddr+" when free; \"off\": none). /healthz and /readyz are on the API address too; /metrics never is")
 	fs.StringVar(&cfg.DataDir, "data", "./liaison-data", "data directory (created on first start)")
 	fs.StringVar(&cfg.Store, "store", "embedded", "log backend: embedded or esdb")
 	fs.StringVar(&cfg.ESDBURL, "esdb-url", "", "EventStoreDB/KurrentDB connection string, e.g. esdb://localhost:2113?tls=false")

@@ -11,13 +11,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
 	"github.com/liaison-hub/liaison/eventlog/transparency"
 )
 
 // Exit codes of "liaison audit verify".
 const (
-	verifyTampered   exitCode = 1 // evidence of tampering: the first bad record is named
+	verifyTampered   exitCode = 1 // evidence of tampering (a bad record, named; a store that does not open or read back)
 	verifyImpossible exitCode = 2 // nothing was verified (bad flags, no store, locked, no key)
 )
 
@@ -64,9 +65,13 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil)) // what goes wrong is reported below
 	var rep transparency.Report
+	var unreadable error // the store is there, but does not open or read back
 	err = transparency.Guard("the store", func() error {
 		st, err := embedded.Open(dir, embedded.Options{Logger: quiet})
 		if err != nil {
+			if !errors.Is(err, embedded.ErrLocked) {
+				unreadable = err
+			}
 			return err
 		}
 		defer st.Close()
@@ -77,15 +82,21 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fail("the data directory %s is in use by a running hub: stop it first, or verify a copy of the directory", *data)
 	}
 	var tamper *transparency.TamperError
-	if err != nil && !errors.As(err, &tamper) {
-		return fail("%v", err)
-	}
-	if err != nil {
+	switch {
+	case err == nil:
+	case unreadable != nil || errors.Is(err, eventlog.ErrCorrupt) || errors.As(err, &tamper):
+		// To an auditor, a store that cannot be read back is tampered with.
 		fmt.Fprintln(stdout, "TAMPERED:")
+		if unreadable != nil {
+			fmt.Fprintf(stdout, "  the store %s could not be opened: %v\n", dir, unreadable)
+			return verifyTampered
+		}
 		for _, e := range unjoin(err) {
 			fmt.Fprintln(stdout, "  "+e.Error())
 		}
 		return verifyTampered
+	default:
+		return fail("%v", err)
 	}
 	fmt.Fprintln(stdout, summary(rep))
 	return nil

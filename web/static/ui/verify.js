@@ -181,7 +181,12 @@ export function recordBytes(r) {
     `"action":${goString(r.action)},"case_id":${goString(r.case_id)},"section":${goString(r.section)},` +
     `"decision":${goString(r.decision)},"status":${Number(r.status)},"reasons":${list(r.reasons)},` +
     `"policy_revision":${goString(r.policy_revision)},"break_glass":${r.break_glass ? 'true' : 'false'},` +
-    `"withheld":${Number(r.withheld)}}`;
+    `"withheld":${Number(r.withheld)}` +
+    // Fields added later, each only when it is not empty (old records keep
+    // their bytes).
+    ['issuer', 'justification', 'legal_basis', 'reference']
+      .filter((f) => r[f])
+      .map((f) => `,"${f}":${goString(r[f])}`).join('') + '}';
   return enc.encode(s);
 }
 
