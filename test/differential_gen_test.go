@@ -1,13 +1,13 @@
 package liaison_test
 
-// The differential test's random case histories, and the shrinking of a
-// disagreement to a minimal reproducer printed as a protocol scenario.
+// The differential test's random case histories (erasures included), its
+// write probes, and the shrinking of a disagreement to a minimal reproducer
+// printed as a protocol scenario, which TestDifferentialRegressions replays.
 
 import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -113,8 +113,8 @@ func randomLabel(r *rand.Rand) (string, []string) {
 	return label, share
 }
 
-// randomData returns valid data of an event type (CONTRACT.md; examples of
-// domain/events_test.go), with optional fields present or not.
+// randomData returns valid data of an event type (the hub's contract;
+// examples of domain/events_test.go), with optional fields present or not.
 func randomData(r *rand.Rand, typ string, day time.Time) map[string]any {
 	m := map[string]any{}
 	maybe := func(k string, v any) {
@@ -227,11 +227,19 @@ func randomWrite(r *rand.Rand, typ string, h refHistory) refAppend {
 		if r.IntN(5) == 0 {
 			a.Text = "too short" // under 20 characters: 400
 		}
-	case "CaseErased":
-		a.Data, a.Text = nil, "retention period over"
+	case "ErasureRequested":
+		a.Data = nil
+		a.LegalBasis, a.Reference = randomLegalBasis(r)
+	case "CaseErased", "ErasureCancelled": // the case's latest request
+		a.Data = nil
 	case "CaseOpened":
 	default:
 		a.Classification, a.ShareWith = randomLabel(r)
+		if typ == "CaseClosed" && r.IntN(4) != 0 {
+			// Mostly a label a closure takes (issue 13 N); otherwise the
+			// random one, most likely refused (400).
+			a.Classification, a.ShareWith = pick(r, []string{"", tlpClear, tlpGreen}), nil
+		}
 		switch r.IntN(12) {
 		case 0:
 			a.Expected = "fresh"
@@ -241,6 +249,133 @@ func randomWrite(r *rand.Rand, typ string, h refHistory) refAppend {
 	}
 	a.As = pickWriter(r, a, h)
 	return a
+}
+
+// randomLegalBasis returns a valid legal basis and reference of an erasure
+// request (issue 13 F).
+func randomLegalBasis(r *rand.Rand) (basis, reference string) {
+	basis = pick(r, refLegalBases)
+	if basis == "other" || r.IntN(2) == 0 {
+		reference = fmt.Sprintf("AZ %d/2026", r.IntN(1000))
+	}
+	return basis, reference
+}
+
+// badLegalBasis returns an erasure request's body that the hub refuses (400):
+// an unknown code, "other" without a reference, or a reference too long.
+func badLegalBasis(r *rand.Rand) (basis, reference string) {
+	switch r.IntN(3) {
+	case 0:
+		return "because", ""
+	case 1:
+		return "other", ""
+	}
+	return pick(r, refLegalBases), strings.Repeat("x", refMaxReference+1)
+}
+
+// erasureSteps returns the steps of an erasure by the two officers (the
+// protocol's "Erasure (four eyes)"; issue 13 E and F), with refused attempts
+// among them: someone who is not an officer (403 or 404), a bad legal basis
+// (400), a request confirmed by someone who is not an officer (403), a second
+// request while one is pending (409), the requester confirming its own
+// request (403), the confirmation of a cancelled request (409). When erase is
+// false, the request is left pending or cancelled.
+func erasureSteps(r *rand.Rand, erase bool) []refAppend {
+	step := func(typ string, as identity) refAppend {
+		a := refAppend{Type: typ, As: as}
+		if typ == "ErasureRequested" {
+			a.LegalBasis, a.Reference = randomLegalBasis(r)
+		}
+		return a
+	}
+	notDPO := func() identity {
+		for {
+			if id := pick(r, diffIdentities); !isDPO(id) {
+				return id
+			}
+		}
+	}
+	a, b := diffDPOs[0], diffDPOs[1]
+	if r.IntN(2) == 0 {
+		a, b = b, a
+	}
+	var steps []refAppend
+	if r.IntN(2) == 0 {
+		steps = append(steps, step("ErasureRequested", notDPO()))
+	}
+	if r.IntN(3) == 0 {
+		bad := step("ErasureRequested", a)
+		bad.LegalBasis, bad.Reference = badLegalBasis(r)
+		steps = append(steps, bad)
+	}
+	if !erase || r.IntN(2) == 0 {
+		// b requests; the request is cancelled (always, when an erasure
+		// follows) or left pending.
+		steps = append(steps, step("ErasureRequested", b))
+		if r.IntN(3) == 0 {
+			steps = append(steps, step("CaseErased", notDPO()))
+		}
+		if r.IntN(3) == 0 {
+			steps = append(steps, step("CaseErased", b))
+		}
+		if !erase && r.IntN(2) == 0 {
+			return steps
+		}
+		steps = append(steps, step("ErasureCancelled", pick(r, diffDPOs)))
+		if r.IntN(2) == 0 {
+			steps = append(steps, step("CaseErased", a))
+		}
+		if !erase {
+			return steps
+		}
+	}
+	steps = append(steps, step("ErasureRequested", a))
+	if r.IntN(2) == 0 {
+		steps = append(steps, step("ErasureRequested", b))
+	}
+	if r.IntN(2) == 0 {
+		steps = append(steps, step("CaseErased", a))
+	}
+	steps = append(steps, step("CaseErased", b))
+	if r.IntN(2) == 0 {
+		steps = append(steps, step("ErasureRequested", pick(r, diffDPOs))) // 410
+	}
+	return steps
+}
+
+// probeWrites returns the write probes of a case: every identity tries every
+// event type of diffEventWeights with a stale expected_version, and each
+// erasure step in a way that appends nothing: a request with a bad legal
+// basis where a valid one would be accepted (400), a valid one elsewhere
+// (403, 404, 409, 410); a confirmation and a cancellation of the case's latest
+// request by anyone who is not an officer (403), of an unknown request by an
+// officer (404).
+func probeWrites(r *rand.Rand, h refHistory) []refAppend {
+	var out []refAppend
+	for _, id := range diffIdentities {
+		for _, e := range diffEventWeights {
+			if e.typ == "BreakGlassInvoked" {
+				continue // its own endpoint takes no expected_version
+			}
+			a := randomWrite(r, e.typ, h)
+			a.As, a.Expected = id, "stale"
+			out = append(out, a)
+		}
+		request := refAppend{Type: "ErasureRequested", As: id}
+		request.LegalBasis, request.Reference = randomLegalBasis(r)
+		if expectAppend(request, h, time.Now()) == 202 {
+			request.LegalBasis, request.Reference = badLegalBasis(r)
+		}
+		out = append(out, request)
+		for _, typ := range []string{"CaseErased", "ErasureCancelled"} {
+			a := refAppend{Type: typ, As: id}
+			if isDPO(id) {
+				a.Request = "unknown"
+			}
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // buildCase generates one case history through the API, comparing each write.
@@ -279,6 +414,7 @@ func (d *differ) buildCase(r *rand.Rand, seed uint64, index int) (*diffCase, []d
 		}
 		slices.Sort(movers)
 		a := randomWrite(r, pick(r, movers), c.history)
+		a.Classification, a.ShareWith, a.Expected = "", nil, "" // so that it is accepted
 		if allowed := allowedWriters(a, c.history); len(allowed) > 0 {
 			a.As = pick(r, allowed)
 		}
@@ -286,15 +422,11 @@ func (d *differ) buildCase(r *rand.Rand, seed uint64, index int) (*diffCase, []d
 			return c, found, err
 		}
 	}
-	// One case in twelve is erased, by the DPO if the random writer may not.
-	if (uint64(index)+seed/7)%12 == 0 {
-		if err := try(randomWrite(r, "CaseErased", c.history)); err != nil {
-			return c, found, err
-		}
-		if !c.history.state().erased {
-			dpo := randomWrite(r, "CaseErased", c.history)
-			dpo.As = identity{"oversight-board", []string{"dpo"}, "ov-kim"}
-			if err := try(dpo); err != nil {
+	// Erasure: one case in six is erased, another keeps an erasure request
+	// pending or cancelled (erasureSteps).
+	if k := (uint64(index) + seed/7) % 6; k == 0 || k == 3 {
+		for _, a := range erasureSteps(r, k == 0) {
+			if err := try(a); err != nil {
 				return c, found, err
 			}
 		}
@@ -307,41 +439,49 @@ func (d *differ) buildCase(r *rand.Rand, seed uint64, index int) (*diffCase, []d
 	return c, found, nil
 }
 
-// scenarioEvent is a write as a scenario event; version is the case's version
-// before it (for expected_version).
-func (a refAppend) scenarioEvent(version int) scenarioEvent {
+// scenarioEvent is a write as a scenario event, its expected_version computed
+// from the writer's view version when it was sent (issue 13 N): that version
+// ("fresh"), or another (one less, or one more for an empty view: "stale").
+func (a refAppend) scenarioEvent() scenarioEvent {
 	data, _ := json.Marshal(a.Data)
 	e := scenarioEvent{Type: a.Type, As: a.As, Data: data, Classification: a.Classification, ShareWith: a.ShareWith}
 	switch a.Expected {
 	case "fresh":
-		e.ExpectedVersion = &version
+		v := a.ViewVersion
+		e.ExpectedVersion = &v
 	case "stale":
-		v := version - 1
+		v := a.ViewVersion - 1
+		if v < 0 {
+			v = a.ViewVersion + 1
+		}
 		e.ExpectedVersion = &v
 	}
 	return e
 }
 
 // replay builds a fresh case from writes, checking each against the model, and
-// then runs the probe. It returns the writes the hub accepted, and the model's
-// and the hub's answers to the probe; ok is false when a write's status
-// differed from the model's (the candidate then shows another disagreement).
-func (d *differ) replay(writes []refAppend, p probe) (accepted []refAppend, expected, actual refAnswer, ok bool, err error) {
+// then runs the probe. It returns the writes the hub accepted, the probe as
+// sent (a write's expected_version depends on the history), and the model's
+// and the hub's answers to it; ok is false when a write's answer differed
+// from the model's (the candidate then shows another disagreement).
+func (d *differ) replay(writes []refAppend, p probe) (accepted []refAppend, sent probe, expected, actual refAnswer, ok bool, err error) {
 	c := &diffCase{}
 	for _, a := range writes {
 		dis, err := d.writeAndCompare(c, a)
 		if err != nil || dis != nil || c.id == "" {
-			return nil, expected, actual, false, err
+			return nil, p, expected, actual, false, err
 		}
 	}
 	if p.Append != nil {
-		at := time.Now()
-		expected = refAnswer{Status: expectAppend(*p.Append, c.history, at)}
-		status, _, err := d.write(c.id, *p.Append, len(c.history))
-		return c.actions, expected, refAnswer{Status: status}, err == nil, err
+		before := slices.Clone(c.actions)
+		dis, err := d.writeAndCompare(c, *p.Append)
+		if err != nil || dis == nil {
+			return before, p, expected, actual, err == nil, err // agreed: nothing to show
+		}
+		return before, dis.probe, dis.expected, dis.actual, true, nil
 	}
-	expected, actual = d.compareRead(c.id, c.history, p)
-	return c.actions, expected, actual, actual.Status != 0, nil
+	expected, actual, _ = d.compareRead(c.id, c.history, p)
+	return c.actions, p, expected, actual, actual.Status != 0, nil
 }
 
 // shrink drops writes one at a time (never the CaseOpened) while the probe
@@ -357,12 +497,12 @@ func (d *differ) shrink(t *testing.T, dis disagreement) disagreement {
 			}
 			budget--
 			cand := slices.Delete(slices.Clone(cur.before), i, i+1)
-			acc, exp, act, ok, err := d.replay(cand, cur.probe)
+			acc, sent, exp, act, ok, err := d.replay(cand, cur.probe)
 			if err != nil {
 				t.Fatalf("replaying a candidate history: %v", err)
 			}
 			if ok && !sameAnswer(exp, act) {
-				cur.before, cur.expected, cur.actual, changed = acc, exp, act, true
+				cur.before, cur.probe, cur.expected, cur.actual, changed = acc, sent, exp, act, true
 			}
 		}
 	}
@@ -401,118 +541,7 @@ func (d *differ) report(t *testing.T, seed uint64, found []disagreement) {
 		small := d.shrink(t, dis)
 		exp, _ := json.Marshal(small.expected)
 		act, _ := json.Marshal(small.actual)
-		t.Errorf("disagreement (case %d of the run, %d writes shrunk to %d): %s\nexpected (model): %s\nactual (hub):     %s\nreproducer (for testdata/scenarios_liaison.json):\n%s",
+		t.Errorf("disagreement (case %d of the run, %d writes shrunk to %d): %s\nexpected (model): %s\nactual (hub):     %s\nreproducer (for testdata/differential/):\n%s",
 			dis.c.index, len(dis.before), len(small.before), small.probe, exp, act, reproducer(seed, small))
-	}
-}
-
-// reproScenario and reproCheck print a scenario in the key order of
-// testdata/scenarios.json.
-type reproScenario struct {
-	Name   string          `json:"name"`
-	Events []scenarioEvent `json:"events"`
-	Checks []reproCheck    `json:"checks"`
-}
-
-type reproCheck struct {
-	As         identity       `json:"as"`
-	Purpose    string         `json:"purpose,omitempty"`
-	Get        string         `json:"get,omitempty"`
-	Append     *scenarioEvent `json:"append,omitempty"`
-	OpenCase   map[string]any `json:"open_case,omitempty"`
-	BreakGlass any            `json:"break_glass,omitempty"` // a justification, or the expected flag
-	Erase      string         `json:"erase,omitempty"`
-	Expect     int            `json:"expect"`
-	Items      *int           `json:"items,omitempty"`
-	Types      []string       `json:"types,omitempty"`
-	Redacted   any            `json:"redacted,omitempty"`
-}
-
-// reproducer prints a disagreement as a protocol scenario (testdata/SCENARIOS.md):
-// the writes as events (those with their own endpoint, and everything after
-// them, as checks), then the probe as a check expecting the model's answer.
-func reproducer(seed uint64, dis disagreement) string {
-	sc := reproScenario{Name: fmt.Sprintf("differential (seed %d): %s", seed, dis.probe)}
-	for v, a := range dis.before {
-		special := a.Type == "BreakGlassInvoked" || a.Type == "CaseErased"
-		if !special && len(sc.Checks) == 0 {
-			sc.Events = append(sc.Events, a.scenarioEvent(v))
-			continue
-		}
-		sc.Checks = append(sc.Checks, writeCheck(a, v, statusOf(a)))
-	}
-	if p := dis.probe; p.Append != nil {
-		sc.Checks = append(sc.Checks, writeCheck(*p.Append, len(dis.before), dis.expected.Status))
-	} else {
-		c := reproCheck{As: p.As, Purpose: p.Purpose, Get: p.Get, Expect: dis.expected.Status}
-		if dis.expected.Status == 200 && p.Get != "case" {
-			n := len(dis.expected.Items)
-			c.Items = &n
-			for _, it := range dis.expected.Items {
-				c.Types = append(c.Types, it.Type)
-			}
-			if uniform := uniformRedacted(dis.expected.Items); uniform != nil {
-				c.Redacted = uniform
-			}
-		}
-		if dis.expected.Status == 200 && strings.HasPrefix(p.Get, "sections/") {
-			c.BreakGlass = dis.expected.BreakGlass
-		}
-		sc.Checks = append(sc.Checks, c)
-	}
-	b, _ := json.MarshalIndent(sc, "  ", " ")
-	return "  " + string(b)
-}
-
-func statusOf(a refAppend) int {
-	if a.Type == "CaseErased" {
-		return 200
-	}
-	return 201
-}
-
-// writeCheck is a write as a scenario check.
-func writeCheck(a refAppend, version, status int) reproCheck {
-	c := reproCheck{As: a.As, Expect: status}
-	switch a.Type {
-	case "BreakGlassInvoked":
-		c.BreakGlass = a.Text
-	case "CaseErased":
-		c.Erase = a.Text
-	case "CaseOpened":
-		c.OpenCase = a.Data
-	default:
-		e := a.scenarioEvent(version)
-		c.Append = &e
-	}
-	return c
-}
-
-// uniformRedacted returns the redacted fields shared by every item, or nil when
-// they differ (the scenario format checks one set for all items).
-func uniformRedacted(items []refItem) []string {
-	if len(items) == 0 {
-		return nil
-	}
-	for _, it := range items[1:] {
-		if !slices.Equal(it.Redacted, items[0].Redacted) {
-			return nil
-		}
-	}
-	return items[0].Redacted
-}
-
-// TestDifferentialRegressions replays the shrunk reproducers kept under
-// testdata/differential/ (scenario files, testdata/SCENARIOS.md).
-func TestDifferentialRegressions(t *testing.T) {
-	files, _ := filepath.Glob("testdata/differential/*.json")
-	if len(files) == 0 {
-		t.Skip("no reproducers kept under testdata/differential/")
-	}
-	h := startHub(t, "")
-	for _, f := range files {
-		for _, sc := range loadScenarios(t, f) {
-			t.Run(sc.Name, func(t *testing.T) { runScenario(t, h, sc) })
-		}
 	}
 }

@@ -2,13 +2,18 @@ package liaison_test
 
 // The differential test (TARGETS R3): random case histories, built through the
 // API of a real hub, then read as every identity for every purpose — the case,
-// every section, its events, and the case list — each answer compared with the
-// reference model of PROTOCOL.md (refmodel_test.go, refmodel_read_test.go).
-// Every write's status is compared too: those that build the histories, and a
-// probe of the whole write table on every case (stale expected_version, so
-// nothing is appended). A disagreement is shrunk to a minimal history and
-// printed as a protocol scenario (differential_gen_test.go); the reproducers
-// kept under testdata/differential/ are replayed by TestDifferentialRegressions.
+// every section, its events (all, and after a version), and the case list —
+// each answer compared with the reference model of the protocol
+// (refmodel_test.go, refmodel_read_test.go). Every write's status is compared
+// too (and an append's version, the writer's view version after it): those
+// that build the histories, erasures requested and confirmed by two officers,
+// and a probe of the whole write table on every case (stale expected_version
+// or a refused erasure step, so nothing is appended). Then a sample of cases
+// is checked for non-interference (refmodel_ni_test.go): events that some
+// readers may not read are appended, and those readers' answers must not
+// change by a byte. A disagreement is shrunk to a minimal history and printed
+// as a reproducer (differential_gen_test.go); the reproducers kept under
+// testdata/differential/ are replayed by TestDifferentialRegressions.
 //
 //	LIAISON_DIFF_SEED=n   replay a run (the seed is printed)
 //	LIAISON_DIFF_CASES=n  number of random cases (default diffDefaultCases)
@@ -20,14 +25,9 @@ package liaison_test
 // hour may see a grant expire a second apart from the hub.
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,15 +38,17 @@ import (
 )
 
 const (
-	diffDefaultCases = 12    // 1,386 reads per case
+	diffDefaultCases = 12    // 1,695 reads per case
 	diffMinReads     = 10000 // TARGETS R3, in CI
 	diffReadWorkers  = 8
 	diffBuildWorkers = 4
 	diffMaxShrunk    = 4 // reproducers shrunk and printed per run
+	diffAfterVersion = 3 // GET /events?after_version= (counted in the reader's view)
 )
 
-// diffIdentities is every organisation × its roles of PROTOCOL.md, plus a
-// second prison manager and a second probation officer: break-glass is per user.
+// diffIdentities is every organisation × its roles of the protocol, plus a
+// second prison manager and a second probation officer (break-glass is per
+// user) and a second data-protection officer (erasure takes two).
 var diffIdentities = []identity{
 	{"prison-service", []string{"caseworker"}, "pc-anna"},
 	{"prison-service", []string{"psychologist"}, "pp-ben"},
@@ -61,14 +63,20 @@ var diffIdentities = []identity{
 	{"family-support", []string{"counsellor"}, "fs-ivy"},
 	{"oversight-board", []string{"auditor"}, "ov-jan"},
 	{"oversight-board", []string{"dpo"}, "ov-kim"},
+	{"oversight-board", []string{"dpo"}, "ov-lou"},
 	{"research-institute", []string{"researcher"}, "rs-lea"},
 }
+
+// diffDPOs are the two data-protection officers of diffIdentities.
+var diffDPOs = []identity{diffIdentities[12], diffIdentities[13]}
 
 // diffPurposes is every purpose of the protocol and one unknown purpose.
 var diffPurposes = append(slices.Clone(refAllPurposes), "curiosity")
 
-// diffEndpoints are the reads of one case: the case, every section, the events.
-var diffEndpoints = append(append([]string{"case"}, prefixed("sections/", refSections)...), "events")
+// diffEndpoints are the reads of one case: the case, every section, the
+// events, and the events after a version.
+var diffEndpoints = append(append([]string{"case"}, prefixed("sections/", refSections)...),
+	"events", fmt.Sprintf("events?after_version=%d", diffAfterVersion))
 
 func prefixed(p string, s []string) []string {
 	out := make([]string, len(s))
@@ -80,7 +88,7 @@ func prefixed(p string, s []string) []string {
 
 // differ drives one run against one hub.
 type differ struct {
-	h      *hub
+	base   string            // the hub's URL
 	tokens map[string]string // by subject, minted before any goroutine starts
 	reads  atomic.Int64
 	writes atomic.Int64
@@ -89,14 +97,36 @@ type differ struct {
 	coverage map[string]int // what the compared answers exercised
 }
 
-// cover counts one compared answer under the kinds of thing it exercised.
-func (d *differ) cover(p probe, a refAnswer) {
+// cover counts one compared answer, on a case with history h, under the kinds
+// of thing it exercised.
+func (d *differ) cover(p probe, a refAnswer, h refHistory) {
+	st := h.state()
 	kinds := []string{fmt.Sprintf("status %d", a.Status)}
 	if p.Append != nil {
-		kinds = []string{fmt.Sprintf("append %d", a.Status)}
+		kinds = []string{writeKind(*p.Append, a.Status)}
+	}
+	if st.erased && a.Status != 400 {
+		kinds = append(kinds, fmt.Sprintf("%d after erasure", a.Status))
 	}
 	if a.BreakGlass {
 		kinds = append(kinds, "200 section opened or widened by break-glass")
+	}
+	if p.Append == nil && a.Status == 200 && (p.Get == "case" || strings.HasPrefix(p.Get, "sections/")) {
+		if a.Version < fedEvents(h) {
+			kinds = append(kinds, "200 with a view shorter than the case")
+		}
+		if a.Stage != st.stage {
+			kinds = append(kinds, "200 with the stage held back by the view")
+		}
+	}
+	if section, ok := strings.CutPrefix(p.Get, "sections/"); ok && a.Status == 403 {
+		c := cell(section, refDirectory[p.As.Agency])
+		if c == "t" && st.fromStage("transition") {
+			kinds = append(kinds, "403 on a from-transition cell held closed by the view's stage")
+		}
+		if roleCell(c) && st.wrote[[2]string{section, p.As.Agency}] {
+			kinds = append(kinds, "403 on a role cell the reader's organisation wrote in")
+		}
 	}
 	if a.Status == 200 && p.Append == nil && p.Get != "case" {
 		if len(a.Items) == 0 {
@@ -115,11 +145,43 @@ func (d *differ) cover(p probe, a refAnswer) {
 			}
 		}
 	}
+	d.count(kinds...)
+}
+
+// count adds one to each kind of the coverage.
+func (d *differ) count(kinds ...string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, k := range kinds {
 		d.coverage[k]++
 	}
+}
+
+// writeKind names a write and its status for the coverage.
+func writeKind(a refAppend, status int) string {
+	switch a.Type {
+	case "ErasureRequested":
+		return fmt.Sprintf("erasure request %d", status)
+	case "CaseErased":
+		return fmt.Sprintf("erasure confirmation %d", status)
+	case "ErasureCancelled":
+		return fmt.Sprintf("erasure cancellation %d", status)
+	case "CaseClosed":
+		return fmt.Sprintf("closure %d", status)
+	}
+	return fmt.Sprintf("append %d", status)
+}
+
+// fedEvents counts the events of a history that feed a section: the case's
+// length as a reader that reads everything would number it.
+func fedEvents(h refHistory) int {
+	n := 0
+	for _, e := range h {
+		if len(sectionsFedBy(e.Type)) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // diffCase is one generated case: the writes the hub accepted, and the model's
@@ -135,13 +197,22 @@ type diffCase struct {
 type probe struct {
 	As      identity
 	Purpose string
-	Get     string     // "case", "events" or "sections/X"
+	Get     string     // "case", "events", "events?after_version=n" or "sections/X"
 	Append  *refAppend // a write instead of a read
 }
 
 func (p probe) String() string {
 	if p.Append != nil {
-		return fmt.Sprintf("append %s as %s/%s (%s)", p.Append.Type, p.As.Agency, p.As.Roles[0], p.As.Sub)
+		what := "append " + p.Append.Type
+		switch p.Append.Type {
+		case "ErasureRequested":
+			what = "request the erasure"
+		case "CaseErased":
+			what = "confirm the erasure"
+		case "ErasureCancelled":
+			what = "cancel the erasure"
+		}
+		return fmt.Sprintf("%s as %s/%s (%s)", what, p.As.Agency, p.As.Roles[0], p.As.Sub)
 	}
 	return fmt.Sprintf("GET %s as %s/%s (%s) for purpose %q", p.Get, p.As.Agency, p.As.Roles[0], p.As.Sub, p.Purpose)
 }
@@ -155,8 +226,15 @@ type disagreement struct {
 	actual   refAnswer
 }
 
+// rawAnswer is an answer as the hub sent it.
+type rawAnswer struct {
+	Status int
+	Body   []byte
+}
+
 // TestDifferential compares the hub with the reference model over random case
-// histories (TARGETS R3: at least 10,000 reads in CI, 0 disagreements).
+// histories (TARGETS R3: at least 10,000 reads in CI, 0 disagreements), and
+// checks non-interference on a sample of them (TARGETS R9).
 func TestDifferential(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("LIAISON_DIFF_SEED"); s != "" {
@@ -175,13 +253,20 @@ func TestDifferential(t *testing.T) {
 		cases = n
 	}
 	t.Logf("differential run: seed %d, %d cases (replay with LIAISON_DIFF_SEED=%d LIAISON_DIFF_CASES=%d)", seed, cases, seed, cases)
+	h := startHub(t, "")
+	d := &differ{base: h.Base, tokens: map[string]string{}, coverage: map[string]int{}}
+	for _, id := range diffIdentities {
+		d.tokens[id.Sub] = h.token(id)
+	}
+	d.run(t, seed, cases)
+}
+
+// run is the differential test's run on a hub: it builds the cases, reads
+// them, probes the write table, lists them, checks non-interference on a
+// sample, and reports.
+func (d *differ) run(t *testing.T, seed uint64, cases int) {
 	day := time.Now().UTC().Format(time.DateOnly)
 	start := time.Now()
-
-	d := &differ{h: startHub(t, ""), tokens: map[string]string{}, coverage: map[string]int{}}
-	for _, id := range diffIdentities {
-		d.tokens[id.Sub] = d.h.token(id)
-	}
 
 	// Build the cases through the API, comparing every write.
 	built := make([]*diffCase, cases)
@@ -204,81 +289,73 @@ func TestDifferential(t *testing.T) {
 	for _, c := range built {
 		st := c.history.state()
 		d.coverage["case at stage "+st.stage]++
-		if st.erased {
+		switch {
+		case st.erased:
 			d.coverage["case erased"]++
+		case st.pending():
+			d.coverage["case with an erasure request pending"]++
+		case len(st.requests) > 0:
+			d.coverage["case with an erasure request cancelled"]++
 		}
 	}
 	buildTime := time.Since(start)
+	// The cases whose answers are kept for the non-interference check.
+	sample := diffNISample(rand.New(rand.NewPCG(seed, 1<<33)), built)
 
 	// Read every case as every identity for every purpose, through every endpoint.
-	var jobs []disagreement
-	for _, c := range built {
-		for _, id := range diffIdentities {
-			jobs = append(jobs, disagreement{c: c, probe: probe{As: id, Get: "case"}}) // no purpose: 400
-			for _, p := range diffPurposes {
-				for _, e := range diffEndpoints {
-					jobs = append(jobs, disagreement{c: c, probe: probe{As: id, Purpose: p, Get: e}})
-				}
-			}
-		}
-	}
-	parallel(len(jobs), diffReadWorkers, func(i int) {
-		j := jobs[i]
-		j.expected, j.actual = d.compareRead(j.c.id, j.c.history, j.probe)
-		mu.Lock()
-		defer mu.Unlock()
-		if j.actual.Status == 0 {
-			failures = append(failures, fmt.Errorf("%s: no answer", j.probe))
-		} else if !sameAnswer(j.expected, j.actual) {
-			j.before = j.c.actions
-			found = append(found, j)
-		}
-	})
+	kept := map[string]rawAnswer{}
+	found = append(found, d.readAll(built, sample, kept, &failures)...)
 	if len(failures) > 0 {
 		t.Fatalf("reading the cases: %v", failures[0])
 	}
 	// Probe the whole write table on every case without changing it: every
 	// identity tries every event type with a stale expected_version, which the
-	// hub checks after every rule of the protocol (404, 410, 403, 409 closed)
-	// and refuses with 409, appending nothing.
+	// hub checks after every rule of the protocol (404, 410, 403, 400, 409
+	// closed) and refuses with 409, appending nothing; and every identity
+	// takes each erasure step in a way that cannot succeed (probeWrites).
 	var probes []disagreement
 	for _, c := range built {
 		r := rand.New(rand.NewPCG(seed, 1<<32+uint64(c.index)))
-		for _, id := range diffIdentities {
-			for _, e := range diffEventWeights {
-				if e.typ == "BreakGlassInvoked" {
-					continue // its own endpoint takes no expected_version
-				}
-				a := randomWrite(r, e.typ, c.history)
-				a.As, a.Expected = id, "stale"
-				probes = append(probes, disagreement{c: c, probe: probe{As: id, Append: &a}})
-			}
+		for _, a := range probeWrites(r, c.history) {
+			probes = append(probes, disagreement{c: c, probe: probe{As: a.As, Append: &a}})
 		}
 	}
 	parallel(len(probes), diffReadWorkers, func(i int) {
 		j := probes[i]
-		want := expectAppend(*j.probe.Append, j.c.history, time.Now())
-		d.cover(j.probe, refAnswer{Status: want})
-		got, _, err := d.write(j.c.id, *j.probe.Append, len(j.c.history))
+		now := time.Now()
+		want := refAnswer{Status: expectAppend(*j.probe.Append, j.c.history, now)}
+		d.cover(j.probe, want, j.c.history)
+		got, _, sent, err := d.send(j.c.id, *j.probe.Append, j.c.history, now)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
 			failures = append(failures, err)
-		} else if got != want {
-			j.before, j.expected, j.actual = j.c.actions, refAnswer{Status: want}, refAnswer{Status: got}
+		} else if got != want.Status {
+			j.probe.Append = &sent
+			j.before, j.expected, j.actual = j.c.actions, want, refAnswer{Status: got}
 			found = append(found, j)
 		}
 	})
 	if len(failures) > 0 {
 		t.Fatalf("probing the write table: %v", failures[0])
 	}
-	listed := d.compareLists(t, built)
+	listed, lists := d.compareLists(t, built)
+
+	// Non-interference (the protocol's "What a reader can infer"; issue 13
+	// N): append to the sample events hidden from some readers, read again,
+	// and require those readers' answers unchanged, byte for byte.
+	ni := d.checkNonInterference(t, seed, built, sample, kept, lists)
+	found = append(found, ni.found...)
+	listed = append(listed, ni.listed...)
+
 	elapsed := time.Since(start)
 	if now := time.Now().UTC().Format(time.DateOnly); now != day {
 		t.Skipf("the UTC day changed during the run (%s → %s): consent expiry makes the model's day ambiguous", day, now)
 	}
-	t.Logf("differential run: %d cases, %d appends and %d reads compared, %d disagreements, in %s (building %s)",
+	t.Logf("differential run: %d cases, %d writes and %d reads compared, %d disagreements, in %s (building %s)",
 		cases, d.writes.Load(), d.reads.Load(), len(found), elapsed.Round(time.Millisecond), buildTime.Round(time.Millisecond))
+	t.Logf("non-interference: %d cases, %d hidden events appended, %d answers compared byte for byte (%d of readers that reach the case, %d lists), %d changed",
+		len(sample), ni.appended, ni.compared, ni.reaching, ni.lists, len(ni.changed))
 	var kinds []string
 	for k, n := range d.coverage {
 		kinds = append(kinds, fmt.Sprintf("%s: %d", k, n))
@@ -287,6 +364,13 @@ func TestDifferential(t *testing.T) {
 	t.Logf("what the model predicted: %s", strings.Join(kinds, "; "))
 	for _, l := range listed {
 		t.Errorf("GET /v1/cases disagrees with the model: %s", l)
+	}
+	for i, c := range ni.changed {
+		if i == diffMaxShrunk*5 {
+			t.Errorf("... and %d more answers changed by events their reader may not read", len(ni.changed)-i)
+			break
+		}
+		t.Errorf("non-interference: %s", c)
 	}
 	if cases >= diffDefaultCases && d.reads.Load() < diffMinReads {
 		t.Errorf("only %d reads compared, want at least %d", d.reads.Load(), diffMinReads)
@@ -297,275 +381,43 @@ func TestDifferential(t *testing.T) {
 	d.report(t, seed, found)
 }
 
-// dump writes every disagreement, one JSON object a line, for analysis.
-func dump(t *testing.T, file string, found []disagreement) {
-	t.Helper()
-	var b bytes.Buffer
-	for _, dis := range found {
-		line, _ := json.Marshal(map[string]any{"case": dis.c.index, "probe": dis.probe.String(),
-			"consent": dis.c.history.state().consent, "stage": dis.c.history.state().stage,
-			"erased": dis.c.history.state().erased, "expected": dis.expected, "actual": dis.actual})
-		b.Write(append(line, '\n'))
-	}
-	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
-		t.Errorf("LIAISON_DIFF_DUMP: %v", err)
-	}
-}
-
-// parallel runs f(0..n-1) on a number of workers.
-func parallel(n, workers int, f func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				f(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-}
-
-// call sends one request without touching testing.T (it runs on workers).
-func (d *differ) call(method, path string, id identity, purpose string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, d.h.Base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+d.tokens[id.Sub])
-	if purpose != "" {
-		req.Header.Set("Liaison-Purpose", purpose)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
-// write sends one write attempt to a case (caseID "" for CaseOpened) and returns
-// the status and, for a new case, its id.
-func (d *differ) write(caseID string, a refAppend, version int) (int, string, error) {
-	d.writes.Add(1)
-	var path string
-	var body any
-	switch a.Type {
-	case "CaseOpened":
-		path, body = "/v1/cases", a.Data
-	case "BreakGlassInvoked":
-		path, body = "/v1/cases/"+caseID+"/break-glass", map[string]string{"justification": a.Text}
-	case "CaseErased":
-		path, body = "/v1/cases/"+caseID+"/erase", map[string]string{"legal_basis": a.Text}
-	default:
-		path, body = "/v1/cases/"+caseID+"/events", appendBody(a.scenarioEvent(version))
-	}
-	status, b, err := d.call("POST", path, a.As, "", body)
-	if err != nil || status != 201 || a.Type != "CaseOpened" {
-		return status, "", err
-	}
-	var out struct {
-		CaseID string `json:"case_id"`
-	}
-	if err := json.Unmarshal(b, &out); err != nil || out.CaseID == "" {
-		return status, "", fmt.Errorf("opening a case: no case_id in %s", b)
-	}
-	return status, out.CaseID, nil
-}
-
-// writeAndCompare sends a write, compares its status with the model's and, when
-// the hub accepted it, adds it to the case. It returns the disagreement, if any.
-func (d *differ) writeAndCompare(c *diffCase, a refAppend) (*disagreement, error) {
-	at := time.Now()
-	want := expectAppend(a, c.history, at)
-	d.cover(probe{As: a.As, Append: &a}, refAnswer{Status: want})
-	got, id, err := d.write(c.id, a, len(c.history))
-	if err != nil {
-		return nil, err
-	}
-	var dis *disagreement
-	if got != want {
-		dis = &disagreement{c: c, before: slices.Clone(c.actions), probe: probe{As: a.As, Append: &a},
-			expected: refAnswer{Status: want}, actual: refAnswer{Status: got}}
-	}
-	if got == 200 || got == 201 {
-		if id != "" {
-			c.id = id
-		}
-		c.actions = append(c.actions, a)
-		c.history = append(c.history, a.accept(at))
-	}
-	return dis, nil
-}
-
-// hubItem is an item of the hub's answer, as far as the model predicts it.
-type hubItem struct {
-	Version        int      `json:"version"`
-	Type           string   `json:"type"`
-	Originator     string   `json:"originator"`
-	Author         *string  `json:"author"`
-	Classification string   `json:"classification"`
-	ShareWith      []string `json:"share_with"`
-	Redacted       []string `json:"redacted"`
-}
-
-// compareRead sends one read and returns the model's answer and the hub's
-// (Status 0: no answer).
-func (d *differ) compareRead(caseID string, h refHistory, p probe) (refAnswer, refAnswer) {
-	d.reads.Add(1)
-	now := time.Now()
-	var expected refAnswer
-	switch {
-	case p.Get == "case":
-		expected = expectCase(p.As, p.Purpose, h, now)
-	case p.Get == "events":
-		expected = expectEvents(p.As, p.Purpose, h, now)
-	default:
-		expected = expectSection(p.As, p.Purpose, h, p.Get[len("sections/"):], now)
-	}
-	d.cover(p, expected)
-	path := "/v1/cases/" + caseID
-	if p.Get != "case" {
-		path += "/" + p.Get
-	}
-	status, body, err := d.call("GET", path, p.As, p.Purpose, nil)
-	if err != nil {
-		return expected, refAnswer{}
-	}
-	actual := refAnswer{Status: status}
-	if status != 200 {
-		return expected, actual
-	}
-	var ans struct {
-		Stage      string    `json:"stage"`
-		Version    int       `json:"version"`
-		Sections   []string  `json:"sections"`
-		Items      []hubItem `json:"items"`
-		BreakGlass bool      `json:"break_glass"`
-	}
-	if err := json.Unmarshal(body, &ans); err != nil {
-		actual.Stage = "unreadable answer: " + err.Error()
-		return expected, actual
-	}
-	actual.Stage, actual.Version, actual.BreakGlass = ans.Stage, ans.Version, ans.BreakGlass
-	if p.Get == "case" {
-		actual.Sections = ans.Sections
-		if actual.Sections == nil {
-			actual.Sections = []string{"<missing>"}
-		}
-	}
-	for _, it := range ans.Items {
-		redacted := it.Redacted
-		if redacted == nil {
-			redacted = []string{"<missing>"}
-		}
-		actual.Items = append(actual.Items, refItem{Version: it.Version, Type: it.Type, Originator: it.Originator,
-			TLP: it.Classification, ShareWith: sortedCopy(it.ShareWith), Redacted: sortedCopy(redacted), AuthorNull: it.Author == nil})
-	}
-	return expected, actual
-}
-
-// compareLists reads GET /v1/cases as every identity for every purpose (and
-// none) and compares the cases listed, each with its stage, version and
-// sections, with the model: the cases whose GET /v1/cases/{id} is 200, erased
-// cases never (README). Cases are compared in case id order: they were opened
-// concurrently. It returns the disagreements, described.
-func (d *differ) compareLists(t *testing.T, built []*diffCase) []string {
-	t.Helper()
-	var out []string
-	for _, id := range diffIdentities {
-		for _, purpose := range append(slices.Clone(diffPurposes), "") {
-			d.reads.Add(1)
-			now := time.Now()
-			want := map[string]string{}
-			wantStatus := listGate(id, purpose)
-			for _, c := range built {
-				if wantStatus != 0 {
-					break
-				}
-				if a := expectCase(id, purpose, c.history, now); a.Status == 200 {
-					want[c.id] = fmt.Sprintf("case %d: %s v%d %v", c.index, a.Stage, a.Version, a.Sections)
-				}
-			}
-			got := map[string]string{}
-			status, cursor := 0, ""
-			for {
-				path := "/v1/cases?limit=500"
-				if cursor != "" {
-					path += "&cursor=" + cursor
-				}
-				st, body, err := d.call("GET", path, id, purpose, nil)
-				if err != nil {
-					t.Fatalf("GET /v1/cases: %v", err)
-				}
-				status = st
-				var page struct {
-					Items []struct {
-						CaseID   string   `json:"case_id"`
-						Stage    string   `json:"stage"`
-						Version  int      `json:"version"`
-						Sections []string `json:"sections"`
-					} `json:"items"`
-					NextCursor *string `json:"next_cursor"`
-				}
-				if st != 200 || json.Unmarshal(body, &page) != nil {
-					break
-				}
-				for _, it := range page.Items {
-					index := slices.IndexFunc(built, func(c *diffCase) bool { return c.id == it.CaseID })
-					got[it.CaseID] = fmt.Sprintf("case %d: %s v%d %v", index, it.Stage, it.Version, it.Sections)
-				}
-				if page.NextCursor == nil {
-					break
-				}
-				cursor = *page.NextCursor
-			}
-			who := fmt.Sprintf("as %s/%s (%s) for purpose %q", id.Agency, id.Roles[0], id.Sub, purpose)
-			if wantStatus == 0 {
-				wantStatus = 200
-			}
-			if status != wantStatus {
-				out = append(out, fmt.Sprintf("%s: status %d, want %d", who, status, wantStatus))
-				continue
-			}
-			for caseID, w := range want {
-				if got[caseID] != w {
-					out = append(out, fmt.Sprintf("%s: listed %q, want %q", who, got[caseID], w))
-				}
-			}
-			for caseID, g := range got {
-				if _, ok := want[caseID]; !ok {
-					out = append(out, fmt.Sprintf("%s: listed %q, want it not listed", who, g))
+// readAll reads the cases as every identity for every purpose (and none),
+// through every endpoint, compares each answer with the model and returns the
+// disagreements. The answers on the cases of keep are kept, by readKey.
+func (d *differ) readAll(cases []*diffCase, keep []*diffCase, kept map[string]rawAnswer, failures *[]error) []disagreement {
+	var jobs []disagreement
+	for _, c := range cases {
+		for _, id := range diffIdentities {
+			jobs = append(jobs, disagreement{c: c, probe: probe{As: id, Get: "case"}}) // no purpose: 400
+			for _, p := range diffPurposes {
+				for _, e := range diffEndpoints {
+					jobs = append(jobs, disagreement{c: c, probe: probe{As: id, Purpose: p, Get: e}})
 				}
 			}
 		}
 	}
-	return out
+	var mu sync.Mutex
+	var found []disagreement
+	parallel(len(jobs), diffReadWorkers, func(i int) {
+		j := jobs[i]
+		var raw rawAnswer
+		j.expected, j.actual, raw = d.compareRead(j.c.id, j.c.history, j.probe)
+		mu.Lock()
+		defer mu.Unlock()
+		if slices.Contains(keep, j.c) {
+			kept[readKey(j.c, j.probe)] = raw
+		}
+		if j.actual.Status == 0 {
+			*failures = append(*failures, fmt.Errorf("%s: no answer", j.probe))
+		} else if !sameAnswer(j.expected, j.actual) {
+			j.before = j.c.actions
+			found = append(found, j)
+		}
+	})
+	return found
 }
 
-// sameAnswer compares the predicted parts of two answers.
-func sameAnswer(a, b refAnswer) bool {
-	norm := func(x refAnswer) refAnswer {
-		if len(x.Items) == 0 {
-			x.Items = nil
-		}
-		return x
-	}
-	return reflect.DeepEqual(norm(a), norm(b))
+// readKey names one read of one case.
+func readKey(c *diffCase, p probe) string {
+	return fmt.Sprintf("%d|%s|%s|%s", c.index, p.As.Sub, p.Purpose, p.Get)
 }

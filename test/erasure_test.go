@@ -18,6 +18,7 @@ var (
 	intelAnalyst     = identity{Agency: "intelligence-service", Roles: []string{"analyst"}, Sub: "ia-fay"}
 	auditor          = identity{Agency: "oversight-board", Roles: []string{"auditor"}, Sub: "au-jon"}
 	dpo              = identity{Agency: "oversight-board", Roles: []string{"dpo"}, Sub: "dp-kim"}
+	secondDPO        = identity{Agency: "oversight-board", Roles: []string{"dpo"}, Sub: "dp-lou"}
 )
 
 // openCase opens a case as id with a subject reference and returns its id.
@@ -31,6 +32,19 @@ func openCase(t *testing.T, h *hub, as identity, subjectRef string) string {
 }
 
 // appendOK appends an event and fails the test unless it is accepted.
+// eraseCase erases a case with four eyes: dpo requests, secondDPO confirms.
+func eraseCase(t *testing.T, h *hub, caseID string) {
+	t.Helper()
+	r := h.do("POST", "/v1/cases/"+caseID+"/erase", &dpo, "", map[string]string{"legal_basis": "subject-request", "reference": "DPO-2026-0042"})
+	if r.Status != 202 {
+		t.Fatalf("erasure request: %d %s", r.Status, r.Body)
+	}
+	request, _ := r.json(t)["request_id"].(string)
+	if r := h.do("POST", "/v1/erasures/"+request+"/confirm", &secondDPO, "", map[string]string{}); r.Status != 200 {
+		t.Fatalf("erasure confirmation: %d %s", r.Status, r.Body)
+	}
+}
+
 func appendOK(t *testing.T, h *hub, caseID string, as identity, typ string, data any, extra map[string]any) {
 	t.Helper()
 	body := map[string]any{"type": typ, "data": data}
@@ -87,9 +101,7 @@ func TestErasureLeavesNoContentOnDisk(t *testing.T) {
 	if r := h.do("GET", "/v1/cases/"+id+"/events", &prisonCaseworker, "case-management", nil); r.Status != 200 || !strings.Contains(string(r.Body), markers[1]) {
 		t.Fatalf("before erasure: %d %s", r.Status, r.Body)
 	}
-	if r := h.do("POST", "/v1/cases/"+id+"/erase", &dpo, "", map[string]string{"legal_basis": "GDPR art. 17 request"}); r.Status != 200 {
-		t.Fatalf("erase: %d %s", r.Status, r.Body)
-	}
+	eraseCase(t, h, id)
 	for _, path := range []string{"", "/events", "/sections/needs"} {
 		if r := h.do("GET", "/v1/cases/"+id+path, &prisonCaseworker, "case-management", nil); r.Status != 410 {
 			t.Errorf("GET %s after erasure: %d, want 410", path, r.Status)

@@ -205,7 +205,7 @@ func TestMetricsCountPolicyDecisions(t *testing.T) {
 // policyMetrics returns the hub's liaison_policy_* series by name and labels.
 func policyMetrics(t *testing.T, h *hub) map[string]float64 {
 	t.Helper()
-	resp, err := client.Get(h.Base + "/metrics")
+	resp, err := client.Get(h.AdminBase + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

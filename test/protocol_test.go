@@ -40,14 +40,18 @@ type check struct {
 	OpenCase   json.RawMessage `json:"open_case"`
 	BreakGlass string          `json:"break_glass"`
 	Erase      string          `json:"erase"`
-	Expect     json.RawMessage `json:"expect"`
-	Items      *int            `json:"items"`
-	MinItems   *int            `json:"min_items"`
-	Redacted   []string        `json:"redacted"`
-	Types      []string        `json:"types"`
-	Absent     []string        `json:"absent"`
-	Contains   []string        `json:"contains"`
-	BGFlag     *bool           `json:"break_glass_flag"`
+	// ConfirmErasure and CancelErasure act on the scenario's last erasure
+	// request (the project's own scenarios: four-eyes erasure).
+	ConfirmErasure bool            `json:"confirm_erasure"`
+	CancelErasure  bool            `json:"cancel_erasure"`
+	Expect         json.RawMessage `json:"expect"`
+	Items          *int            `json:"items"`
+	MinItems       *int            `json:"min_items"`
+	Redacted       []string        `json:"redacted"`
+	Types          []string        `json:"types"`
+	Absent         []string        `json:"absent"`
+	Contains       []string        `json:"contains"`
+	BGFlag         *bool           `json:"break_glass_flag"`
 }
 
 // UnmarshalJSON reads a check, where "break_glass" is a justification (string)
@@ -103,6 +107,7 @@ func runScenario(t *testing.T, h *hub, sc scenario) {
 		t.Fatalf("opening the case: %d %s", r.Status, r.Body)
 	}
 	caseID := r.json(t)["case_id"].(string)
+	st := &scenarioState{caseID: caseID}
 	appendAll := func(events []scenarioEvent) {
 		for i, e := range events {
 			r := h.do("POST", "/v1/cases/"+caseID+"/events", &e.As, "", appendBody(e))
@@ -113,12 +118,18 @@ func runScenario(t *testing.T, h *hub, sc scenario) {
 	}
 	appendAll(sc.Events[1:])
 	for i, c := range sc.Checks {
-		runCheck(t, h, caseID, fmt.Sprintf("check %d", i), c)
+		runCheckIn(t, h, st, fmt.Sprintf("check %d", i), c)
 	}
 	appendAll(sc.Then)
 	for i, c := range sc.ThenChecks {
-		runCheck(t, h, caseID, fmt.Sprintf("then-check %d", i), c)
+		runCheckIn(t, h, st, fmt.Sprintf("then-check %d", i), c)
 	}
+}
+
+// scenarioState is what the checks of one scenario share: its case and its
+// last erasure request.
+type scenarioState struct {
+	caseID, request string
 }
 
 func appendBody(e scenarioEvent) map[string]any {
@@ -135,8 +146,16 @@ func appendBody(e scenarioEvent) map[string]any {
 	return body
 }
 
+// runCheck runs one check on a case.
 func runCheck(t *testing.T, h *hub, caseID, name string, c check) {
 	t.Helper()
+	runCheckIn(t, h, &scenarioState{caseID: caseID}, name, c)
+}
+
+// runCheckIn runs one check of a scenario.
+func runCheckIn(t *testing.T, h *hub, st *scenarioState, name string, c check) {
+	t.Helper()
+	caseID := st.caseID
 	var r response
 	var what string
 	switch {
@@ -163,6 +182,15 @@ func runCheck(t *testing.T, h *hub, caseID, name string, c check) {
 	case c.Erase != "":
 		what = "erase"
 		r = h.do("POST", "/v1/cases/"+caseID+"/erase", &c.As, c.Purpose, map[string]string{"legal_basis": c.Erase})
+		if r.Status == 202 {
+			st.request, _ = r.json(t)["request_id"].(string)
+		}
+	case c.ConfirmErasure:
+		what = "confirm erasure"
+		r = h.do("POST", "/v1/erasures/"+st.request+"/confirm", &c.As, c.Purpose, map[string]string{})
+	case c.CancelErasure:
+		what = "cancel erasure"
+		r = h.do("POST", "/v1/erasures/"+st.request+"/cancel", &c.As, c.Purpose, map[string]string{})
 	default:
 		t.Fatalf("%s: no action", name)
 	}

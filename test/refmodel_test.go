@@ -1,16 +1,19 @@
 package liaison_test
 
-// An independent reference model of /work/shared/PROTOCOL.md for the
-// differential test (TARGETS R3). It is written plainly from the protocol's
-// text and tables, and from the interpretations the project documents where the
-// protocol is silent (README "Choices made where the protocol is silent", and
-// the list in the R3 brief, cited below as "interp. N"). It never calls the
-// hub's policy: a reviewer should be able to check every table here against
-// PROTOCOL.md line by line.
+// An independent reference model of the sharing protocol for the differential
+// test (TARGETS R3). It is written plainly from the protocol's text and
+// tables, from the issue 13 decisions (cited as "issue 13 N", "E", "R", "L",
+// "F": per-reader views, erasure and existence, role-restricted cells, labels,
+// four-eyes erasure), and from the interpretations the project documents where
+// the protocol is silent (README "Choices made where the protocol is silent",
+// and the list in the R3 brief, cited below as "interp. N"). It never calls
+// the hub's policy: a reviewer should be able to check every table and rule
+// here against the protocol line by line.
 //
 // This file holds the protocol's vocabulary and tables, the case history and
 // the case state derived from it, and the write decisions. The read decisions
-// are in refmodel_read_test.go.
+// (and the reader's view) are in refmodel_read_test.go; the model's own
+// non-interference property test is in refmodel_ni_test.go.
 
 import (
 	"slices"
@@ -19,7 +22,7 @@ import (
 	"unicode/utf8"
 )
 
-// Organisation types (PROTOCOL.md "Organisations and roles").
+// Organisation types (the protocol's "Organisations and roles").
 const (
 	prison        = "prison"
 	probation     = "probation"
@@ -57,9 +60,10 @@ var refOrgIDs = func() []string {
 var refSections = []string{"profile", "consent", "risk", "needs", "plan", "interventions",
 	"counselling", "conferences", "security", "family", "transition", "outcomes"}
 
-// refFeeds is PROTOCOL.md "Sections and the events that feed them". Note that
-// ReleaseScheduled feeds both profile and transition, and that
-// BreakGlassInvoked and CaseErased feed no section (interp. 9).
+// refFeeds is the protocol's "Sections and the events that feed them". Note
+// that ReleaseScheduled feeds both profile and transition, and that
+// BreakGlassInvoked, ErasureRequested, ErasureCancelled and CaseErased feed no
+// section (interp. 9; issue 13 N and F): they are in nobody's view.
 var refFeeds = map[string][]string{
 	"profile":       {"CaseOpened", "ReleaseScheduled", "Released", "CaseClosed"},
 	"consent":       {"ConsentGiven", "ConsentWithdrawn"},
@@ -75,16 +79,20 @@ var refFeeds = map[string][]string{
 	"outcomes":      {"OutcomeRecorded"},
 }
 
-// sectionsFedBy returns the sections an event type feeds, in protocol order.
-func sectionsFedBy(eventType string) []string {
-	var out []string
+// sectionsFedBy returns the sections an event type feeds, in protocol order
+// (a shared slice: not to be changed).
+func sectionsFedBy(eventType string) []string { return refFedBy[eventType] }
+
+// refFedBy is refFeeds the other way round: event type → sections.
+var refFedBy = func() map[string][]string {
+	out := map[string][]string{}
 	for _, s := range refSections {
-		if slices.Contains(refFeeds[s], eventType) {
-			out = append(out, s)
+		for _, t := range refFeeds[s] {
+			out[t] = append(out[t], s)
 		}
 	}
 	return out
-}
+}()
 
 // Case stages in order, and the events that move a case to a stage (a stage
 // moves forward only).
@@ -106,7 +114,7 @@ var refStageOf = map[string]string{
 // reader's own items only; "c,sum" granted with consent, summary fields only;
 // "–" never; "security-officer" granted to that prison role only.
 //
-// refReadTable is PROTOCOL.md "Read access by organisation type", row by row,
+// refReadTable is the protocol's "Read access by organisation type", row by row,
 // columns in the protocol's order: prison, probation, intelligence,
 // municipality, civil-society, family-support, oversight, research.
 var refReadTable = map[string][8]string{
@@ -133,10 +141,10 @@ func cell(section, orgType string) string {
 }
 
 // refSummaryFields are the fields a "sum" cell shows of a risk assessment
-// (PROTOCOL.md: indicators, domains, notes and assessor are redacted).
+// (the protocol: indicators, domains, notes and assessor are redacted).
 var refSummaryFields = []string{"overall_judgement", "assessed_at", "next_review_due"}
 
-// refPurposes is PROTOCOL.md "Purpose": the purposes each type may read for.
+// refPurposes is the protocol's "Purpose": the purposes each type may read for.
 var refPurposes = map[string][]string{
 	prison:        {"case-management", "risk-management", "reintegration", "case-conference"},
 	probation:     {"case-management", "risk-management", "reintegration", "case-conference"},
@@ -162,10 +170,14 @@ type writer struct {
 func w(orgType string, roles ...string) writer { return writer{orgType: orgType, roles: roles} }
 func withConsent(orgType string) writer        { return writer{orgType: orgType, consent: true} }
 
-// refWriteTable is PROTOCOL.md "Write access". RiskDisclosureRaised ("any
+// refWriteTable is the protocol's "Write access". RiskDisclosureRaised ("any
 // organisation that can read the case's profile, except oversight and
 // research") is every other type: the profile condition is the general
-// visibility rule of appends.
+// visibility rule of appends. The three erasure events are the oversight
+// body's data-protection officers' (the protocol's "Erasure (four eyes)";
+// issue 13 F): ErasureRequested through POST /v1/cases/{id}/erase,
+// CaseErased through POST /v1/erasures/{request_id}/confirm, ErasureCancelled
+// through .../cancel.
 var refWriteTable = map[string][]writer{
 	"CaseOpened":              {w(prison, "caseworker", "manager"), w(probation)},
 	"ConsentGiven":            {w(prison, "caseworker"), w(probation)},
@@ -188,6 +200,8 @@ var refWriteTable = map[string][]writer{
 	"OutcomeRecorded":            {w(probation), withConsent(civilSociety), withConsent(municipality)},
 	"CaseClosed":                 {w(prison, "manager"), w(probation)},
 	"CaseErased":                 {w(oversight, "dpo")},
+	"ErasureRequested":           {w(oversight, "dpo")},
+	"ErasureCancelled":           {w(oversight, "dpo")},
 	"BreakGlassInvoked":          {w(prison, "manager"), w(probation), w(intelligence)},
 }
 
@@ -201,7 +215,7 @@ const (
 )
 
 // defaultLabel is the classification of an event whose writer gives none
-// (PROTOCOL.md "Classification"; interp. 8).
+// (the protocol's "Classification"; interp. 8).
 func defaultLabel(eventType string) string {
 	switch eventType {
 	case "CounsellingNoteAdded":
@@ -212,9 +226,10 @@ func defaultLabel(eventType string) string {
 	return tlpGreen
 }
 
-// defaultShareWith is the share list of an event whose writer names none: for
-// RiskDisclosureRaised, every organisation of type intelligence or prison in
-// the directory (interp. 8); for anything else, none.
+// defaultShareWith is the share list of an event whose writer gave neither a
+// classification nor a share list (issue 13 L: a default never widens a label
+// the writer chose): for RiskDisclosureRaised, every organisation of type
+// intelligence or prison in the directory (interp. 8); for anything else, none.
 func defaultShareWith(eventType string) []string {
 	if eventType != "RiskDisclosureRaised" {
 		return nil
@@ -231,6 +246,12 @@ func defaultShareWith(eventType string) []string {
 // breakGlassFor is how long a break-glass grant lasts.
 const breakGlassFor = 60 * time.Minute
 
+// refLegalBases are the legal basis codes of an erasure (the protocol's
+// "Erasure (four eyes)"), and refMaxReference the longest reference.
+var refLegalBases = []string{"retention-expired", "subject-request", "court-order", "unlawful-processing", "other"}
+
+const refMaxReference = 200
+
 // refEvent is one event the hub accepted into a case, as the model keeps it.
 type refEvent struct {
 	Type      string
@@ -240,33 +261,47 @@ type refEvent struct {
 	ShareWith []string       // effective share list
 	Data      map[string]any // the data fields present (for redaction and consent)
 	At        time.Time      // when the hub accepted it (break-glass grants run from here)
+	// ID is the hub's id of an ErasureRequested: the request id (issue 13 F).
+	ID string
+	// Request is the request an ErasureCancelled or a CaseErased acts on.
+	Request string
 }
 
-// refHistory is a case's events in version order (version = index + 1).
+// refHistory is a case's events in log order. A reader numbers the events of
+// its own view, not these (issue 13 N; see viewFor).
 type refHistory []refEvent
 
-// caseState is what the protocol decides on, derived from a history.
+// erasureRequest is one erasure request of a case (issue 13 F).
+type erasureRequest struct {
+	id, org, sub string
+	status       string // "pending", "cancelled" or "confirmed"
+}
+
+// caseState is what the protocol decides on, derived from a history. Its
+// stage is the case's true stage; a reader's decisions use the stage of its
+// view instead (issue 13 N; see viewFor).
 type caseState struct {
 	exists, closed, erased bool
 	stage                  string
-	consent                map[string]string          // organisation → expires_at ("" for none)
-	grants                 map[string]time.Time       // "org/sub" → when break-glass was invoked
-	writers                map[string]map[string]bool // section → organisations that wrote in it
+	consent                map[string]string    // organisation → expires_at ("" for none)
+	grants                 map[string]time.Time // "org/sub" → when break-glass was invoked
+	wrote                  map[[2]string]bool   // {section, organisation}: it wrote there
+	requests               []erasureRequest     // in log order
+	// erasedFor lists the organisations that could see the case when it was
+	// erased: they get 410 after, everyone else 404 (issue 13 E).
+	erasedFor []string
 }
 
 // state folds a history into the case state.
 func (h refHistory) state() caseState {
-	st := caseState{exists: len(h) > 0, consent: map[string]string{}, grants: map[string]time.Time{}, writers: map[string]map[string]bool{}}
+	st := caseState{exists: len(h) > 0, consent: map[string]string{}, grants: map[string]time.Time{}, wrote: map[[2]string]bool{}}
 	for _, e := range h {
 		// A stage moves forward only.
-		if s, ok := refStageOf[e.Type]; ok && slices.Index(refStages, s) > slices.Index(refStages, st.stage) {
+		if s, ok := refStageOf[e.Type]; ok && stageRank(s) > stageRank(st.stage) {
 			st.stage = s
 		}
 		for _, s := range sectionsFedBy(e.Type) {
-			if st.writers[s] == nil {
-				st.writers[s] = map[string]bool{}
-			}
-			st.writers[s][e.Org] = true
+			st.wrote[[2]string{s, e.Org}] = true
 		}
 		switch e.Type {
 		case "ConsentGiven":
@@ -287,11 +322,64 @@ func (h refHistory) state() caseState {
 			st.grants[e.Org+"/"+e.Sub] = e.At
 		case "CaseClosed":
 			st.closed = true
+		case "ErasureRequested":
+			st.requests = append(st.requests, erasureRequest{id: e.ID, org: e.Org, sub: e.Sub, status: "pending"})
+		case "ErasureCancelled":
+			st.setRequest(e.Request, "cancelled")
 		case "CaseErased":
+			st.setRequest(e.Request, "confirmed")
+			st.erasedFor = st.couldSee(e.At)
 			st.erased = true
 		}
 	}
 	return st
+}
+
+// setRequest sets the status of an erasure request.
+func (st *caseState) setRequest(id, status string) {
+	for i := range st.requests {
+		if st.requests[i].id == id {
+			st.requests[i].status = status
+		}
+	}
+}
+
+// pending says whether an erasure request of the case waits for its
+// confirmation (requests do not expire in the model: they last 7 days).
+func (st caseState) pending() bool {
+	return slices.ContainsFunc(st.requests, func(r erasureRequest) bool { return r.status == "pending" })
+}
+
+// couldSee lists the organisations that can see the case at a moment (issue
+// 13 E): every organisation of the directory whose profile cell, with its
+// consent, stage and role conditions (any role), grants it the profile, plus
+// the organisations of users holding an active break-glass grant.
+func (st caseState) couldSee(at time.Time) []string {
+	var out []string
+	for _, org := range refOrgIDs {
+		c := cell("profile", refDirectory[org])
+		granted := false
+		switch c {
+		case "✓":
+			granted = true
+		case "c", "c,sum":
+			granted = st.consentCovers(org, at)
+		case "t":
+			granted = st.fromStage("transition")
+		case "own", "–":
+		default: // a role cell: some role of the organisation reads it
+			granted = true
+		}
+		for user, since := range st.grants {
+			if holder, _, _ := strings.Cut(user, "/"); holder == org && at.Before(since.Add(breakGlassFor)) {
+				granted = true
+			}
+		}
+		if granted {
+			out = append(out, org)
+		}
+	}
+	return out
 }
 
 // consentCovers says whether the participant's consent covers an organisation
@@ -306,9 +394,13 @@ func (st caseState) consentCovers(org string, now time.Time) bool {
 	return expires == "" || today < expires
 }
 
-// fromStage says whether the case has reached a stage.
+// stageRank is a stage's place in refStages (-1 for none).
+func stageRank(stage string) int { return slices.Index(refStages, stage) }
+
+// fromStage says whether the stage the decision is taken on has reached a
+// stage.
 func (st caseState) fromStage(stage string) bool {
-	return slices.Index(refStages, st.stage) >= slices.Index(refStages, stage)
+	return stageRank(st.stage) >= stageRank(stage)
 }
 
 // hasGrant says whether this user (organisation and subject: a grant is for
@@ -332,19 +424,29 @@ func hasRole(id identity, roles []string) bool {
 	return false
 }
 
-// refAppend is one write attempt: an append through POST /v1/cases/{id}/events
-// (or POST /v1/cases for CaseOpened, /break-glass for BreakGlassInvoked with
-// Text as justification, /erase for CaseErased with Text as legal basis).
+// refAppend is one write attempt: an append through POST /v1/cases/{id}/events,
+// or through the endpoint of its type: POST /v1/cases for CaseOpened,
+// /break-glass for BreakGlassInvoked (Text as justification), /erase for
+// ErasureRequested (LegalBasis, Reference), /v1/erasures/{id}/confirm for
+// CaseErased and .../cancel for ErasureCancelled (Request).
 type refAppend struct {
 	As             identity
 	Type           string
 	Data           map[string]any
-	Classification string   // as given by the writer ("" for the default)
+	Classification string   // as given by the writer ("" for none)
 	ShareWith      []string // as given by the writer
 	Text           string
-	// Expected is the expected_version to send: "" none, "fresh" the case's
-	// current version, "stale" one less.
+	LegalBasis     string
+	Reference      string
+	// Request names the erasure request to confirm or cancel: "" the case's
+	// latest request, "unknown" an id the hub never made.
+	Request string
+	// Expected is the expected_version to send: "" none, "fresh" the writer's
+	// view version, "stale" another number (issue 13 N).
 	Expected string
+	// ViewVersion is the writer's view version when the write was sent: the
+	// number an expected_version was computed from (set by the sender).
+	ViewVersion int
 }
 
 // inRemit says whether the write table lets an identity append an event type
@@ -359,25 +461,61 @@ func inRemit(id identity, eventType string, st caseState, now time.Time) bool {
 	return false
 }
 
+// requestOf returns the erasure request a write names: the case's latest, or
+// none for "unknown" or when the case has none.
+func (a refAppend) requestOf(st caseState) *erasureRequest {
+	if a.Request != "" || len(st.requests) == 0 {
+		return nil
+	}
+	return &st.requests[len(st.requests)-1]
+}
+
 // expectAppend is the status of a write attempt on a case with this history
-// (PROTOCOL.md "Write access"; interp. 10): refusals in the order 404, 410,
-// 403, 400, 409. A new case is 201, an erasure 200, any other append 201.
+// (the protocol's "Write access"; interp. 10): refusals in the order 404, 410,
+// 403, 400, 409. A new case is 201, an erasure request 202, its confirmation
+// or cancellation 200, any other append 201.
 func expectAppend(a refAppend, h refHistory, now time.Time) int {
 	st := h.state()
+	allowed := inRemit(a.As, a.Type, st, now) // the write table
 	switch a.Type {
 	case "CaseOpened": // a new case: only the write table applies
-		if !inRemit(a.As, a.Type, st, now) {
+		if !allowed {
 			return 403
 		}
 		return 201
-	case "CaseErased": // the oversight body erases without reading the case
+	case "ErasureRequested": // POST /v1/cases/{id}/erase (issue 13 E and F)
 		switch {
 		case !st.exists:
 			return 404
+		case !allowed: // not a data-protection officer
+			// Whoever cannot see the case gets 404 (410 after an erasure
+			// for the organisations that could see it); whoever sees it but
+			// is no data-protection officer, 403.
+			if s := caseGate(a.As, st, now); s != 0 {
+				return s
+			}
+			return 403
+		case st.erased:
+			return 410 // the officer finds the case, and it is gone
+		case !validErasureBody(a):
+			return 400
+		case st.pending():
+			return 409 // one request at a time
+		}
+		return 202
+	case "CaseErased", "ErasureCancelled": // confirm and cancel (issue 13 F)
+		r := a.requestOf(st)
+		switch {
+		case !allowed: // not a data-protection officer
+			return 403 // whatever the id: no existence leak
+		case r == nil:
+			return 404
+		case a.Type == "CaseErased" && r.org == a.As.Agency && r.sub == a.As.Sub:
+			return 403 // four eyes: the requester cannot confirm
+		case r.status != "pending":
+			return 409
 		case st.erased:
 			return 410
-		case !inRemit(a.As, a.Type, st, now):
-			return 403
 		}
 		return 200
 	}
@@ -386,28 +524,56 @@ func expectAppend(a refAppend, h refHistory, now time.Time) int {
 		return s
 	}
 	switch {
-	case !inRemit(a.As, a.Type, st, now):
+	case !allowed:
 		return 403
 	case a.Type == "BreakGlassInvoked" && utf8.RuneCountInString(strings.TrimSpace(a.Text)) < 20:
 		return 400 // a justification of at least 20 characters (interp. 6)
+	case a.Type == "CaseClosed" && !closureLabelOK(a):
+		return 400 // issue 13 N: closure carries no restricting label
 	case st.closed:
-		return 409 // nothing after CaseClosed but CaseErased
+		return 409 // nothing after CaseClosed but the erasure
 	case a.Expected == "stale":
-		return 409 // CONTRACT.md: a stale expected_version
+		return 409 // a stale expected_version, against the writer's view
 	}
 	return 201
 }
 
-// accept turns an accepted write into the event the hub stores, with the
-// effective classification and share list (interp. 8).
-func (a refAppend) accept(at time.Time) refEvent {
+// closureLabelOK says whether a CaseClosed carries a label every writer reads
+// (issue 13 N): TLP:CLEAR or TLP:GREEN (or none: GREEN), and no share list.
+func closureLabelOK(a refAppend) bool {
+	return (a.Classification == "" || a.Classification == tlpClear || a.Classification == tlpGreen) &&
+		len(a.ShareWith) == 0
+}
+
+// validErasureBody checks an erasure request's body (issue 13 F): a legal
+// basis code, a reference of at most 200 characters, required for "other".
+func validErasureBody(a refAppend) bool {
+	return slices.Contains(refLegalBases, a.LegalBasis) &&
+		utf8.RuneCountInString(a.Reference) <= refMaxReference &&
+		(a.LegalBasis != "other" || a.Reference != "")
+}
+
+// accept turns an accepted write on a case with history h into the event the
+// hub stores, with the effective classification and share list. A default
+// share list applies only when the writer gave neither a classification nor a
+// share list (issue 13 L; interp. 8). id is the hub's id of an erasure
+// request (its answer's request_id).
+func (a refAppend) accept(h refHistory, at time.Time, id string) refEvent {
 	e := refEvent{Type: a.Type, Org: a.As.Agency, Sub: a.As.Sub, TLP: a.Classification,
 		ShareWith: slices.Clone(a.ShareWith), Data: a.Data, At: at}
+	if e.TLP == "" && len(e.ShareWith) == 0 {
+		e.ShareWith = defaultShareWith(a.Type)
+	}
 	if e.TLP == "" {
 		e.TLP = defaultLabel(a.Type)
 	}
-	if len(e.ShareWith) == 0 {
-		e.ShareWith = defaultShareWith(a.Type)
+	switch a.Type {
+	case "ErasureRequested":
+		e.ID = id
+	case "ErasureCancelled", "CaseErased":
+		if r := a.requestOf(h.state()); r != nil {
+			e.Request = r.id
+		}
 	}
 	return e
 }

@@ -470,7 +470,7 @@ func (a *accessTrail) countCases(t *testing.T, id identity) int {
 }
 
 // readDevKey reads the hub's development signing key from its data directory.
-func readDevKey(t *testing.T, data string) ed25519.PrivateKey {
+func readDevKey(t testing.TB, data string) ed25519.PrivateKey {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(data, "dev-token-key.pem"))
 	if err != nil {

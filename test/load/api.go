@@ -137,7 +137,7 @@ func latencyAtRate(ctx context.Context, o options, rep *report, tmp string, hub,
 	var server []string
 	var rates []float64
 	err := alternately(o, hub, ceiling, "p4", o.p4Duration, func(c *child) error {
-		before, _ := serverHistogram(hub.Base, "section.read")
+		before, _ := serverHistogram(hub.AdminBase, "section.read")
 		pctx, stopProbe := context.WithCancel(ctx)
 		probe := fsyncProbe(pctx, tmp, 20*time.Millisecond)
 		st := openLoop(ctx, c.Base, o.rate, o.p4Duration, 256, next)
@@ -148,7 +148,7 @@ func latencyAtRate(ctx context.Context, o options, rep *report, tmp string, hub,
 		}
 		lat := st.all()
 		if c == hub {
-			after, _ := serverHistogram(hub.Base, "section.read")
+			after, _ := serverHistogram(hub.AdminBase, "section.read")
 			server = append(server, after.since(before).describe(0.01))
 			fp50, fp99 = append(fp50, pct(disk, 50)), append(fp99, pct(disk, 99))
 			fover = append(fover, over(disk, 10*time.Millisecond))
@@ -216,7 +216,7 @@ func realisticMix(ctx context.Context, o options, rep *report, f *fixture, label
 	warm(ctx, f.hub.Base, f.mix(), 2*time.Second)
 	all := newStats()
 	var rates []float64
-	policyBefore, perr := policyTotals(f.hub.Base)
+	policyBefore, perr := policyTotals(f.hub.AdminBase)
 	for run := range o.runs {
 		wait := func() {}
 		if run == 0 {
@@ -250,7 +250,7 @@ func realisticMix(ctx context.Context, o options, rep *report, f *fixture, label
 		rep.note("%s failures: %s", label, what)
 	}
 	rep.note("%s: req/s per run %s", label, list(rates, "%.0f"))
-	policyAfter, err := policyTotals(f.hub.Base)
+	policyAfter, err := policyTotals(f.hub.AdminBase)
 	if err = errors.Join(perr, err); err != nil {
 		return nil, fmt.Errorf("policy metrics: %w", err)
 	}

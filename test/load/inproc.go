@@ -82,12 +82,15 @@ func startInproc(ctx context.Context, data string) (h *inprocHub, err error) {
 	if err != nil {
 		return nil, err
 	}
-	server := api.New(api.Config{
+	server, err := api.New(api.Config{
 		Log: h.store, Projector: projector, Codec: cdc, Keys: keys, Policy: policy, Access: access,
 		Verifier: api.NewVerifier(api.DevKeys(devKey), api.DevIssuer, api.DevAudience, time.Now),
 		Audit:    accesslog.NewService(access, h.store, h.trees), Metrics: api.NewMetrics(),
 		Logger: logger, Clock: time.Now, AdminRoute: true,
 	})
+	if err != nil {
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.wg.Add(2)
@@ -198,7 +201,7 @@ func diagnoseMemory(ctx context.Context, o options, rep *report, bin, data strin
 		return fmt.Errorf("in-process hub: %w", err)
 	}
 	defer h.close()
-	f, err := newFixture(bin, data, &child{&proc.Process{Name: "in-process hub", Base: h.base}})
+	f, err := newFixture(bin, data, &child{&proc.Process{Name: "in-process hub", Base: h.base, AdminBase: h.base}})
 	if err != nil {
 		return err
 	}

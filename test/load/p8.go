@@ -155,7 +155,7 @@ func measureSize(ctx context.Context, o options, bin, data string, s *seeder) (p
 	if pt.warm, err = hub.memory(); err != nil {
 		return pt, err
 	}
-	pt.goMem = goMemory(hub.Base)
+	pt.goMem = goMemory(hub.AdminBase)
 	lctx, cancel := context.WithCancel(ctx)
 	peak := hub.sampleRSS(lctx, 100*time.Millisecond)
 	st := closedLoop(ctx, hub.Base, o.connections, o.duration, f.mix())

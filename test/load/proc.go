@@ -95,7 +95,7 @@ func buildHub(dir string) (string, error) {
 // startHub starts "liaison serve" on a data directory with no rate limit and
 // waits until it is ready; it returns the hub and its time to ready.
 func startHub(bin, data string, extra ...string) (*child, time.Duration, error) {
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--rate-limit", "0"}, extra...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data", data, "--rate-limit", "0"}, extra...)
 	h, err := startChild("hub", bin, args...)
 	if err != nil {
 		return nil, 0, err

@@ -24,6 +24,9 @@ type Process struct {
 	// Addr is the host:port of the process's "listening … addr=" line, and
 	// Base is http://Addr.
 	Addr, Base string
+	// AdminBase is http:// and the "admin=" address of that line (a hub's
+	// /metrics), empty when it names none.
+	AdminBase string
 	// Started is when the process was started.
 	Started time.Time
 
@@ -37,7 +40,10 @@ type Process struct {
 
 // listening matches the line a server logs once it listens: the hub's
 // "liaison hub listening" (text or JSON) and the ceiling's.
-var listening = regexp.MustCompile(`listening"? addr=(\S+)`)
+var listening = regexp.MustCompile(`listening"? addr=(\S+).*`)
+
+// adminAddr finds the admin address in the listening line.
+var adminAddr = regexp.MustCompile(` admin=(\S+)`)
 
 // startTimeout bounds the wait for the listening line.
 const startTimeout = 2 * time.Minute
@@ -80,6 +86,9 @@ func Start(name, bin string, args ...string) (*Process, error) {
 		return nil, err
 	}
 	p.Addr, p.Base = m[1], "http://"+m[1]
+	if a := adminAddr.FindStringSubmatch(m[0]); a != nil && a[1] != "" {
+		p.AdminBase = "http://" + a[1]
+	}
 	return p, nil
 }
 
