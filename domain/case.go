@@ -94,7 +94,7 @@ func (c *Case) Apply(e Event) {
 		c.ID = e.CaseID
 	}
 	c.Version = e.Version
-	if st, ok := stageOf[e.Type]; ok && st.Rank() > c.Stage.Rank() {
+	if st, ok := StageOf(e.Type); ok && st.Rank() > c.Stage.Rank() {
 		c.Stage = st
 	}
 	c.pruneBreakGlass(e.RecordedAt)
@@ -215,16 +215,10 @@ func (c *Case) CheckAppend(t EventType) error {
 		return nil
 	case c.Version == 0:
 		return Errorf(KindNotFound, "no such case")
-	case c.Closed && !erasureEvent(t):
+	case c.Closed && !mayFollowClosure(t):
 		return Errorf(KindConflict, "the case is closed: only erasure can follow")
 	}
 	return nil
-}
-
-// erasureEvent reports whether t belongs to the erasure of a case, which may
-// follow its closure.
-func erasureEvent(t EventType) bool {
-	return t == CaseErased || t == ErasureRequested || t == ErasureCancelled
 }
 
 // PolicyKey returns a canonical encoding of everything in the case that a sharing

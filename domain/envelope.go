@@ -44,8 +44,6 @@ type Event struct {
 	SchemaVersion int
 	// CorrelationID ties the event to the request that caused it.
 	CorrelationID string
-	// CausationID is the event or command that caused this one, if any.
-	CausationID string
 	// Data is the typed content, nil when it is not available (erased case).
 	Data Data
 	// RawData is the canonical JSON of Data as stored, nil when erased.

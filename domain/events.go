@@ -1,15 +1,57 @@
 package domain
 
-import (
-	"encoding/json"
-	"fmt"
-)
+import "encoding/json"
+
+// This file is the registry of event types (the mechanism is in registry.go):
+// every event type of the contract is registered once, in the contract's
+// order (registry, at the end), with its data, its strict decoder, and its
+// spec: the sections it feeds, the stage it moves a case to, whether its data
+// is unsealed, whether it may follow closure, and, for a type with its own
+// endpoint, where that is. The schema of its data (DataSchema, and the
+// OpenAPI document) is derived from its decoder.
+//
+// Adding an event type touches this file (its constant, its data struct and
+// EventType method, its registration) and, in the policy bundle, its row in
+// protocol/write/data.json and its field allow-list in
+// protocol/fields/data.json (policies' TestBundleMatchesTheRegistry checks
+// the three agree). The aggregate (case.go) and the projections' fast path
+// (projections/internal/extract) change only for a type they must act on.
 
 // Data is the typed content of one event (the "data" object of CONTRACT.md).
 type Data interface {
 	// EventType returns the type of event this data belongs to.
 	EventType() EventType
 }
+
+// EventType names a kind of case event.
+type EventType string
+
+// Event types, in the contract's order.
+const (
+	CaseOpened                 EventType = "CaseOpened"
+	ConsentGiven               EventType = "ConsentGiven"
+	ConsentWithdrawn           EventType = "ConsentWithdrawn"
+	RiskAssessmentRecorded     EventType = "RiskAssessmentRecorded"
+	NeedsAssessmentRecorded    EventType = "NeedsAssessmentRecorded"
+	TreatmentPlanAdopted       EventType = "TreatmentPlanAdopted"
+	InterventionRecorded       EventType = "InterventionRecorded"
+	CounsellingNoteAdded       EventType = "CounsellingNoteAdded"
+	CaseConferenceHeld         EventType = "CaseConferenceHeld"
+	IntelligenceNoteAdded      EventType = "IntelligenceNoteAdded"
+	RiskDisclosureRaised       EventType = "RiskDisclosureRaised"
+	FamilyContactRecorded      EventType = "FamilyContactRecorded"
+	TransitionPlanAgreed       EventType = "TransitionPlanAgreed"
+	MentorAssigned             EventType = "MentorAssigned"
+	ReleaseScheduled           EventType = "ReleaseScheduled"
+	Released                   EventType = "Released"
+	ProbationHandoverCompleted EventType = "ProbationHandoverCompleted"
+	OutcomeRecorded            EventType = "OutcomeRecorded"
+	CaseClosed                 EventType = "CaseClosed"
+	CaseErased                 EventType = "CaseErased"
+	BreakGlassInvoked          EventType = "BreakGlassInvoked"
+	ErasureRequested           EventType = "ErasureRequested"
+	ErasureCancelled           EventType = "ErasureCancelled"
+)
 
 // Event data, one type per event type of CONTRACT.md. Field names are the JSON
 // names of the contract; optional fields are omitted when empty. A field added
@@ -210,206 +252,204 @@ func (BreakGlassData) EventType() EventType        { return BreakGlassInvoked }
 func (ErasureRequestedData) EventType() EventType  { return ErasureRequested }
 func (ErasureCancelledData) EventType() EventType  { return ErasureCancelled }
 
-// decoders read and validate the data of each event type; each returns a value
-// (not a pointer) so that Data values compare and copy simply.
-var decoders = map[EventType]func(r *fieldReader) Data{
-	CaseOpened: func(r *fieldReader) Data {
-		d := CaseOpenedData{
-			SubjectRef:  r.ref("subject_ref", true),
-			TargetGroup: r.enum("target_group", true, TargetGroups),
-			Gender:      r.enum("gender", false, Genders),
-			Facility:    r.line("facility", false),
-			Regime:      r.enum("regime", false, Regimes),
-			Programme:   r.line("programme", false),
-			SentenceEnd: r.date("sentence_end", false),
-		}
-		if d.SubjectRef != "" && !looksPseudonymous(d.SubjectRef) {
-			r.fail("subject_ref", "must be a pseudonymous reference holding at least one digit, never a name")
-		}
-		return d
-	},
-	ConsentGiven: func(r *fieldReader) Data {
-		return ConsentGivenData{
-			Organisations: r.orgs("organisations", true, true),
-			ExpiresAt:     r.date("expires_at", false),
-			FormRef:       r.ref("form_ref", false),
-		}
-	},
-	ConsentWithdrawn: func(r *fieldReader) Data {
-		d := ConsentWithdrawnData{Organisations: r.orgs("organisations", false, false)}
-		if all := r.boolean("all"); all != nil {
-			d.All = *all
-		}
-		if !d.All && len(d.Organisations) == 0 {
-			r.fail("organisations", "must name at least one organisation, or all must be true")
-		}
-		if d.All && len(d.Organisations) > 0 {
-			r.fail("all", "must not be given together with organisations")
-		}
-		return d
-	},
-	RiskAssessmentRecorded: func(r *fieldReader) Data {
-		d := RiskAssessmentData{
-			Tool:             r.ref("tool", true),
-			AssessedAt:       r.date("assessed_at", true),
-			OverallJudgement: r.enum("overall_judgement", true, Judgements),
-		}
-		r.object("domains", false, func(o *fieldReader) {
-			d.Domains = map[string]string{}
-			for _, k := range o.keys {
-				if msg := checkText(k, textRef, MaxRefLen); msg != "" || k == "" {
-					o.fail(k, "is not a valid domain name")
-					o.used[k] = true
-					continue
-				}
-				if v := o.enum(k, true, Judgements); v != "" {
-					d.Domains[k] = v
-				}
+// sections is shorthand for the sections a type feeds.
+func sections(s ...Section) []Section { return s }
+
+// registry registers every event type, in the contract's order. Each decoder
+// reads and validates the data of its type and returns a value (not a
+// pointer), so that Data values compare and copy simply; run in describe mode
+// it gives the type's DataSchema.
+var registry = newRegistry(
+	register(CaseOpened, spec{Sections: sections(SectionProfile), Stage: StageIntake, Endpoint: "open a case with POST /v1/cases", Example: `{"subject_ref":"P-2026-0001","target_group":"islamist","gender":"male","facility":"JVA Nord","regime":"dispersion","programme":"exit-pathway","sentence_end":"2027-09-30"}`},
+		func(r *fieldReader) CaseOpenedData {
+			d := CaseOpenedData{
+				SubjectRef:  r.ref("subject_ref", true),
+				TargetGroup: r.enum("target_group", true, TargetGroups),
+				Gender:      r.enum("gender", false, Genders),
+				Facility:    r.line("facility", false),
+				Regime:      r.enum("regime", false, Regimes),
+				Programme:   r.line("programme", false),
+				SentenceEnd: r.date("sentence_end", false),
 			}
-			if len(o.keys) > MaxListLen {
-				r.fail("domains", fmt.Sprintf("must have at most %d entries", MaxListLen))
+			r.check(d.SubjectRef == "" || looksPseudonymous(d.SubjectRef), "subject_ref", "must be a pseudonymous reference holding at least one digit, never a name")
+			return d
+		}),
+	register(ConsentGiven, spec{Sections: sections(SectionConsent), Example: `{"organisations":["exit-ngo","municipality"],"expires_at":"2027-01-31","form_ref":"F-1"}`},
+		func(r *fieldReader) ConsentGivenData {
+			return ConsentGivenData{
+				Organisations: r.orgs("organisations", true, true),
+				ExpiresAt:     r.date("expires_at", false),
+				FormRef:       r.ref("form_ref", false),
 			}
-		})
-		d.ProtectiveFactors = r.stringsOf("protective_factors", false, false, textLine, MaxShortTextLen)
-		d.Notes = r.free("notes", false)
-		d.NextReviewDue = r.date("next_review_due", false)
-		return d
-	},
-	NeedsAssessmentRecorded: func(r *fieldReader) Data {
-		d := NeedsAssessmentData{Needs: []Need{}}
-		r.array("needs", true, false, func(path string, v json.RawMessage) {
-			r.elem(path, v, func(o *fieldReader) {
-				d.Needs = append(d.Needs, Need{
-					Area:  o.enum("area", true, NeedAreas),
-					Level: o.enum("level", true, NeedLevels),
-					Note:  o.free("note", false),
+		}),
+	register(ConsentWithdrawn, spec{Sections: sections(SectionConsent), Example: `{"organisations":["exit-ngo"]}`},
+		func(r *fieldReader) ConsentWithdrawnData {
+			d := ConsentWithdrawnData{Organisations: r.orgs("organisations", false, false)}
+			if all := r.boolean("all"); all != nil {
+				d.All = *all
+			}
+			r.check(d.All || len(d.Organisations) > 0, "organisations", "must name at least one organisation, or all must be true")
+			r.check(!d.All || len(d.Organisations) == 0, "all", "must not be given together with organisations")
+			return d
+		}),
+	register(RiskAssessmentRecorded, spec{Sections: sections(SectionRisk), Stage: StageAssessment, Example: `{"tool":"VERA-2R","assessed_at":"2026-02-01","overall_judgement":"moderate","domains":{"beliefs_attitudes":"high"},"protective_factors":["family contact"],"notes":"n","next_review_due":"2026-08-01"}`},
+		func(r *fieldReader) RiskAssessmentData {
+			return RiskAssessmentData{
+				Tool:              r.ref("tool", true),
+				AssessedAt:        r.date("assessed_at", true),
+				OverallJudgement:  r.enum("overall_judgement", true, Judgements),
+				Domains:           r.enumMap("domains", false, "domain name", Judgements),
+				ProtectiveFactors: r.stringsOf("protective_factors", false, false, textLine, MaxShortTextLen),
+				Notes:             r.free("notes", false),
+				NextReviewDue:     r.date("next_review_due", false),
+			}
+		}),
+	register(NeedsAssessmentRecorded, spec{Sections: sections(SectionNeeds), Stage: StageAssessment, Example: `{"needs":[{"area":"housing","level":"high","note":"no address"}]}`},
+		func(r *fieldReader) NeedsAssessmentData {
+			d := NeedsAssessmentData{Needs: []Need{}}
+			r.array("needs", true, false, func(path string, v json.RawMessage) {
+				r.elem(path, v, func(o *fieldReader) {
+					d.Needs = append(d.Needs, Need{
+						Area:  o.enum("area", true, NeedAreas),
+						Level: o.enum("level", true, NeedLevels),
+						Note:  o.free("note", false),
+					})
 				})
 			})
-		})
-		return d
-	},
-	TreatmentPlanAdopted: func(r *fieldReader) Data {
-		d := TreatmentPlanData{Goals: []Goal{}}
-		r.array("goals", true, true, func(path string, v json.RawMessage) {
-			r.elem(path, v, func(o *fieldReader) {
-				d.Goals = append(d.Goals, Goal{
-					Stage:       o.enum("stage", true, PlanStages),
-					Description: o.free("description", true),
-					Responsible: o.org("responsible", true),
-					Due:         o.date("due", false),
+			return d
+		}),
+	register(TreatmentPlanAdopted, spec{Sections: sections(SectionPlan), Stage: StageIntervention, Example: `{"goals":[{"stage":"basic-needs","description":"stable housing","responsible":"municipality","due":"2027-01-01"}]}`},
+		func(r *fieldReader) TreatmentPlanData {
+			d := TreatmentPlanData{Goals: []Goal{}}
+			r.array("goals", true, true, func(path string, v json.RawMessage) {
+				r.elem(path, v, func(o *fieldReader) {
+					d.Goals = append(d.Goals, Goal{
+						Stage:       o.enum("stage", true, PlanStages),
+						Description: o.free("description", true),
+						Responsible: o.org("responsible", true),
+						Due:         o.date("due", false),
+					})
 				})
 			})
-		})
-		return d
-	},
-	InterventionRecorded: func(r *fieldReader) Data {
-		codes := make([]string, len(Practices))
-		for i, p := range Practices {
-			codes[i] = string(p.Code)
-		}
-		return InterventionData{
-			PracticeCode:    r.enum("practice_code", true, codes),
-			Date:            r.date("date", true),
-			Format:          r.enum("format", false, Formats),
-			DurationMinutes: r.integer("duration_minutes", false, 1, 24*60),
-			Summary:         r.free("summary", false),
-		}
-	},
-	CounsellingNoteAdded: func(r *fieldReader) Data {
-		return CounsellingNoteData{Date: r.date("date", true), Note: r.free("note", true)}
-	},
-	CaseConferenceHeld: func(r *fieldReader) Data {
-		d := CaseConferenceData{
-			Date:         r.date("date", true),
-			Participants: r.orgs("participants", true, true),
-			Decisions:    r.stringsOf("decisions", false, false, textFree, MaxShortTextLen),
-		}
-		r.array("actions", false, false, func(path string, v json.RawMessage) {
-			r.elem(path, v, func(o *fieldReader) {
-				d.Actions = append(d.Actions, Action{
-					Owner:       o.org("owner", true),
-					Description: o.free("description", true),
-					Due:         o.date("due", false),
+			return d
+		}),
+	register(InterventionRecorded, spec{Sections: sections(SectionInterventions), Example: `{"practice_code":"08","date":"2026-03-01","format":"group","duration_minutes":90,"summary":"s"}`},
+		func(r *fieldReader) InterventionData {
+			codes, names := practiceCodes()
+			return InterventionData{
+				PracticeCode:    r.named("practice_code", true, codes, names),
+				Date:            r.date("date", true),
+				Format:          r.enum("format", false, Formats),
+				DurationMinutes: r.integer("duration_minutes", false, 1, 24*60),
+				Summary:         r.free("summary", false),
+			}
+		}),
+	register(CounsellingNoteAdded, spec{Sections: sections(SectionCounselling), Example: `{"date":"2026-03-01","note":"line one\nline two"}`},
+		func(r *fieldReader) CounsellingNoteData {
+			return CounsellingNoteData{Date: r.date("date", true), Note: r.free("note", true)}
+		}),
+	register(CaseConferenceHeld, spec{Sections: sections(SectionConferences), Example: `{"date":"2026-03-01","participants":["prison-service","municipality"],"decisions":["d"],"actions":[{"owner":"municipality","description":"find a flat","due":"2026-05-01"}]}`},
+		func(r *fieldReader) CaseConferenceData {
+			d := CaseConferenceData{
+				Date:         r.date("date", true),
+				Participants: r.orgs("participants", true, true),
+				Decisions:    r.stringsOf("decisions", false, false, textFree, MaxShortTextLen),
+			}
+			r.array("actions", false, false, func(path string, v json.RawMessage) {
+				r.elem(path, v, func(o *fieldReader) {
+					d.Actions = append(d.Actions, Action{
+						Owner:       o.org("owner", true),
+						Description: o.free("description", true),
+						Due:         o.date("due", false),
+					})
 				})
 			})
-		})
-		return d
-	},
-	IntelligenceNoteAdded: func(r *fieldReader) Data {
-		return IntelligenceNoteData{
-			Note:          r.free("note", true),
-			SourceGrading: r.ref("source_grading", false),
-			AssessedAt:    r.date("assessed_at", false),
-		}
-	},
-	RiskDisclosureRaised: func(r *fieldReader) Data {
-		return RiskDisclosureData{Concern: r.free("concern", true), Urgency: r.enum("urgency", true, Urgencies)}
-	},
-	FamilyContactRecorded: func(r *fieldReader) Data {
-		return FamilyContactData{Date: r.date("date", true), ContactType: r.line("contact_type", false), Note: r.free("note", false)}
-	},
-	TransitionPlanAgreed: func(r *fieldReader) Data {
-		return TransitionPlanData{
-			PlannedRelease: r.date("planned_release", true),
-			Housing:        r.line("housing", false),
-			Employment:     r.line("employment", false),
-			MentorOrg:      r.org("mentor_org", false),
-			Arrangements:   r.stringsOf("arrangements", false, false, textFree, MaxShortTextLen),
-		}
-	},
-	MentorAssigned: func(r *fieldReader) Data {
-		return MentorAssignedData{MentorOrg: r.org("mentor_org", true), MentorRef: r.ref("mentor_ref", false)}
-	},
-	ReleaseScheduled: func(r *fieldReader) Data {
-		return ReleaseScheduledData{ReleaseDate: r.date("release_date", true)}
-	},
-	Released: func(r *fieldReader) Data {
-		return ReleasedData{ReleasedAt: r.date("released_at", true)}
-	},
-	ProbationHandoverCompleted: func(r *fieldReader) Data {
-		return ProbationHandoverData{Date: r.date("date", true), OfficerRef: r.ref("officer_ref", false)}
-	},
-	OutcomeRecorded: func(r *fieldReader) Data {
-		d := OutcomeData{
-			FollowUpAt:         r.date("follow_up_at", true),
-			MonthsSinceRelease: r.integer("months_since_release", false, 0, 1200),
-		}
-		r.object("reintegration", false, func(o *fieldReader) {
-			d.Reintegration = &Reintegration{Housing: o.boolean("housing"), Employment: o.boolean("employment"), SocialNetwork: o.boolean("social_network")}
-		})
-		d.Recidivism = r.enum("recidivism", false, RecidivismKind)
-		d.Note = r.free("note", false)
-		return d
-	},
-	CaseClosed: func(r *fieldReader) Data {
-		return CaseClosedData{Reason: r.line("reason", true)}
-	},
-	CaseErased: func(r *fieldReader) Data {
-		d := CaseErasedData{}
-		d.LegalBasis, d.Reference = r.erasureBasis()
-		d.RequestID = r.ref("request_id", false)
-		return d
-	},
-	ErasureRequested: func(r *fieldReader) Data {
-		d := ErasureRequestedData{}
-		d.LegalBasis, d.Reference = r.erasureBasis()
-		d.ExpiresAt = r.ref("expires_at", true)
-		if d.ExpiresAt != "" && !isTime(d.ExpiresAt) {
-			r.fail("expires_at", "must be an RFC 3339 UTC time")
-		}
-		return d
-	},
-	ErasureCancelled: func(r *fieldReader) Data {
-		return ErasureCancelledData{RequestID: r.ref("request_id", true)}
-	},
-	BreakGlassInvoked: func(r *fieldReader) Data {
-		d := BreakGlassData{Justification: r.free("justification", true), ExpiresAt: r.ref("expires_at", true)}
-		if d.ExpiresAt != "" && !isTime(d.ExpiresAt) {
-			r.fail("expires_at", "must be an RFC 3339 UTC time")
-		}
-		return d
-	},
-}
+			return d
+		}),
+	register(IntelligenceNoteAdded, spec{Sections: sections(SectionSecurity), Example: `{"note":"n","source_grading":"B2","assessed_at":"2026-03-01"}`},
+		func(r *fieldReader) IntelligenceNoteData {
+			return IntelligenceNoteData{
+				Note:          r.free("note", true),
+				SourceGrading: r.ref("source_grading", false),
+				AssessedAt:    r.date("assessed_at", false),
+			}
+		}),
+	register(RiskDisclosureRaised, spec{Sections: sections(SectionSecurity), Example: `{"concern":"talks of travelling","urgency":"urgent"}`},
+		func(r *fieldReader) RiskDisclosureData {
+			return RiskDisclosureData{Concern: r.free("concern", true), Urgency: r.enum("urgency", true, Urgencies)}
+		}),
+	register(FamilyContactRecorded, spec{Sections: sections(SectionFamily), Example: `{"date":"2026-03-01","contact_type":"visit","note":"n"}`},
+		func(r *fieldReader) FamilyContactData {
+			return FamilyContactData{Date: r.date("date", true), ContactType: r.line("contact_type", false), Note: r.free("note", false)}
+		}),
+	register(TransitionPlanAgreed, spec{Sections: sections(SectionTransition), Stage: StageTransition, Example: `{"planned_release":"2027-09-30","housing":"supported flat","employment":"workshop","mentor_org":"exit-ngo","arrangements":["weekly meeting"]}`},
+		func(r *fieldReader) TransitionPlanData {
+			return TransitionPlanData{
+				PlannedRelease: r.date("planned_release", true),
+				Housing:        r.line("housing", false),
+				Employment:     r.line("employment", false),
+				MentorOrg:      r.org("mentor_org", false),
+				Arrangements:   r.stringsOf("arrangements", false, false, textFree, MaxShortTextLen),
+			}
+		}),
+	register(MentorAssigned, spec{Sections: sections(SectionTransition), Example: `{"mentor_org":"exit-ngo","mentor_ref":"M-12"}`},
+		func(r *fieldReader) MentorAssignedData {
+			return MentorAssignedData{MentorOrg: r.org("mentor_org", true), MentorRef: r.ref("mentor_ref", false)}
+		}),
+	register(ReleaseScheduled, spec{Sections: sections(SectionProfile, SectionTransition), Stage: StageTransition, Example: `{"release_date":"2027-09-30"}`},
+		func(r *fieldReader) ReleaseScheduledData {
+			return ReleaseScheduledData{ReleaseDate: r.date("release_date", true)}
+		}),
+	register(Released, spec{Sections: sections(SectionProfile), Stage: StageReleased, Example: `{"released_at":"2027-09-30"}`},
+		func(r *fieldReader) ReleasedData {
+			return ReleasedData{ReleasedAt: r.date("released_at", true)}
+		}),
+	register(ProbationHandoverCompleted, spec{Sections: sections(SectionTransition), Example: `{"date":"2027-10-01","officer_ref":"PO-7"}`},
+		func(r *fieldReader) ProbationHandoverData {
+			return ProbationHandoverData{Date: r.date("date", true), OfficerRef: r.ref("officer_ref", false)}
+		}),
+	register(OutcomeRecorded, spec{Sections: sections(SectionOutcomes), Example: `{"follow_up_at":"2028-03-01","months_since_release":6,"reintegration":{"housing":true,"employment":false,"social_network":true},"recidivism":"none","note":"n"}`},
+		func(r *fieldReader) OutcomeData {
+			d := OutcomeData{
+				FollowUpAt:         r.date("follow_up_at", true),
+				MonthsSinceRelease: r.integer("months_since_release", false, 0, 1200),
+			}
+			r.object("reintegration", false, func(o *fieldReader) {
+				d.Reintegration = &Reintegration{Housing: o.boolean("housing"), Employment: o.boolean("employment"), SocialNetwork: o.boolean("social_network")}
+			})
+			d.Recidivism = r.enum("recidivism", false, RecidivismKind)
+			d.Note = r.free("note", false)
+			return d
+		}),
+	register(CaseClosed, spec{Sections: sections(SectionProfile), Stage: StageClosed, Example: `{"reason":"programme completed"}`},
+		func(r *fieldReader) CaseClosedData {
+			return CaseClosedData{Reason: r.line("reason", true)}
+		}),
+	// The erasure's events and break-glass feed no section: no reader reads
+	// them. The erasure's data holds codes and references, never content.
+	register(CaseErased, spec{Unsealed: true, AfterClose: true, Endpoint: "erase a case with POST /v1/cases/{id}/erase, confirmed by a second officer", Example: `{"legal_basis":"court-order","reference":"COURT-2026-17","request_id":"0b8e9f4c-2f8e-4e4e-9d51-4a3c9c3f1a2b"}`},
+		func(r *fieldReader) CaseErasedData {
+			d := CaseErasedData{}
+			d.LegalBasis, d.Reference = r.erasureBasis()
+			d.RequestID = r.ref("request_id", false)
+			return d
+		}),
+	register(BreakGlassInvoked, spec{Endpoint: "invoke break-glass with POST /v1/cases/{id}/break-glass", Example: `{"justification":"imminent threat reported","expires_at":"2026-11-26T21:00:00Z"}`},
+		func(r *fieldReader) BreakGlassData {
+			return BreakGlassData{Justification: r.free("justification", true), ExpiresAt: r.instant("expires_at", true)}
+		}),
+	register(ErasureRequested, spec{Unsealed: true, AfterClose: true, Endpoint: "request an erasure with POST /v1/cases/{id}/erase", Example: `{"legal_basis":"other","reference":"DPA decision 12/2026","expires_at":"2026-12-03T10:00:00Z"}`},
+		func(r *fieldReader) ErasureRequestedData {
+			d := ErasureRequestedData{}
+			d.LegalBasis, d.Reference = r.erasureBasis()
+			d.ExpiresAt = r.instant("expires_at", true)
+			return d
+		}),
+	register(ErasureCancelled, spec{Unsealed: true, AfterClose: true, Endpoint: "cancel an erasure request with POST /v1/erasures/{request_id}/cancel", Example: `{"request_id":"0b8e9f4c-2f8e-4e4e-9d51-4a3c9c3f1a2b"}`},
+		func(r *fieldReader) ErasureCancelledData {
+			return ErasureCancelledData{RequestID: r.ref("request_id", true)}
+		}),
+)
 
 // erasureBasis reads the legal basis of an erasure (one of LegalBases) and
 // its reference (a line of at most MaxErasureReference characters, required
@@ -417,9 +457,7 @@ var decoders = map[EventType]func(r *fieldReader) Data{
 func (r *fieldReader) erasureBasis() (basis, reference string) {
 	basis = r.enum("legal_basis", true, LegalBases)
 	reference = r.text("reference", false, textLine, MaxErasureReference)
-	if basis == LegalBasisOther && reference == "" {
-		r.fail("reference", "is required when legal_basis is other: say what the basis is")
-	}
+	r.check(basis != LegalBasisOther || reference != "", "reference", "is required when legal_basis is other: say what the basis is")
 	return basis, reference
 }
 
@@ -432,123 +470,4 @@ func looksPseudonymous(ref string) bool {
 		}
 	}
 	return false
-}
-
-// Sealed reports whether the data of events of type t is case content, sealed
-// under the case's key and erased with it. The erasure's own events hold codes
-// and references only (the legal basis, the reference, the request id): they
-// are stored unsealed, so that the register of erasures outlives the content.
-func Sealed(t EventType) bool {
-	switch t {
-	case ErasureRequested, ErasureCancelled, CaseErased:
-		return false
-	}
-	return true
-}
-
-// KnownEventType reports whether t is an event type of the contract.
-func KnownEventType(t EventType) bool {
-	_, ok := decoders[t]
-	return ok
-}
-
-// EventTypes lists every event type, in the contract's order.
-var EventTypes = []EventType{CaseOpened, ConsentGiven, ConsentWithdrawn, RiskAssessmentRecorded, NeedsAssessmentRecorded, TreatmentPlanAdopted, InterventionRecorded, CounsellingNoteAdded, CaseConferenceHeld, IntelligenceNoteAdded, RiskDisclosureRaised, FamilyContactRecorded, TransitionPlanAgreed, MentorAssigned, ReleaseScheduled, Released, ProbationHandoverCompleted, OutcomeRecorded, CaseClosed, CaseErased, BreakGlassInvoked, ErasureRequested, ErasureCancelled}
-
-// DecodeData validates raw as the data of an event of type t, strictly: unknown
-// and duplicate fields, missing required fields, wrong types, bad enum values,
-// bad dates, unknown organisations and oversize values are refused. It returns
-// the typed data and its canonical JSON encoding (the bytes to store), or a
-// KindInvalid *Error whose Fields name every field at fault under path (e.g.
-// "data.needs[0].level").
-func DecodeData(t EventType, raw json.RawMessage, dir Directory, path string) (Data, []byte, error) {
-	dec, ok := decoders[t]
-	if !ok {
-		return nil, nil, Invalid("unknown event type", FieldError{Field: "type", Message: "is not an event type of the contract"})
-	}
-	var errs []FieldError
-	r := readObject(raw, path, dir, &errs)
-	if r == nil {
-		return nil, nil, Invalid("invalid event data", errs...)
-	}
-	d := dec(r)
-	r.done()
-	if len(errs) > 0 {
-		return nil, nil, Invalid("invalid event data", errs...)
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil, nil, Internal(err)
-	}
-	return d, b, nil
-}
-
-// RehydrateData decodes stored data of an event of type t without validating it:
-// the log holds what was valid when it was written, and fields that later
-// versions of the hub added are ignored. Use DecodeData for anything new. It
-// returns a KindInternal error when the bytes do not decode.
-func RehydrateData(t EventType, stored []byte) (Data, error) {
-	var d Data
-	switch t {
-	case CaseOpened:
-		d = rehydrate[CaseOpenedData](stored)
-	case ConsentGiven:
-		d = rehydrate[ConsentGivenData](stored)
-	case ConsentWithdrawn:
-		d = rehydrate[ConsentWithdrawnData](stored)
-	case RiskAssessmentRecorded:
-		d = rehydrate[RiskAssessmentData](stored)
-	case NeedsAssessmentRecorded:
-		d = rehydrate[NeedsAssessmentData](stored)
-	case TreatmentPlanAdopted:
-		d = rehydrate[TreatmentPlanData](stored)
-	case InterventionRecorded:
-		d = rehydrate[InterventionData](stored)
-	case CounsellingNoteAdded:
-		d = rehydrate[CounsellingNoteData](stored)
-	case CaseConferenceHeld:
-		d = rehydrate[CaseConferenceData](stored)
-	case IntelligenceNoteAdded:
-		d = rehydrate[IntelligenceNoteData](stored)
-	case RiskDisclosureRaised:
-		d = rehydrate[RiskDisclosureData](stored)
-	case FamilyContactRecorded:
-		d = rehydrate[FamilyContactData](stored)
-	case TransitionPlanAgreed:
-		d = rehydrate[TransitionPlanData](stored)
-	case MentorAssigned:
-		d = rehydrate[MentorAssignedData](stored)
-	case ReleaseScheduled:
-		d = rehydrate[ReleaseScheduledData](stored)
-	case Released:
-		d = rehydrate[ReleasedData](stored)
-	case ProbationHandoverCompleted:
-		d = rehydrate[ProbationHandoverData](stored)
-	case OutcomeRecorded:
-		d = rehydrate[OutcomeData](stored)
-	case CaseClosed:
-		d = rehydrate[CaseClosedData](stored)
-	case CaseErased:
-		d = rehydrate[CaseErasedData](stored)
-	case BreakGlassInvoked:
-		d = rehydrate[BreakGlassData](stored)
-	case ErasureRequested:
-		d = rehydrate[ErasureRequestedData](stored)
-	case ErasureCancelled:
-		d = rehydrate[ErasureCancelledData](stored)
-	default:
-		return nil, Internal(fmt.Errorf("stored event of unknown type %q", t))
-	}
-	if d == nil {
-		return nil, Internal(fmt.Errorf("stored %s data does not decode", t))
-	}
-	return d, nil
-}
-
-func rehydrate[T Data](b []byte) Data {
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil
-	}
-	return v
 }

@@ -37,7 +37,7 @@ func decode(t *testing.T, typ domain.EventType, data string) (domain.Data, []byt
 }
 
 func TestDecodeDataAcceptsTheContractsExamples(t *testing.T) {
-	valid := fuzzExamples // one example per event type (fuzz_test.go)
+	valid := fuzzExamples // one example per event type (demo.Example)
 	for _, typ := range domain.EventTypes {
 		t.Run(string(typ)+" round-trips", func(t *testing.T) {
 			raw, ok := valid[typ]

@@ -23,6 +23,10 @@ const (
 // fieldReader reads one JSON object strictly: duplicate and unknown keys, wrong
 // types, bad enum values and oversize values become FieldErrors with the field's
 // path. It never stops at the first error, so a caller learns every problem.
+//
+// In describe mode (desc set, see schema.go) it reads nothing: each accessor
+// records the field it is asked for, and what it would accept, and returns
+// the zero value.
 type fieldReader struct {
 	path string
 	keys []string
@@ -30,6 +34,7 @@ type fieldReader struct {
 	used map[string]bool
 	errs *[]FieldError
 	dir  Directory
+	desc *description
 }
 
 // readObject parses raw as a JSON object at path. On failure it records the error
@@ -170,6 +175,10 @@ func checkText(s string, kind textKind, max int) string {
 }
 
 func (r *fieldReader) text(name string, required bool, kind textKind, max int) string {
+	if r.desc != nil {
+		r.describe(name, required, Schema{Type: "string", Text: kind.String(), MaxBytes: max, NotBlank: required})
+		return ""
+	}
 	v, ok := r.take(name, required)
 	if !ok {
 		return ""
@@ -203,6 +212,10 @@ func (r *fieldReader) free(name string, required bool) string {
 }
 
 func (r *fieldReader) enum(name string, required bool, values []string) string {
+	if r.desc != nil {
+		r.describe(name, required, Schema{Type: "string", Enum: values, NotBlank: required})
+		return ""
+	}
 	s := r.text(name, required, textLine, MaxRefLen)
 	if s == "" {
 		return ""
@@ -216,14 +229,42 @@ func (r *fieldReader) enum(name string, required bool, values []string) string {
 	return ""
 }
 
+// named reads an enum whose values have names (names[i] names values[i]):
+// the names only describe the values.
+func (r *fieldReader) named(name string, required bool, values, names []string) string {
+	if r.desc != nil {
+		r.describe(name, required, Schema{Type: "string", Enum: values, EnumNames: names, NotBlank: required})
+		return ""
+	}
+	return r.enum(name, required, values)
+}
+
 // date reads a calendar date, YYYY-MM-DD.
 func (r *fieldReader) date(name string, required bool) string {
+	if r.desc != nil {
+		r.describe(name, required, Schema{Type: "string", Format: FormatDate, NotBlank: required})
+		return ""
+	}
 	s := r.text(name, required, textRef, MaxRefLen)
 	if s == "" {
 		return ""
 	}
 	if !IsDate(s) {
 		r.fail(name, "must be a date, YYYY-MM-DD")
+		return ""
+	}
+	return s
+}
+
+// instant reads an instant, RFC 3339 in UTC.
+func (r *fieldReader) instant(name string, required bool) string {
+	if r.desc != nil {
+		r.describe(name, required, Schema{Type: "string", Format: FormatDateTime, NotBlank: required})
+		return ""
+	}
+	s := r.ref(name, required)
+	if s != "" && !isTime(s) {
+		r.fail(name, "must be an RFC 3339 UTC time")
 		return ""
 	}
 	return s
@@ -240,6 +281,10 @@ func IsDate(s string) bool {
 
 // org reads an organisation id that must be in the directory.
 func (r *fieldReader) org(name string, required bool) string {
+	if r.desc != nil {
+		r.describe(name, required, orgSchema(required))
+		return ""
+	}
 	s := r.ref(name, required)
 	if s == "" {
 		return ""
@@ -251,7 +296,16 @@ func (r *fieldReader) org(name string, required bool) string {
 	return s
 }
 
+// orgSchema describes an organisation id.
+func orgSchema(notBlank bool) Schema {
+	return Schema{Type: "string", Text: TextRef, MaxBytes: MaxRefLen, NotBlank: notBlank, Org: true}
+}
+
 func (r *fieldReader) boolean(name string) *bool {
+	if r.desc != nil {
+		r.describe(name, false, Schema{Type: "boolean"})
+		return nil
+	}
 	v, ok := r.take(name, false)
 	if !ok {
 		return nil
@@ -265,6 +319,10 @@ func (r *fieldReader) boolean(name string) *bool {
 }
 
 func (r *fieldReader) integer(name string, required bool, min, max int) *int {
+	if r.desc != nil {
+		r.describe(name, required, Schema{Type: "integer", Minimum: min, Maximum: max})
+		return nil
+	}
 	v, ok := r.take(name, required)
 	if !ok {
 		return nil
@@ -282,7 +340,17 @@ func (r *fieldReader) integer(name string, required bool, min, max int) *int {
 }
 
 // array reads a JSON array and calls each for every element with its path.
+// In describe mode it calls each once, with a nil element, for each to
+// describe the elements with elem.
 func (r *fieldReader) array(name string, required, nonEmpty bool, each func(path string, v json.RawMessage)) bool {
+	if r.desc != nil {
+		r.desc.items = nil
+		each(join(r.path, name)+"[]", nil)
+		s := listSchema(r.desc.items, nonEmpty, MaxListLen)
+		r.desc.items = nil
+		r.describe(name, required, s)
+		return false
+	}
 	v, ok := r.take(name, required)
 	if !ok {
 		return false
@@ -306,8 +374,21 @@ func (r *fieldReader) array(name string, required, nonEmpty bool, each func(path
 	return true
 }
 
+// listSchema describes an array of items.
+func listSchema(items *Schema, nonEmpty bool, max int) Schema {
+	s := Schema{Type: "array", Items: items, MaxItems: max}
+	if nonEmpty {
+		s.MinItems = 1
+	}
+	return s
+}
+
 // stringsOf reads an array of strings, each checked as kind.
 func (r *fieldReader) stringsOf(name string, required, nonEmpty bool, kind textKind, max int) []string {
+	if r.desc != nil {
+		r.describe(name, required, listSchema(&Schema{Type: "string", Text: kind.String(), MaxBytes: max, NotBlank: true}, nonEmpty, MaxListLen))
+		return nil
+	}
 	out := []string{}
 	ok := r.array(name, required, nonEmpty, func(path string, v json.RawMessage) {
 		var s string
@@ -333,6 +414,13 @@ func (r *fieldReader) stringsOf(name string, required, nonEmpty bool, kind textK
 
 // orgs reads an array of distinct organisation ids of the directory.
 func (r *fieldReader) orgs(name string, required, nonEmpty bool) []string {
+	if r.desc != nil {
+		s := orgSchema(true)
+		l := listSchema(&s, nonEmpty, MaxShareWith)
+		l.Unique = true
+		r.describe(name, required, l)
+		return nil
+	}
 	ids := r.stringsOf(name, required, nonEmpty, textRef, MaxRefLen)
 	return checkOrgs(ids, join(r.path, name), r.dir, r.errs)
 }
@@ -359,6 +447,12 @@ func checkOrgs(ids []string, path string, dir Directory, errs *[]FieldError) []s
 
 // object reads a nested object with fn, then refuses its unknown fields.
 func (r *fieldReader) object(name string, required bool, fn func(*fieldReader)) bool {
+	if r.desc != nil {
+		sub := describer(join(r.path, name))
+		fn(sub)
+		r.describe(name, required, sub.described())
+		return false
+	}
 	v, ok := r.take(name, required)
 	if !ok {
 		return false
@@ -372,8 +466,49 @@ func (r *fieldReader) object(name string, required bool, fn func(*fieldReader)) 
 	return true
 }
 
-// elem reads one array element as an object with fn.
+// enumMap reads an object used as a map: each key a ref (what names it in
+// errors: "domain name"), each value one of values, at most MaxListLen
+// entries. It returns nil when the object is absent.
+func (r *fieldReader) enumMap(name string, required bool, what string, values []string) map[string]string {
+	if r.desc != nil {
+		r.describe(name, required, Schema{
+			Type:          "object",
+			Keys:          &Schema{Type: "string", Text: TextRef, MaxBytes: MaxRefLen, NotBlank: true},
+			Values:        &Schema{Type: "string", Enum: values, NotBlank: true},
+			MaxProperties: MaxListLen,
+		})
+		return nil
+	}
+	var m map[string]string
+	r.object(name, required, func(o *fieldReader) {
+		m = map[string]string{}
+		for _, k := range o.keys {
+			if msg := checkText(k, textRef, MaxRefLen); msg != "" || k == "" {
+				o.fail(k, "is not a valid "+what)
+				o.used[k] = true
+				continue
+			}
+			if v := o.enum(k, true, values); v != "" {
+				m[k] = v
+			}
+		}
+		if len(o.keys) > MaxListLen {
+			r.fail(name, fmt.Sprintf("must have at most %d entries", MaxListLen))
+		}
+	})
+	return m
+}
+
+// elem reads one array element as an object with fn. In describe mode it
+// describes the elements of the array being described (array).
 func (r *fieldReader) elem(path string, v json.RawMessage, fn func(*fieldReader)) {
+	if r.desc != nil {
+		sub := describer(path)
+		fn(sub)
+		s := sub.described()
+		r.desc.items = &s
+		return
+	}
 	sub := readObject(v, path, r.dir, r.errs)
 	if sub == nil {
 		return

@@ -28,32 +28,15 @@ import (
 // decode again to the same bytes; a refused input gives a KindInvalid error
 // naming at least one field.
 
-// fuzzExamples holds one valid data object per event type, every field given.
-var fuzzExamples = map[domain.EventType]string{
-	domain.CaseOpened:                 `{"subject_ref":"P-2026-0001","target_group":"islamist","gender":"male","facility":"JVA Nord","regime":"dispersion","programme":"exit-pathway","sentence_end":"2027-09-30"}`,
-	domain.ConsentGiven:               `{"organisations":["exit-ngo","municipality"],"expires_at":"2027-01-31","form_ref":"F-1"}`,
-	domain.ConsentWithdrawn:           `{"organisations":["exit-ngo"]}`,
-	domain.RiskAssessmentRecorded:     `{"tool":"VERA-2R","assessed_at":"2026-02-01","overall_judgement":"moderate","domains":{"beliefs_attitudes":"high"},"protective_factors":["family contact"],"notes":"n","next_review_due":"2026-08-01"}`,
-	domain.NeedsAssessmentRecorded:    `{"needs":[{"area":"housing","level":"high","note":"no address"}]}`,
-	domain.TreatmentPlanAdopted:       `{"goals":[{"stage":"basic-needs","description":"stable housing","responsible":"municipality","due":"2027-01-01"}]}`,
-	domain.InterventionRecorded:       `{"practice_code":"08","date":"2026-03-01","format":"group","duration_minutes":90,"summary":"s"}`,
-	domain.CounsellingNoteAdded:       `{"date":"2026-03-01","note":"line one\nline two"}`,
-	domain.CaseConferenceHeld:         `{"date":"2026-03-01","participants":["prison-service","municipality"],"decisions":["d"],"actions":[{"owner":"municipality","description":"find a flat","due":"2026-05-01"}]}`,
-	domain.IntelligenceNoteAdded:      `{"note":"n","source_grading":"B2","assessed_at":"2026-03-01"}`,
-	domain.RiskDisclosureRaised:       `{"concern":"talks of travelling","urgency":"urgent"}`,
-	domain.FamilyContactRecorded:      `{"date":"2026-03-01","contact_type":"visit","note":"n"}`,
-	domain.TransitionPlanAgreed:       `{"planned_release":"2027-09-30","housing":"supported flat","employment":"workshop","mentor_org":"exit-ngo","arrangements":["weekly meeting"]}`,
-	domain.MentorAssigned:             `{"mentor_org":"exit-ngo","mentor_ref":"M-12"}`,
-	domain.ReleaseScheduled:           `{"release_date":"2027-09-30"}`,
-	domain.Released:                   `{"released_at":"2027-09-30"}`,
-	domain.ProbationHandoverCompleted: `{"date":"2027-10-01","officer_ref":"PO-7"}`,
-	domain.OutcomeRecorded:            `{"follow_up_at":"2028-03-01","months_since_release":6,"reintegration":{"housing":true,"employment":false,"social_network":true},"recidivism":"none","note":"n"}`,
-	domain.CaseClosed:                 `{"reason":"programme completed"}`,
-	domain.CaseErased:                 `{"legal_basis":"court-order","reference":"COURT-2026-17","request_id":"0b8e9f4c-2f8e-4e4e-9d51-4a3c9c3f1a2b"}`,
-	domain.ErasureRequested:           `{"legal_basis":"other","reference":"DPA decision 12/2026","expires_at":"2026-12-03T10:00:00Z"}`,
-	domain.ErasureCancelled:           `{"request_id":"0b8e9f4c-2f8e-4e4e-9d51-4a3c9c3f1a2b"}`,
-	domain.BreakGlassInvoked:          `{"justification":"imminent threat reported","expires_at":"2026-11-26T21:00:00Z"}`,
-}
+// fuzzExamples holds one valid data object per event type, every field given:
+// the examples the tests share (demo.Example).
+var fuzzExamples = func() map[domain.EventType]string {
+	out := make(map[domain.EventType]string, len(domain.EventTypes))
+	for _, typ := range domain.EventTypes {
+		out[typ] = string(domain.Example(typ))
+	}
+	return out
+}()
 
 // dataTypes gives the Go type of each event type's data, for the shape checks.
 var dataTypes = map[domain.EventType]reflect.Type{}

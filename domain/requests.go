@@ -14,16 +14,6 @@ type AppendRequest struct {
 	ExpectedVersion int64
 }
 
-// viaOwnEndpoint lists the event types that are not appended through the
-// generic events endpoint, and where they are.
-var viaOwnEndpoint = map[EventType]string{
-	CaseOpened:        "open a case with POST /v1/cases",
-	CaseErased:        "erase a case with POST /v1/cases/{id}/erase, confirmed by a second officer",
-	ErasureRequested:  "request an erasure with POST /v1/cases/{id}/erase",
-	ErasureCancelled:  "cancel an erasure request with POST /v1/erasures/{request_id}/cancel",
-	BreakGlassInvoked: "invoke break-glass with POST /v1/cases/{id}/break-glass",
-}
-
 // ParseAppendRequest validates an append body strictly. It returns a KindInvalid
 // error naming every field at fault ("type", "data.needs[0].level",
 // "classification", "share_with[1]", "expected_version", or an unknown field).
@@ -36,7 +26,7 @@ func ParseAppendRequest(body []byte, dir Directory) (AppendRequest, error) {
 	}
 	req.Type = EventType(r.text("type", true, textRef, MaxRefLen))
 	if req.Type != "" {
-		if hint, ok := viaOwnEndpoint[req.Type]; ok {
+		if hint := OwnEndpoint(req.Type); hint != "" {
 			r.fail("type", "cannot be appended here: "+hint)
 		} else if !KnownEventType(req.Type) {
 			r.fail("type", "is not an event type of the contract")

@@ -156,6 +156,15 @@ var Practices = []Practice{
 	{"99", "Not applicable"},
 }
 
+// practiceCodes returns the codes of Practices and their names.
+func practiceCodes() (codes, names []string) {
+	codes, names = make([]string, len(Practices)), make([]string, len(Practices))
+	for i, p := range Practices {
+		codes[i], names[i] = string(p.Code), p.Name
+	}
+	return codes, names
+}
+
 // PracticeName returns the name of code, and false for an unknown code.
 func PracticeName(code PracticeCode) (string, bool) {
 	for _, p := range Practices {
@@ -164,85 +173,6 @@ func PracticeName(code PracticeCode) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// EventType names a kind of case event.
-type EventType string
-
-// Event types.
-const (
-	CaseOpened                 EventType = "CaseOpened"
-	ConsentGiven               EventType = "ConsentGiven"
-	ConsentWithdrawn           EventType = "ConsentWithdrawn"
-	RiskAssessmentRecorded     EventType = "RiskAssessmentRecorded"
-	NeedsAssessmentRecorded    EventType = "NeedsAssessmentRecorded"
-	TreatmentPlanAdopted       EventType = "TreatmentPlanAdopted"
-	InterventionRecorded       EventType = "InterventionRecorded"
-	CounsellingNoteAdded       EventType = "CounsellingNoteAdded"
-	CaseConferenceHeld         EventType = "CaseConferenceHeld"
-	IntelligenceNoteAdded      EventType = "IntelligenceNoteAdded"
-	RiskDisclosureRaised       EventType = "RiskDisclosureRaised"
-	FamilyContactRecorded      EventType = "FamilyContactRecorded"
-	TransitionPlanAgreed       EventType = "TransitionPlanAgreed"
-	MentorAssigned             EventType = "MentorAssigned"
-	ReleaseScheduled           EventType = "ReleaseScheduled"
-	Released                   EventType = "Released"
-	ProbationHandoverCompleted EventType = "ProbationHandoverCompleted"
-	OutcomeRecorded            EventType = "OutcomeRecorded"
-	CaseClosed                 EventType = "CaseClosed"
-	CaseErased                 EventType = "CaseErased"
-	BreakGlassInvoked          EventType = "BreakGlassInvoked"
-	ErasureRequested           EventType = "ErasureRequested"
-	ErasureCancelled           EventType = "ErasureCancelled"
-)
-
-// eventSections says which sections each event type feeds (PROTOCOL.md, "Sections
-// and the events that feed them"). CaseErased, BreakGlassInvoked,
-// ErasureRequested and ErasureCancelled feed none: no reader reads them.
-var eventSections = map[EventType][]Section{
-	CaseOpened:                 {SectionProfile},
-	ReleaseScheduled:           {SectionProfile, SectionTransition},
-	Released:                   {SectionProfile},
-	CaseClosed:                 {SectionProfile},
-	ConsentGiven:               {SectionConsent},
-	ConsentWithdrawn:           {SectionConsent},
-	RiskAssessmentRecorded:     {SectionRisk},
-	NeedsAssessmentRecorded:    {SectionNeeds},
-	TreatmentPlanAdopted:       {SectionPlan},
-	InterventionRecorded:       {SectionInterventions},
-	CounsellingNoteAdded:       {SectionCounselling},
-	CaseConferenceHeld:         {SectionConferences},
-	IntelligenceNoteAdded:      {SectionSecurity},
-	RiskDisclosureRaised:       {SectionSecurity},
-	FamilyContactRecorded:      {SectionFamily},
-	TransitionPlanAgreed:       {SectionTransition},
-	MentorAssigned:             {SectionTransition},
-	ProbationHandoverCompleted: {SectionTransition},
-	OutcomeRecorded:            {SectionOutcomes},
-}
-
-// SectionsOf returns the sections that events of type t feed (nil for none). The
-// slice must not be modified.
-func SectionsOf(t EventType) []Section { return eventSections[t] }
-
-// stageOf says which stage an event type moves a case to (PROTOCOL.md: a stage
-// moves forward only).
-var stageOf = map[EventType]Stage{
-	CaseOpened:              StageIntake,
-	RiskAssessmentRecorded:  StageAssessment,
-	NeedsAssessmentRecorded: StageAssessment,
-	TreatmentPlanAdopted:    StageIntervention,
-	TransitionPlanAgreed:    StageTransition,
-	ReleaseScheduled:        StageTransition,
-	Released:                StageReleased,
-	CaseClosed:              StageClosed,
-}
-
-// StageOf returns the stage an event of type t moves a case to, and false for
-// a type that moves none.
-func StageOf(t EventType) (Stage, bool) {
-	st, ok := stageOf[t]
-	return st, ok
 }
 
 // Enumerated values of event data fields (CONTRACT.md).

@@ -163,6 +163,16 @@ func summarise(t *testing.T, cases []demo.Case) summary {
 	return s
 }
 
+// demoTypes are the event types the demo data set uses.
+var demoTypes = []domain.EventType{
+	domain.CaseOpened, domain.ConsentGiven, domain.ConsentWithdrawn, domain.RiskAssessmentRecorded,
+	domain.NeedsAssessmentRecorded, domain.TreatmentPlanAdopted, domain.InterventionRecorded,
+	domain.CounsellingNoteAdded, domain.CaseConferenceHeld, domain.IntelligenceNoteAdded,
+	domain.RiskDisclosureRaised, domain.FamilyContactRecorded, domain.TransitionPlanAgreed,
+	domain.MentorAssigned, domain.ReleaseScheduled, domain.Released, domain.ProbationHandoverCompleted,
+	domain.OutcomeRecorded, domain.CaseClosed, domain.BreakGlassInvoked,
+}
+
 func TestEveryCategoryOccurs(t *testing.T) {
 	s := summarise(t, demo.Generate(1, 300))
 	need := func(what string, got map[string]int, want []string) {
@@ -195,8 +205,10 @@ func TestEveryCategoryOccurs(t *testing.T) {
 			t.Errorf("no step labelled %s", tlp)
 		}
 	}
-	for _, typ := range domain.EventTypes {
-		if s.types[typ] == 0 && typ != domain.CaseErased && typ != domain.ErasureRequested && typ != domain.ErasureCancelled {
+	// The event types the demo's stories tell (a new type joins the demo when
+	// a story needs it: the demo data set is not the contract's inventory).
+	for _, typ := range demoTypes {
+		if s.types[typ] == 0 {
 			t.Errorf("no %s step", typ)
 		}
 	}

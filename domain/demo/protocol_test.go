@@ -3,6 +3,8 @@ package demo_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,41 +12,71 @@ import (
 
 	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/domain/demo"
+	"github.com/liaison-hub/liaison/policies"
 )
 
-// remit is one entry of PROTOCOL.md's write table: an organisation type, the
-// roles it needs (nil: any role), and whether it writes only with consent.
+// remit is one entry of the protocol's write table (docs/protocol.md "Write
+// access"): an organisation type, the roles it needs (none: any role), and
+// whether it writes only with consent.
 type remit struct {
-	org     domain.OrgType
-	roles   []string
-	consent bool
+	Org     domain.OrgType `json:"org_type"`
+	Roles   []string       `json:"roles"`
+	Consent bool           `json:"consent"`
 }
 
-// writeTable is PROTOCOL.md "Write access", copied by hand.
-var writeTable = map[domain.EventType][]remit{
-	domain.CaseOpened:                 {{domain.OrgPrison, []string{"caseworker", "manager"}, false}, {domain.OrgProbation, nil, false}},
-	domain.ConsentGiven:               {{domain.OrgPrison, []string{"caseworker"}, false}, {domain.OrgProbation, nil, false}},
-	domain.ConsentWithdrawn:           {{domain.OrgPrison, []string{"caseworker"}, false}, {domain.OrgProbation, nil, false}, {domain.OrgCivilSociety, nil, false}},
-	domain.RiskAssessmentRecorded:     {{domain.OrgPrison, []string{"psychologist"}, false}, {domain.OrgProbation, nil, false}},
-	domain.NeedsAssessmentRecorded:    {{domain.OrgPrison, []string{"caseworker", "psychologist"}, false}, {domain.OrgProbation, nil, false}, {domain.OrgCivilSociety, nil, true}},
-	domain.TreatmentPlanAdopted:       {{domain.OrgPrison, []string{"caseworker", "manager"}, false}, {domain.OrgProbation, nil, false}},
-	domain.InterventionRecorded:       {{domain.OrgPrison, nil, false}, {domain.OrgProbation, nil, false}, {domain.OrgCivilSociety, nil, true}, {domain.OrgFamilySupport, nil, true}},
-	domain.CounsellingNoteAdded:       {{domain.OrgPrison, []string{"psychologist"}, false}, {domain.OrgProbation, nil, false}, {domain.OrgCivilSociety, nil, true}, {domain.OrgFamilySupport, nil, true}},
-	domain.CaseConferenceHeld:         {{domain.OrgPrison, []string{"manager"}, false}, {domain.OrgProbation, nil, false}, {domain.OrgMunicipality, nil, true}},
-	domain.IntelligenceNoteAdded:      {{domain.OrgIntelligence, nil, false}},
-	domain.RiskDisclosureRaised:       {{domain.OrgPrison, nil, false}, {domain.OrgProbation, nil, false}, {domain.OrgIntelligence, nil, false}, {domain.OrgMunicipality, nil, false}, {domain.OrgCivilSociety, nil, false}, {domain.OrgFamilySupport, nil, false}},
-	domain.FamilyContactRecorded:      {{domain.OrgPrison, []string{"caseworker"}, false}, {domain.OrgCivilSociety, nil, true}, {domain.OrgFamilySupport, nil, true}},
-	domain.TransitionPlanAgreed:       {{domain.OrgPrison, []string{"caseworker", "manager"}, false}, {domain.OrgProbation, nil, false}},
-	domain.MentorAssigned:             {{domain.OrgProbation, nil, false}, {domain.OrgCivilSociety, nil, true}},
-	domain.ReleaseScheduled:           {{domain.OrgPrison, []string{"caseworker", "manager"}, false}},
-	domain.Released:                   {{domain.OrgPrison, []string{"caseworker", "manager"}, false}},
-	domain.ProbationHandoverCompleted: {{domain.OrgProbation, nil, false}},
-	domain.OutcomeRecorded:            {{domain.OrgProbation, nil, false}, {domain.OrgCivilSociety, nil, true}, {domain.OrgMunicipality, nil, true}},
-	domain.CaseClosed:                 {{domain.OrgPrison, []string{"manager"}, false}, {domain.OrgProbation, nil, false}},
-	domain.CaseErased:                 {{domain.OrgOversight, []string{"dpo"}, false}},
-	domain.ErasureRequested:           {{domain.OrgOversight, []string{"dpo"}, false}},
-	domain.ErasureCancelled:           {{domain.OrgOversight, []string{"dpo"}, false}},
-	domain.BreakGlassInvoked:          {{domain.OrgPrison, []string{"manager"}, false}, {domain.OrgProbation, nil, false}, {domain.OrgIntelligence, nil, false}},
+// cellKind is what a kind of read-table cell grants.
+type cellKind struct {
+	Grants  bool `json:"grants"`
+	Consent bool `json:"consent"`
+}
+
+// protocol is what the test needs of the default policy bundle's data: the
+// write table, and the read table's profile row (who can see a case).
+type protocol struct {
+	write   map[domain.EventType][]remit
+	profile map[domain.OrgType]cellKind
+}
+
+// defaultProtocol reads the default bundle's data (policies/bundle/protocol/
+// write and read), so that the test checks the demo against the protocol the
+// hub enforces rather than against a copy of it.
+func defaultProtocol(t *testing.T) protocol {
+	t.Helper()
+	dir := t.TempDir()
+	if err := policies.Default().WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string, v any) {
+		b, err := os.ReadFile(filepath.Join(dir, "protocol", name, "data.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s data: %v", name, err)
+		}
+	}
+	var write struct {
+		Events map[domain.EventType]struct {
+			Remit []remit `json:"remit"`
+		} `json:"events"`
+	}
+	read("write", &write)
+	var readTable struct {
+		CellKinds map[string]cellKind                  `json:"cell_kinds"`
+		Table     map[string]map[domain.OrgType]string `json:"table"`
+	}
+	read("read", &readTable)
+	p := protocol{write: map[domain.EventType][]remit{}, profile: map[domain.OrgType]cellKind{}}
+	for typ, e := range write.Events {
+		p.write[typ] = e.Remit
+	}
+	for org, kind := range readTable.Table[string(domain.SectionProfile)] {
+		p.profile[org] = readTable.CellKinds[kind]
+	}
+	if len(p.write) == 0 || len(p.profile) == 0 {
+		t.Fatalf("the default bundle has no write table or no profile row: %+v", p)
+	}
+	return p
 }
 
 // consentState tracks, per organisation, whether consent covers it: "open"
@@ -81,22 +113,16 @@ func (c consentState) fold(s demo.Step) {
 	}
 }
 
-// visible says whether org can read the case's profile (PROTOCOL.md read
-// table: prison, probation, intelligence always; municipality, civil society
-// and family support with consent; oversight and research never).
-func visible(dir domain.MapDirectory, org string, c consentState) bool {
-	switch dir[org] {
-	case domain.OrgPrison, domain.OrgProbation, domain.OrgIntelligence:
-		return true
-	case domain.OrgMunicipality, domain.OrgCivilSociety, domain.OrgFamilySupport:
-		return c[org] == "open"
-	}
-	return false
+// visible says whether org can read the case's profile: its cell in the read
+// table's profile row grants it, with consent where the cell says so.
+func (p protocol) visible(dir domain.MapDirectory, org string, c consentState) bool {
+	k := p.profile[dir[org]]
+	return k.Grants && (!k.Consent || c[org] == "open")
 }
 
 // refusal returns why the write table refuses step s on a case in state c,
 // or "" when it allows it.
-func refusal(dir domain.MapDirectory, s demo.Step, c consentState, first, closed bool) string {
+func (p protocol) refusal(dir domain.MapDirectory, s demo.Step, c consentState, first, closed bool) string {
 	orgType, known := dir[s.As.Agency]
 	switch {
 	case !known:
@@ -105,19 +131,19 @@ func refusal(dir domain.MapDirectory, s demo.Step, c consentState, first, closed
 		return "CaseOpened must be the first step and only the first"
 	case closed:
 		return "the case is closed"
-	case !first && !visible(dir, s.As.Agency, c):
+	case !first && !p.visible(dir, s.As.Agency, c):
 		return "the writer cannot see the case"
 	case s.Type == domain.BreakGlassInvoked && len(strings.TrimSpace(s.Justification)) < 20:
 		return "justification under 20 characters"
 	}
-	for _, r := range writeTable[s.Type] {
-		if r.org != orgType {
+	for _, r := range p.write[s.Type] {
+		if r.Org != orgType {
 			continue
 		}
-		if r.roles != nil && !slices.ContainsFunc(s.As.Roles, func(role string) bool { return slices.Contains(r.roles, role) }) {
+		if r.Roles != nil && !slices.ContainsFunc(s.As.Roles, func(role string) bool { return slices.Contains(r.Roles, role) }) {
 			continue
 		}
-		if r.consent && c[s.As.Agency] != "open" {
+		if r.Consent && c[s.As.Agency] != "open" {
 			continue
 		}
 		return ""
@@ -126,6 +152,7 @@ func refusal(dir domain.MapDirectory, s demo.Step, c consentState, first, closed
 }
 
 func TestEveryStepIsAllowedByTheWriteTable(t *testing.T) {
+	p := defaultProtocol(t)
 	dir := demo.Directory()
 	for _, run := range []struct {
 		seed uint64
@@ -134,7 +161,7 @@ func TestEveryStepIsAllowedByTheWriteTable(t *testing.T) {
 		for i, cs := range demo.Generate(run.seed, run.n) {
 			c, closed := consentState{}, false
 			for k, s := range cs.Steps {
-				if why := refusal(dir, s, c, k == 0, closed); why != "" {
+				if why := p.refusal(dir, s, c, k == 0, closed); why != "" {
 					t.Fatalf("seed %d case %d step %d %s: %s", run.seed, i, k, s.Type, why)
 				}
 				c.fold(s)

@@ -7,8 +7,13 @@
 // followed by dropping the other fields (TestExtractMatchesRehydrate,
 // FuzzExtract). It reads only what it fully understands: any other form (an
 // escape in a kept string or a key, a key in upper case or not ASCII, a
-// repeated key, a value of the wrong type, invalid JSON) makes it give up,
-// and the caller decodes with domain.RehydrateData, which then decides.
+// repeated key, a value of the wrong type, a field of a form it does not
+// read, invalid JSON) makes it give up, and the caller decodes with
+// domain.RehydrateData, which then decides.
+//
+// Which types and fields the projections keep is written here (keeps);
+// which fields the data has, and their forms, come from the domain's
+// registry (domain.DataSchema).
 package extract
 
 import (
@@ -18,46 +23,134 @@ import (
 	"github.com/liaison-hub/liaison/domain"
 )
 
-// fieldKind is the JSON form of a field of an event's data.
+// fieldKind is the JSON form of a field of an event's data, as Data reads
+// it.
 type fieldKind uint8
 
 const (
-	kString fieldKind = iota
-	kBool
-	kInt     // *int
-	kStrings // []string
-	kReintegration
+	kString  fieldKind = iota
+	kBool              // *bool or bool
+	kInt               // *int
+	kStrings           // []string
+	kFlags             // an object of optional booleans (*Reintegration)
+	kOther             // any other form: Data gives up when it is present
 )
 
 // field is one field of an event type's data: its JSON name, its kind, and
-// where Data keeps it (slot < 0: checked, not kept).
+// where Data keeps it (slot < 0: checked, not kept); for kFlags, its members.
 type field struct {
-	name string
-	kind fieldKind
-	slot int8
+	name    string
+	kind    fieldKind
+	slot    int8
+	members []field
 }
 
-// schemas lists every field of the data of the types the projections read, so that a
-// field of the wrong type is noticed even when it is not kept.
-var schemas = map[domain.EventType][]field{
-	domain.CaseOpened: {{"subject_ref", kString, -1}, {"target_group", kString, 0}, {"gender", kString, 1},
-		{"facility", kString, -1}, {"regime", kString, 2}, {"programme", kString, 3}, {"sentence_end", kString, -1}},
-	domain.ConsentGiven:      {{"organisations", kStrings, 0}, {"expires_at", kString, 0}, {"form_ref", kString, -1}},
-	domain.ConsentWithdrawn:  {{"organisations", kStrings, 0}, {"all", kBool, 0}},
-	domain.ReleaseScheduled:  {{"release_date", kString, 0}},
-	domain.Released:          {{"released_at", kString, 0}},
-	domain.BreakGlassInvoked: {{"justification", kString, -1}, {"expires_at", kString, 0}},
-	domain.InterventionRecorded: {{"practice_code", kString, 0}, {"date", kString, -1}, {"format", kString, -1},
-		{"duration_minutes", kInt, -1}, {"summary", kString, -1}},
-	domain.OutcomeRecorded: {{"follow_up_at", kString, -1}, {"months_since_release", kInt, -1},
-		{"reintegration", kReintegration, 0}, {"recidivism", kString, 0}, {"note", kString, -1}},
+// keeps names the types whose data the projections read (the aggregate or
+// the statistics) and, of each, the fields they keep, with where Data keeps
+// them: str[slot] for a string; strs, flag and reint for the one list,
+// boolean and object of booleans kept. The values are built from them in
+// Data. Every other field of the data is read and checked, not kept: that
+// list comes from the type's schema (domain.DataSchema, derived from its
+// decoder), so that a field the data gains is checked (a value of the wrong
+// type noticed) without an edit here.
+var keeps = map[domain.EventType]map[string]int8{
+	domain.CaseOpened:           {"target_group": 0, "gender": 1, "regime": 2, "programme": 3},
+	domain.ConsentGiven:         {"organisations": 0, "expires_at": 0},
+	domain.ConsentWithdrawn:     {"organisations": 0, "all": 0},
+	domain.ReleaseScheduled:     {"release_date": 0},
+	domain.Released:             {"released_at": 0},
+	domain.BreakGlassInvoked:    {"expires_at": 0},
+	domain.InterventionRecorded: {"practice_code": 0},
+	domain.OutcomeRecorded:      {"reintegration": 0, "recidivism": 0},
 	// The register of erasures keeps every field of the erasure's events.
-	domain.ErasureRequested: {{"legal_basis", kString, 0}, {"reference", kString, 1}, {"expires_at", kString, 2}},
-	domain.ErasureCancelled: {{"request_id", kString, 0}},
-	domain.CaseErased:       {{"legal_basis", kString, 0}, {"reference", kString, 1}, {"request_id", kString, 2}},
+	domain.ErasureRequested: {"legal_basis": 0, "reference": 1, "expires_at": 2},
+	domain.ErasureCancelled: {"request_id": 0},
+	domain.CaseErased:       {"legal_basis": 0, "reference": 1, "request_id": 2},
 }
 
-var reintegrationFields = []field{{"housing", kBool, 0}, {"employment", kBool, 1}, {"social_network", kBool, 2}}
+// flagSlots says where Data keeps each member of a kept object of booleans
+// (OutcomeData.Reintegration); other members are checked, not kept.
+var flagSlots = map[string]int8{"housing": 0, "employment": 1, "social_network": 2}
+
+// schemas lists every field of the data of the types in keeps, derived once
+// from their schemas. A type whose fields Data cannot keep as keeps says is
+// left out (Data then always gives up on it; TestEveryReadTypeHasAFastPath
+// fails).
+var schemas = deriveSchemas()
+
+func deriveSchemas() map[domain.EventType][]field {
+	out := make(map[domain.EventType][]field, len(keeps))
+	for t, keep := range keeps {
+		if fields, ok := fieldsOf(domain.DataSchema(t), keep); ok {
+			out[t] = fields
+		}
+	}
+	return out
+}
+
+// fieldsOf lists the fields of data of schema s, keeping those of keep; false
+// when Data cannot keep them so (a kept field missing or of a form it does
+// not keep, two kept in one place, too many fields to tell repeats).
+func fieldsOf(s domain.Schema, keep map[string]int8) ([]field, bool) {
+	if len(s.Properties) > 64 {
+		return nil, false
+	}
+	var fields []field
+	used := map[[2]int]bool{}
+	for _, p := range s.Properties {
+		f := field{name: p.Name, kind: kindOf(p.Schema), slot: -1}
+		if slot, ok := keep[p.Name]; ok {
+			f.slot = slot
+			where := [2]int{int(f.kind), int(slot)}
+			if used[where] || slot < 0 || f.kind == kString && slot >= 4 || f.kind == kInt || f.kind == kOther || f.kind != kString && slot != 0 {
+				return nil, false
+			}
+			used[where] = true
+		}
+		for _, m := range p.Schema.Properties {
+			if f.kind != kFlags {
+				break
+			}
+			slot, ok := flagSlots[m.Name]
+			if !ok {
+				slot = -1
+			}
+			f.members = append(f.members, field{name: m.Name, kind: kBool, slot: slot})
+		}
+		fields = append(fields, f)
+	}
+	if len(used) != len(keep) {
+		return nil, false
+	}
+	return fields, true
+}
+
+// kindOf returns the kind of a field of schema s.
+func kindOf(s domain.Schema) fieldKind {
+	switch s.Type {
+	case "string":
+		return kString
+	case "boolean":
+		return kBool
+	case "integer":
+		return kInt
+	case "array":
+		if s.Items != nil && s.Items.Type == "string" {
+			return kStrings
+		}
+	case "object":
+		if s.Values != nil {
+			return kOther
+		}
+		for _, m := range s.Properties {
+			if m.Schema.Type != "boolean" {
+				return kOther
+			}
+		}
+		return kFlags
+	}
+	return kOther
+}
 
 // kept is what Data keeps of one event's data.
 type kept struct {
@@ -71,13 +164,13 @@ type kept struct {
 // (the aggregate or the statistics do); the data of the others stays sealed
 // during projection.
 func Reads(t domain.EventType) bool {
-	_, ok := schemas[t]
+	_, ok := keeps[t]
 	return ok
 }
 
 // Data returns the fields of data b of an event of type t that the aggregate
 // and the statistics read (the other fields zero), and false when it cannot
-// tell (see the package documentation) or t is not in schemas.
+// tell (see the package documentation) or t is not one it reads.
 func Data(t domain.EventType, b []byte, strs *Strings) (domain.Data, bool) {
 	fields, ok := schemas[t]
 	if !ok {
@@ -167,7 +260,7 @@ func (s *scanner) object(fields []field, value func(*field) bool) bool {
 		return false
 	}
 	s.i++
-	var seen uint32
+	var seen uint64
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == '}' {
 		s.i++
@@ -233,38 +326,51 @@ func (s *scanner) keep(f *field, k *kept) bool {
 			return true
 		}
 		v, ok := s.boolean()
-		k.flag = v
+		if f.slot >= 0 {
+			k.flag = v
+		}
 		return ok
 	case kInt:
 		return null || s.integer()
 	case kStrings:
+		if f.slot < 0 {
+			return null || s.stringList(nil)
+		}
 		if null {
 			k.strs = nil
 			return true
 		}
 		return s.stringList(&k.strs)
-	case kReintegration:
+	case kFlags:
 		if null {
-			k.reint = nil
+			if f.slot >= 0 {
+				k.reint = nil
+			}
 			return true
 		}
 		var r domain.Reintegration
 		flags := [3]**bool{&r.Housing, &r.Employment, &r.SocialNetwork}
 		s.depth++
-		ok := s.object(reintegrationFields, func(f *field) bool {
+		ok := s.object(f.members, func(m *field) bool {
 			if s.lit("null") {
-				*flags[f.slot] = nil
+				if m.slot >= 0 {
+					*flags[m.slot] = nil
+				}
 				return true
 			}
 			v, ok := s.boolean()
-			*flags[f.slot] = &v
+			if m.slot >= 0 {
+				*flags[m.slot] = &v
+			}
 			return ok
 		})
 		s.depth--
-		k.reint = &r
+		if f.slot >= 0 {
+			k.reint = &r
+		}
 		return ok
 	}
-	return false
+	return null // kOther: only an absent value is understood
 }
 
 // keptStr reads a string that is kept: without escapes and valid UTF-8
@@ -277,6 +383,8 @@ func (s *scanner) keptStr() (string, bool) {
 	return s.strs.get(v), true
 }
 
+// stringList reads an array of strings into out, or only checks it when out
+// is nil.
 func (s *scanner) stringList(out *[]string) bool {
 	if s.i >= len(s.b) || s.b[s.i] != '[' {
 		return false
@@ -286,19 +394,29 @@ func (s *scanner) stringList(out *[]string) bool {
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == ']' {
 		s.i++
-		*out = l
+		if out != nil {
+			*out = l
+		}
 		return true
 	}
 	for {
-		v, ok := s.keptStr()
-		if !ok {
-			return false
+		if out == nil {
+			if _, _, ok := s.str(); !ok {
+				return false
+			}
+		} else {
+			v, ok := s.keptStr()
+			if !ok {
+				return false
+			}
+			l = append(l, v)
 		}
-		l = append(l, v)
 		if more, ok := s.next(']'); !ok {
 			return false
 		} else if !more {
-			*out = l
+			if out != nil {
+				*out = l
+			}
 			return true
 		}
 	}

@@ -3,6 +3,7 @@ package extract
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/liaison-hub/liaison/domain"
@@ -54,7 +55,7 @@ func demoData(t testing.TB, cases int) map[domain.EventType][][]byte {
 
 func TestExtractMatchesRehydrateOnStoredData(t *testing.T) {
 	data := demoData(t, 300)
-	for typ := range schemas {
+	for typ := range keeps {
 		switch typ {
 		case domain.ConsentWithdrawn, domain.ErasureRequested, domain.ErasureCancelled, domain.CaseErased:
 			if len(data[typ]) == 0 {
@@ -139,7 +140,7 @@ func TestExtractMatchesRehydrateOnOtherForms(t *testing.T) {
 // FuzzExtract: whatever the bytes, Data never disagrees with
 // domain.RehydrateData.
 func FuzzExtract(f *testing.F) {
-	types := make([]domain.EventType, 0, len(schemas))
+	types := make([]domain.EventType, 0, len(keeps))
 	for _, typ := range domain.EventTypes {
 		if Reads(typ) {
 			types = append(types, typ)
@@ -162,6 +163,123 @@ func FuzzExtract(f *testing.F) {
 	f.Fuzz(func(t *testing.T, i uint8, b []byte) {
 		checkExtract(t, types[int(i)%len(types)], b)
 	})
+}
+
+// TestEveryReadTypeHasAFastPath checks that Data can read every type the
+// projections read, and every field of it (a field of a form it does not read
+// would send every event with that field to domain.RehydrateData).
+func TestEveryReadTypeHasAFastPath(t *testing.T) {
+	for typ, keep := range keeps {
+		fields, ok := schemas[typ]
+		if !ok {
+			t.Errorf("%s: Data cannot keep %v of its data (a field missing, of a form Data does not keep, or kept twice)", typ, keep)
+			continue
+		}
+		var names []string
+		for _, f := range fields {
+			names = append(names, f.name)
+			if f.kind == kOther {
+				t.Errorf("%s.%s: Data does not read fields of its form and gives up on every event holding it", typ, f.name)
+			}
+		}
+		var want []string
+		for _, p := range domain.DataSchema(typ).Properties {
+			want = append(want, p.Name)
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("%s: Data reads the fields %v, the data has %v", typ, names, want)
+		}
+	}
+}
+
+// probeData has a field of every form Data may meet in data it reads but
+// does not keep (and one it keeps), for TestFieldsNotKeptAreChecked.
+type probeData struct {
+	Kept  string   `json:"kept"`
+	Text  string   `json:"text"`
+	Flag  *bool    `json:"flag"`
+	Count *int     `json:"count"`
+	List  []string `json:"list"`
+	Flags *struct {
+		A *bool `json:"a"`
+	} `json:"flags"`
+	Things []struct {
+		X string `json:"x"`
+	} `json:"things"`
+}
+
+var probeSchema = domain.Schema{Type: "object", Properties: []domain.Property{
+	{Name: "kept", Schema: domain.Schema{Type: "string"}},
+	{Name: "text", Schema: domain.Schema{Type: "string"}},
+	{Name: "flag", Schema: domain.Schema{Type: "boolean"}},
+	{Name: "count", Schema: domain.Schema{Type: "integer"}},
+	{Name: "list", Schema: domain.Schema{Type: "array", Items: &domain.Schema{Type: "string"}}},
+	{Name: "flags", Schema: domain.Schema{Type: "object", Properties: []domain.Property{{Name: "a", Schema: domain.Schema{Type: "boolean"}}}}},
+	{Name: "things", Schema: domain.Schema{Type: "array", Items: &domain.Schema{Type: "object", Properties: []domain.Property{{Name: "x", Schema: domain.Schema{Type: "string"}}}}}},
+}}
+
+// TestFieldsNotKeptAreChecked: whatever form the fields Data does not keep
+// take, it reads an object only when encoding/json decodes it into the data
+// too, and keeps the same value.
+func TestFieldsNotKeptAreChecked(t *testing.T) {
+	fields, ok := fieldsOf(probeSchema, map[string]int8{"kept": 0})
+	if !ok {
+		t.Fatal("fieldsOf refused the probe schema")
+	}
+	for _, c := range []struct {
+		data string
+		read bool
+	}{
+		{`{"kept":"k","text":"a\"b","flag":true,"count":3,"list":["a","\u00e9"],"flags":{"a":false,"b":[1]}}`, true},
+		{`{"kept":"k","flag":null,"count":null,"list":null,"flags":null,"things":null}`, true},
+		{`{"list":[]}`, true},
+		{`{"text":1}`, false},
+		{`{"flag":"yes"}`, false},
+		{`{"count":1.5}`, false},
+		{`{"list":"a"}`, false},
+		{`{"list":[1]}`, false},
+		{`{"list":["a",null]}`, false},
+		{`{"flags":{"a":1}}`, false},
+		{`{"flags":{"a":true,"a":false}}`, false},
+		{`{"flags":[]}`, false},
+		{`{"things":[{"x":"a"}]}`, false}, // a form Data does not read: it gives up
+		{`{"things":[]}`, false},
+	} {
+		s := scanner{b: []byte(c.data), strs: &Strings{}}
+		var k kept
+		read := s.object(fields, func(f *field) bool { return s.keep(f, &k) })
+		var d probeData
+		err := json.Unmarshal([]byte(c.data), &d)
+		if read && (err != nil || k.str[0] != d.Kept || k.strs != nil || k.flag || k.reint != nil) {
+			t.Errorf("%s: Data read it (kept %+v), encoding/json: %v, %+v", c.data, k, err, d)
+		}
+		if read != c.read {
+			t.Errorf("%s: read %v, want %v", c.data, read, c.read)
+		}
+	}
+}
+
+// BenchmarkData measures Data on the canonical data of the demo's events of
+// the types the projections read.
+func BenchmarkData(b *testing.B) {
+	type ev struct {
+		typ  domain.EventType
+		data []byte
+	}
+	var all []ev
+	for typ, list := range demoData(b, 200) {
+		for _, d := range list {
+			all = append(all, ev{typ, d})
+		}
+	}
+	var text Strings
+	b.ResetTimer()
+	for i := range b.N {
+		e := all[i%len(all)]
+		if _, ok := Data(e.typ, e.data, &text); !ok {
+			b.Fatalf("%s %s not read", e.typ, e.data)
+		}
+	}
 }
 
 // neededData is what Data gives for the data d that

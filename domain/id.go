@@ -1,0 +1,55 @@
+package domain
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+)
+
+// Ids of cases, events and erasure requests are random (version 4) UUIDs,
+// written in their canonical text form: 8-4-4-4-12 lower-case hex digits.
+
+// NewID returns a new random id.
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return FormatID(b)
+}
+
+// FormatID writes the 16 bytes of an id in its canonical text form.
+func FormatID(b [16]byte) string {
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
+
+// ParseID reads an id in text form (hex digits of either case). It returns an
+// error for anything else.
+func ParseID(s string) ([16]byte, error) {
+	var b [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return b, fmt.Errorf("not an id: %q", s)
+	}
+	src := []byte(s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:])
+	if _, err := hex.Decode(b[:], src); err != nil {
+		return b, fmt.Errorf("not an id: %q", s)
+	}
+	return b, nil
+}
+
+// IsID reports whether s is an id in canonical form, the only form the hub
+// hands out: any other spelling names nothing.
+func IsID(s string) bool {
+	b, err := ParseID(s)
+	return err == nil && FormatID(b) == s
+}
