@@ -11,7 +11,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -272,7 +271,7 @@ func (p *Projector) applyLocked(r *eventlog.Recorded, ev *decoded) {
 	if !domain.Sealed(typ) {
 		// The erasure's events: the aggregate and the register need their
 		// id, share list (CaseErased: who could see the case) and schema.
-		de.ID, de.SchemaVersion = codec.FormatUUID(r.ID), int(ev.schema)
+		de.ID, de.SchemaVersion = domain.FormatID(r.ID), int(ev.schema)
 		if ev.share != 0 {
 			de.ShareWith = lists.get(ev.share)
 		}
@@ -350,9 +349,6 @@ func (p *Projector) Scan(after uint64, fn func(*View) bool) {
 		}
 	}
 }
-
-// ErrNotReady is returned while the projections are still catching up.
-var ErrNotReady = errors.New("projections: still catching up with the log")
 
 // Data opens the data of the given versions of a case: it returns, for each
 // version asked, the canonical data JSON. For an erased case it returns a

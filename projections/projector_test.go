@@ -56,7 +56,7 @@ func (f *fixture) load(tb testing.TB, seed uint64, n int) int {
 	sem := make(chan struct{}, 64)
 	total := 0
 	for _, c := range cases {
-		id := codec.NewUUID()
+		id := domain.NewID()
 		f.cases = append(f.cases, id)
 		total += len(c.Steps)
 		sem <- struct{}{}
@@ -71,7 +71,7 @@ func (f *fixture) load(tb testing.TB, seed uint64, n int) int {
 				if cls == "" {
 					cls = domain.TLPGreen
 				}
-				e, err := f.codec.Encode(ctx, domain.Event{ID: codec.NewUUID(), CaseID: id, Type: s.Type, Originator: s.As.Agency, Author: s.As.Subject, Classification: cls, ShareWith: s.ShareWith, RawData: raw})
+				e, err := f.codec.Encode(ctx, domain.Event{ID: domain.NewID(), CaseID: id, Type: s.Type, Originator: s.As.Agency, Author: s.As.Subject, Classification: cls, ShareWith: s.ShareWith, RawData: raw})
 				if err == nil {
 					_, err = f.store.Append(ctx, id, int64(i), e)
 				}
@@ -194,7 +194,7 @@ func TestLiveEventsAreVisibleAfterWaitFor(t *testing.T) {
 	defer stop()
 	id := f.cases[0]
 	v, _ := p.Get(id)
-	e, _ := f.codec.Encode(context.Background(), domain.Event{ID: codec.NewUUID(), CaseID: id, Type: domain.CaseClosed, Originator: "prison-service", Author: "pm", Classification: domain.TLPGreen, RawData: []byte(`{"reason":"done"}`)})
+	e, _ := f.codec.Encode(context.Background(), domain.Event{ID: domain.NewID(), CaseID: id, Type: domain.CaseClosed, Originator: "prison-service", Author: "pm", Classification: domain.TLPGreen, RawData: []byte(`{"reason":"done"}`)})
 	res, err := f.store.Append(context.Background(), id, int64(v.Case.Version), e)
 	if err != nil {
 		if v.Case.Closed {
@@ -238,7 +238,7 @@ func TestErasureDropsContentAndCallsTheHook(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	v, _ := p.Get(id)
-	e, _ := f.codec.Encode(ctx, domain.Event{ID: codec.NewUUID(), CaseID: id, Type: domain.CaseErased, Originator: "oversight-board", Author: "dpo", Classification: domain.TLPGreen, RawData: []byte(`{"legal_basis":"test"}`)})
+	e, _ := f.codec.Encode(ctx, domain.Event{ID: domain.NewID(), CaseID: id, Type: domain.CaseErased, Originator: "oversight-board", Author: "dpo", Classification: domain.TLPGreen, RawData: []byte(`{"legal_basis":"test"}`)})
 	res, err := f.store.Append(ctx, id, int64(v.Case.Version), e)
 	if err != nil {
 		t.Fatal(err)

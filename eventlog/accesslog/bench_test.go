@@ -91,8 +91,8 @@ func BenchmarkQuery(b *testing.B) {
 }
 
 // BenchmarkAppendFollowed appends access records from 64 goroutines, one
-// record per call as the hub's requests do, with the tree's follower taking
-// them in and indexing them (17 users, 300 cases: P3's many-identity read),
+// record per call as the hub's requests do, with the access journal's
+// follower taking them into the tree and the query index (17 users, 300 cases: P3's many-identity read),
 // and reports the process's CPU time per record, which includes the
 // follower's and Pebble's flushes and compactions of what it writes.
 func BenchmarkAppendFollowed(b *testing.B) {

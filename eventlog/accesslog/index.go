@@ -1,18 +1,23 @@
 package accesslog
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"slices"
 
 	"github.com/liaison-hub/liaison/eventlog"
+	"github.com/liaison-hub/liaison/eventlog/follow"
 )
 
-// Indexes of the access log, kept in the KV beside the access log's Merkle
-// tree and written in the same batches (Postings is the tree follower's
-// transparency.Indexer), so they cover exactly the records the tree holds.
+// The query index of the access log, which Query reads, is built by
+// QueryIndex, a consumer of the access journal's follower (eventlog/follow).
+// The follower gives each batch of records to the access log's Merkle tree
+// and to QueryIndex, and stores the tree's nodes and the index's keys in one
+// KV batch, so the index covers exactly the records the tree holds.
 // For each indexed field and value, the records of one follower batch that
-// have it are listed under one key:
+// have it are listed under one key (a posting list):
 //
 //	'A' field uvarint(len(value)) value first (8, big-endian)
 //
@@ -44,6 +49,9 @@ const (
 // indexKeys is the first byte of every index key.
 const indexKeys = 'A'
 
+// deleteBatch bounds the deletions of one KV write of Restart.
+const deleteBatch = 4096
+
 // maxPostingSpan bounds last-first+1 of the records listed under one key, so
 // that a scan from index lo may start at the key of lo-maxPostingSpan+1.
 const maxPostingSpan = 4096
@@ -56,30 +64,59 @@ func indexPrefix(field byte, value string) []byte {
 	return append(k, value...)
 }
 
-// Postings indexes access records in batches (see above); it is the
-// transparency.Indexer of the access log. The zero value is ready.
-type Postings struct {
+// QueryIndex builds the query index of the access log (see above), as a
+// consumer of the access journal's follower: cmd/liaison hands it to
+// transparency.Config.JournalConsumers. The zero value is ready.
+type QueryIndex struct {
 	lists map[string][]uint64 // by key prefix, indexes ascending
 	order []string            // the prefixes in the order first met
 }
 
-// Add indexes the access record e; a record that does not decode is not
-// indexed (queries still find it by scanning).
-func (p *Postings) Add(e eventlog.Entry) {
+var _ follow.Consumer = (*QueryIndex)(nil)
+
+// Append appends to ops one key per indexed field and value of the records
+// of batch (more when their indexes span maxPostingSpan or more). A record
+// that does not decode is not indexed (queries still find it by scanning).
+// It never fails.
+func (q *QueryIndex) Append(ops []eventlog.KVOp, batch []eventlog.Entry) ([]eventlog.KVOp, error) {
+	if q.lists == nil {
+		q.lists = make(map[string][]uint64)
+	}
+	for _, e := range batch {
+		q.add(e)
+	}
+	for _, k := range q.order {
+		l := q.lists[k]
+		for len(l) > 0 {
+			n := 1
+			for n < len(l) && l[n]-l[0] < maxPostingSpan {
+				n++
+			}
+			ops = append(ops, eventlog.KVOp{
+				Key:   binary.BigEndian.AppendUint64([]byte(k), l[0]),
+				Value: appendPosting(nil, l[:n]),
+			})
+			l = l[n:]
+		}
+	}
+	clear(q.lists)
+	q.order = q.order[:0]
+	return ops, nil
+}
+
+// add lists the access record e under each of its indexed fields and values.
+func (q *QueryIndex) add(e eventlog.Entry) {
 	r, err := Decode(e.Index, e.Data)
 	if err != nil {
 		return
 	}
-	if p.lists == nil {
-		p.lists = make(map[string][]uint64)
-	}
 	add := func(field byte, value string) {
 		k := string(indexPrefix(field, value))
-		l, ok := p.lists[k]
+		l, ok := q.lists[k]
 		if !ok {
-			p.order = append(p.order, k)
+			q.order = append(q.order, k)
 		}
-		p.lists[k] = append(l, e.Index)
+		q.lists[k] = append(l, e.Index)
 	}
 	if r.Sub != "" {
 		add(indexSub, r.Sub)
@@ -98,35 +135,30 @@ func (p *Postings) Add(e eventlog.Entry) {
 	}
 }
 
-// Flush appends to ops one key per indexed field and value of the records
-// added since the last Flush (more when their indexes span maxPostingSpan or
-// more), and forgets them.
-func (p *Postings) Flush(ops []eventlog.KVOp) []eventlog.KVOp {
-	for _, k := range p.order {
-		l := p.lists[k]
-		for len(l) > 0 {
-			n := 1
-			for n < len(l) && l[n]-l[0] < maxPostingSpan {
-				n++
+// Committed does nothing: QueryIndex keeps nothing between batches.
+func (q *QueryIndex) Committed(context.Context) {}
+
+// Restart deletes every index key from kv, before the index is built again
+// from the journal's first record: a new batching need not write the keys
+// of the earlier one. It returns the KV's error.
+func (q *QueryIndex) Restart(ctx context.Context, kv eventlog.KV) error {
+	var ops []eventlog.KVOp
+	for pair, err := range kv.Scan(ctx, []byte{indexKeys}, nil) {
+		if err != nil {
+			return err
+		}
+		ops = append(ops, eventlog.KVOp{Key: bytes.Clone(pair.Key), Delete: true})
+		if len(ops) == deleteBatch {
+			if err := kv.Write(ctx, false, ops...); err != nil {
+				return err
 			}
-			ops = append(ops, eventlog.KVOp{
-				Key:   binary.BigEndian.AppendUint64([]byte(k), l[0]),
-				Value: appendPosting(nil, l[:n]),
-			})
-			l = l[n:]
+			ops = ops[:0]
 		}
 	}
-	p.Reset()
-	return ops
-}
-
-// Prefix returns the prefix of every index key.
-func (p *Postings) Prefix() []byte { return []byte{indexKeys} }
-
-// Reset forgets the records added since the last Flush.
-func (p *Postings) Reset() {
-	clear(p.lists)
-	p.order = p.order[:0]
+	if len(ops) == 0 {
+		return nil
+	}
+	return kv.Write(ctx, false, ops...)
 }
 
 // appendPosting appends the value of the key of the ascending indexes l:

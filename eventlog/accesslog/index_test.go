@@ -30,16 +30,17 @@ func entry(t *testing.T, i uint64, r Record) eventlog.Entry {
 	return eventlog.Entry{Index: i, Data: r.Encode()}
 }
 
-func TestPostingsWriteOneKeyPerFieldAndValueOfABatch(t *testing.T) {
-	var p Postings
+func TestQueryIndexWritesOneKeyPerFieldAndValueOfABatch(t *testing.T) {
+	var p QueryIndex
+	var batch []eventlog.Entry
 	for i := uint64(10); i < 20; i++ {
 		r := Record{Sub: []string{"ana", "ben"}[i%2], CaseID: "case-1", Agency: "exit-ngo", Decision: Allow, Action: "section.read"}
 		if i == 13 {
 			r.Decision, r.BreakGlass = Deny, true
 		}
-		p.Add(entry(t, i, r))
+		batch = append(batch, entry(t, i, r))
 	}
-	got := lists(t, p.Flush(nil))
+	got := lists(t, appendBatch(t, &p, batch))
 	want := map[string][][]uint64{
 		string(indexPrefix(indexSub, "ana")):         {{10, 12, 14, 16, 18}},
 		string(indexPrefix(indexSub, "ben")):         {{11, 13, 15, 17, 19}},
@@ -56,23 +57,32 @@ func TestPostingsWriteOneKeyPerFieldAndValueOfABatch(t *testing.T) {
 			t.Errorf("under %q: %v, want %v", k, got[k], w)
 		}
 	}
-	if ops := p.Flush(nil); len(ops) != 0 {
-		t.Errorf("a second Flush wrote %d keys", len(ops))
+	if ops := appendBatch(t, &p, nil); len(ops) != 0 {
+		t.Errorf("an empty batch after it wrote %d keys", len(ops))
 	}
-	p.Add(entry(t, 20, Record{Sub: "ana"}))
-	p.Reset()
-	if ops := p.Flush(nil); len(ops) != 0 {
-		t.Errorf("Flush after Reset wrote %d keys", len(ops))
+	next := lists(t, appendBatch(t, &p, []eventlog.Entry{entry(t, 20, Record{Sub: "ana"})}))
+	if want := [][]uint64{{20}}; len(next) != 1 || !slices.EqualFunc(next[string(indexPrefix(indexSub, "ana"))], want, slices.Equal) {
+		t.Errorf("the next batch wrote %v, want only its own record under ana", next)
 	}
 }
 
-func TestPostingsSplitWhatSpansMaxPostingSpan(t *testing.T) {
-	var p Postings
-	idx := []uint64{0, 1, maxPostingSpan - 1, maxPostingSpan, 3 * maxPostingSpan, 3*maxPostingSpan + 7}
-	for _, i := range idx {
-		p.Add(entry(t, i, Record{Sub: "ana"}))
+// appendBatch returns the ops of p.Append of batch.
+func appendBatch(t *testing.T, p *QueryIndex, batch []eventlog.Entry) []eventlog.KVOp {
+	t.Helper()
+	ops, err := p.Append(nil, batch)
+	if err != nil {
+		t.Fatal(err)
 	}
-	got := lists(t, p.Flush(nil))[string(indexPrefix(indexSub, "ana"))]
+	return ops
+}
+
+func TestQueryIndexSplitsWhatSpansMaxPostingSpan(t *testing.T) {
+	var p QueryIndex
+	var batch []eventlog.Entry
+	for _, i := range []uint64{0, 1, maxPostingSpan - 1, maxPostingSpan, 3 * maxPostingSpan, 3*maxPostingSpan + 7} {
+		batch = append(batch, entry(t, i, Record{Sub: "ana"}))
+	}
+	got := lists(t, appendBatch(t, &p, batch))[string(indexPrefix(indexSub, "ana"))]
 	want := [][]uint64{{0, 1, maxPostingSpan - 1}, {maxPostingSpan}, {3 * maxPostingSpan, 3*maxPostingSpan + 7}}
 	if !slices.EqualFunc(got, want, slices.Equal) {
 		t.Fatalf("lists %v, want %v", got, want)

@@ -16,7 +16,7 @@ const DefaultWait = 2 * time.Second
 
 // Service answers the oversight body's questions about the access log: the
 // queries (Query) and the tamper evidence (Checkpoint, Inclusion,
-// Consistency). Its method set is api.AuditService's.
+// Consistency). Its method set is hub.AuditLog's.
 type Service struct {
 	log   *Log
 	kv    eventlog.KV
@@ -27,9 +27,9 @@ type Service struct {
 	Wait time.Duration
 }
 
-// NewService returns the audit service of the access log l, whose tree and
-// indexes (IndexKeys) trees keeps in kv, and has l wake the tree's follower
-// after every append.
+// NewService returns the audit service of the access log l, whose tree trees
+// keeps and whose query index (QueryIndex) the journal's follower that trees
+// runs keeps in kv, and has l wake that follower after every append.
 func NewService(l *Log, kv eventlog.KV, trees *transparency.Trees) *Service {
 	l.OnAppend(trees.NotifyAccess)
 	return &Service{log: l, kv: kv, trees: trees, tree: trees.Access, Wait: DefaultWait}
@@ -64,20 +64,20 @@ type ConsistencyView struct {
 // Checkpoint returns the latest signed checkpoint of the access log as a
 // CheckpointView (one is signed now if there is none yet). It returns an
 // internal error when it cannot be read or stored.
-func (s *Service) Checkpoint(ctx context.Context) (any, error) {
+func (s *Service) Checkpoint(ctx context.Context) (CheckpointView, error) {
 	return s.checkpoint(ctx, s.tree)
 }
 
 // CaseCheckpoint returns the latest signed checkpoint of the case log, like
 // Checkpoint.
-func (s *Service) CaseCheckpoint(ctx context.Context) (any, error) {
+func (s *Service) CaseCheckpoint(ctx context.Context) (CheckpointView, error) {
 	return s.checkpoint(ctx, s.trees.Cases)
 }
 
-func (s *Service) checkpoint(ctx context.Context, t *transparency.Tree) (any, error) {
+func (s *Service) checkpoint(ctx context.Context, t *transparency.Tree) (CheckpointView, error) {
 	cp, err := t.Latest(ctx)
 	if err != nil {
-		return nil, domain.Internal(err)
+		return CheckpointView{}, domain.Internal(err)
 	}
 	return CheckpointView{Origin: cp.Origin, Size: cp.Size, RootHash: cp.Root, Note: string(cp.Note), VerifierKey: s.trees.VerifierKey()}, nil
 }
@@ -87,21 +87,21 @@ func (s *Service) checkpoint(ctx context.Context, t *transparency.Tree) (any, er
 // yet but the log has is waited for (Wait). It returns a KindInvalid
 // *domain.Error naming the field unless index < size <= the tree's size, and an
 // internal error when the tree cannot be read.
-func (s *Service) Inclusion(ctx context.Context, index, size uint64) (any, error) {
+func (s *Service) Inclusion(ctx context.Context, index, size uint64) (InclusionView, error) {
 	if err := s.await(ctx, size, "size"); err != nil {
-		return nil, err
+		return InclusionView{}, err
 	}
 	hashes, err := s.tree.Inclusion(ctx, index, size)
 	if err != nil {
-		return nil, proofError(err)
+		return InclusionView{}, proofError(err)
 	}
 	root, err := s.tree.Root(ctx, size)
 	if err != nil {
-		return nil, proofError(err)
+		return InclusionView{}, proofError(err)
 	}
 	leaf, err := s.tree.LeafHash(ctx, index)
 	if err != nil {
-		return nil, proofError(err)
+		return InclusionView{}, proofError(err)
 	}
 	return InclusionView{Index: index, Size: size, RootHash: root, LeafHash: leaf, Hashes: hashes}, nil
 }
@@ -109,13 +109,13 @@ func (s *Service) Inclusion(ctx context.Context, index, size uint64) (any, error
 // Consistency returns the proof, as a ConsistencyView, that the access log's
 // tree of size from is a prefix of its tree of size to. It waits and fails
 // like Inclusion, with from <= to <= the tree's size.
-func (s *Service) Consistency(ctx context.Context, from, to uint64) (any, error) {
+func (s *Service) Consistency(ctx context.Context, from, to uint64) (ConsistencyView, error) {
 	if err := s.await(ctx, to, "to"); err != nil {
-		return nil, err
+		return ConsistencyView{}, err
 	}
 	hashes, err := s.tree.Consistency(ctx, from, to)
 	if err != nil {
-		return nil, proofError(err)
+		return ConsistencyView{}, proofError(err)
 	}
 	return ConsistencyView{From: from, To: to, Hashes: hashes}, nil
 }

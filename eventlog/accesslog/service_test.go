@@ -19,6 +19,7 @@ import (
 	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/accesslog"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
+	"github.com/liaison-hub/liaison/eventlog/follow"
 	"github.com/liaison-hub/liaison/eventlog/transparency"
 )
 
@@ -41,11 +42,11 @@ func newHub(t testing.TB, follow bool) *hub {
 // openHub is newHub on the data directory dir.
 func openHub(t testing.TB, dir string, follow bool) *hub {
 	t.Helper()
-	return openHubIndexed(t, dir, follow, new(accesslog.Postings))
+	return openHubIndexed(t, dir, follow, new(accesslog.QueryIndex))
 }
 
-// openHubIndexed is openHub with the indexer idx.
-func openHubIndexed(t testing.TB, dir string, follow bool, idx transparency.Indexer) *hub {
+// openHubIndexed is openHub with the query index idx.
+func openHubIndexed(t testing.TB, dir string, following bool, idx follow.Consumer) *hub {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := embedded.Open(dir+"/log", embedded.Options{Logger: quiet})
@@ -58,13 +59,13 @@ func openHubIndexed(t testing.TB, dir string, follow bool, idx transparency.Inde
 		t.Fatal(err)
 	}
 	trees, err := transparency.Open(context.Background(), transparency.Config{
-		KV: st, Journal: st, Events: st, Key: key, Index: idx, Logger: quiet})
+		KV: st, Journal: st, Events: st, Key: key, JournalConsumers: []follow.Consumer{idx}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &hub{st: st, log: accesslog.New(st), trees: trees, stop: func() { st.Close() }}
 	h.svc = accesslog.NewService(h.log, st, trees)
-	if follow {
+	if following {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { trees.Run(ctx); close(done) }()
@@ -206,8 +207,8 @@ func TestQueryAfterTheTreeIsRebuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The access tree's follower state ('T' 'a' 's', the transparency
-	// package's key schema): without it the tree is rebuilt.
+	// The access journal follower's state ('T' 'a' 's', the transparency
+	// package's key schema): without it the tree and the index are rebuilt.
 	if err := st.Write(context.Background(), true, eventlog.KVOp{Key: []byte("Tas"), Delete: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -227,31 +228,25 @@ func TestQueryAfterTheTreeIsRebuilt(t *testing.T) {
 }
 
 // firstLayout indexes the records below n as the first stores did, one key
-// with an empty value per record and field (a list of one, as Postings
+// with an empty value per record and field (a list of one, as QueryIndex
 // writes it), and the others in batches.
 type firstLayout struct {
-	accesslog.Postings
-	n   uint64
-	old []eventlog.KVOp
+	accesslog.QueryIndex
+	n uint64
 }
 
-func (f *firstLayout) Add(e eventlog.Entry) {
-	if e.Index >= f.n {
-		f.Postings.Add(e)
-		return
+func (f *firstLayout) Append(ops []eventlog.KVOp, batch []eventlog.Entry) ([]eventlog.KVOp, error) {
+	var later []eventlog.Entry
+	for _, e := range batch {
+		if e.Index >= f.n {
+			later = append(later, e)
+			continue
+		}
+		var one accesslog.QueryIndex
+		ops, _ = one.Append(ops, []eventlog.Entry{e})
 	}
-	var one accesslog.Postings
-	one.Add(e)
-	f.old = one.Flush(f.old)
+	return f.QueryIndex.Append(ops, later)
 }
-
-func (f *firstLayout) Flush(ops []eventlog.KVOp) []eventlog.KVOp {
-	ops = append(ops, f.old...)
-	f.old = nil
-	return f.Postings.Flush(ops)
-}
-
-func (f *firstLayout) Reset() { f.old = nil; f.Postings.Reset() }
 
 // TestQueryReadsBothIndexLayouts queries a log indexed one key per record up
 // to a point and in batches after it, as a store of the first layout goes on
@@ -296,11 +291,10 @@ func TestProofsThroughTheService(t *testing.T) {
 	h := newHub(t, true)
 	recs := h.fill(t, 40, 3)
 	ctx := context.Background()
-	cpv, err := h.svc.Checkpoint(ctx)
+	cp, err := h.svc.Checkpoint(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := cpv.(accesslog.CheckpointView)
 	if _, err := transparency.OpenCheckpoint([]byte(cp.Note), cp.VerifierKey); err != nil || cp.Size == 0 {
 		t.Fatalf("checkpoint %+v: %v", cp, err)
 	}
@@ -311,7 +305,7 @@ func TestProofsThroughTheService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := v.(accesslog.InclusionView)
+		p := v
 		leaf := rfc6962.DefaultHasher.HashLeaf(recs[i].Encode())
 		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, i, cp.Size, leaf, p.Hashes, cp.RootHash); err != nil {
 			t.Error(err)
@@ -326,8 +320,8 @@ func TestProofsThroughTheService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		root5 := small.(accesslog.InclusionView).RootHash
-		if err := proof.VerifyConsistency(rfc6962.DefaultHasher, 5, cp.Size, v.(accesslog.ConsistencyView).Hashes, root5, cp.RootHash); err != nil {
+		root5 := small.RootHash
+		if err := proof.VerifyConsistency(rfc6962.DefaultHasher, 5, cp.Size, v.Hashes, root5, cp.RootHash); err != nil {
 			t.Error(err)
 		}
 	})

@@ -59,7 +59,7 @@ func TestCodecBeyondItsCache(t *testing.T) {
 	var recs []eventlog.Recorded
 	for i := range 10 {
 		id := fmt.Sprintf("case-%d", i)
-		e := domain.Event{ID: NewUUID(), CaseID: id, Type: domain.CaseClosed, Originator: "o", Author: "a",
+		e := domain.Event{ID: domain.NewID(), CaseID: id, Type: domain.CaseClosed, Originator: "o", Author: "a",
 			Classification: domain.TLPGreen, RawData: []byte(fmt.Sprintf(`{"reason":"r%d"}`, i))}
 		le, err := c.Encode(ctx, e)
 		if err != nil {
@@ -95,7 +95,7 @@ func TestCodecBeyondItsCache(t *testing.T) {
 }
 
 func TestDecodeRawMetaMatchesDecodeMeta(t *testing.T) {
-	e := domain.Event{Originator: "org", Author: "sub", Classification: domain.TLPAmber, ShareWith: []string{"x", "y"}, CorrelationID: "c", CausationID: "d"}
+	e := domain.Event{Originator: "org", Author: "sub", Classification: domain.TLPAmber, ShareWith: []string{"x", "y"}, CorrelationID: "c"}
 	b := encodeMeta(e)
 	var m RawMeta
 	m.ShareWith = append(m.ShareWith, []byte("stale"), []byte("stale"), []byte("stale"))
@@ -103,8 +103,17 @@ func TestDecodeRawMetaMatchesDecodeMeta(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(m.Originator) != "org" || string(m.Author) != "sub" || string(m.Classification) != string(domain.TLPAmber) ||
-		len(m.ShareWith) != 2 || string(m.ShareWith[1]) != "y" || string(m.CorrelationID) != "c" || string(m.CausationID) != "d" {
+		len(m.ShareWith) != 2 || string(m.ShareWith[1]) != "y" || string(m.CorrelationID) != "c" {
 		t.Errorf("raw meta %+v", m)
+	}
+	if b[len(b)-1] != 0 {
+		t.Errorf("metadata %x does not end with the reserved string, empty", b)
+	}
+	// The reserved string is skipped, whatever it holds.
+	reserved := append(bytes.Clone(b[:len(b)-1]), 1, 'd')
+	var r RawMeta
+	if err := DecodeRawMeta(reserved, &r); err != nil || string(r.CorrelationID) != "c" || string(r.Originator) != "org" {
+		t.Errorf("with a reserved string: %+v, %v", r, err)
 	}
 	for n := range len(b) {
 		if err := DecodeRawMeta(b[:n], &m); err == nil {

@@ -47,7 +47,7 @@ func New(keys keystore.Store) *Codec { return &Codec{keys: keys, aeads: newAEADC
 // must hold the canonical data (domain.DecodeData's output). It returns a
 // KindGone error when the case's key was destroyed.
 func (c *Codec) Encode(ctx context.Context, e domain.Event) (eventlog.Event, error) {
-	id, err := ParseUUID(e.ID)
+	id, err := domain.ParseID(e.ID)
 	if err != nil {
 		return eventlog.Event{}, domain.Internal(err)
 	}
@@ -71,7 +71,7 @@ func (c *Codec) Encode(ctx context.Context, e domain.Event) (eventlog.Event, err
 // RawData nil). It returns a KindInternal error for metadata that does not decode.
 func DecodeMeta(r eventlog.Recorded) (domain.Event, error) {
 	e := domain.Event{
-		ID: FormatUUID(r.ID), CaseID: r.Stream, Type: domain.EventType(r.Type), Version: r.Version,
+		ID: domain.FormatID(r.ID), CaseID: r.Stream, Type: domain.EventType(r.Type), Version: r.Version,
 		Position: r.Position.Commit, RecordedAt: r.RecordedAt,
 	}
 	if err := decodeMeta(r.Metadata, &e); err != nil {

@@ -9,13 +9,17 @@ import (
 
 // metaV1 marks the binary metadata encoding: a version byte, the schema version
 // (uvarint), then originator, author, classification, the share list (a uvarint
-// count of strings), correlation id and causation id, each string a uvarint
-// length and its bytes. Binary rather than JSON because every event's metadata
-// is decoded on every projection rebuild (TARGETS P6).
+// count of strings), correlation id and a reserved string, each string a
+// uvarint length and its bytes. Binary rather than JSON because every event's
+// metadata is decoded on every projection rebuild (TARGETS P6).
+//
+// The reserved string was meant for a causation id, which nothing ever set:
+// it is written empty (one zero byte) and skipped when read, whatever it
+// holds, so that every stored event keeps reading the same.
 const metaV1 = 1
 
 func encodeMeta(e domain.Event) []byte {
-	n := 16 + len(e.Originator) + len(e.Author) + len(e.Classification) + len(e.CorrelationID) + len(e.CausationID)
+	n := 16 + len(e.Originator) + len(e.Author) + len(e.Classification) + len(e.CorrelationID)
 	for _, s := range e.ShareWith {
 		n += len(s) + 2
 	}
@@ -30,7 +34,7 @@ func encodeMeta(e domain.Event) []byte {
 		b = appendStr(b, s)
 	}
 	b = appendStr(b, e.CorrelationID)
-	return appendStr(b, e.CausationID)
+	return appendStr(b, "") // reserved, see metaV1
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -43,11 +47,11 @@ var errMeta = errors.New("malformed metadata")
 // RawMeta is an event's metadata as DecodeRawMeta reads it, without copying:
 // every field aliases the metadata bytes.
 type RawMeta struct {
-	SchemaVersion              int
-	Originator, Author         []byte
-	Classification             []byte
-	ShareWith                  [][]byte // its array is reused by the next DecodeRawMeta into the same RawMeta
-	CorrelationID, CausationID []byte
+	SchemaVersion      int
+	Originator, Author []byte
+	Classification     []byte
+	ShareWith          [][]byte // its array is reused by the next DecodeRawMeta into the same RawMeta
+	CorrelationID      []byte
 }
 
 // DecodeRawMeta reads the binary metadata of a stored event (Recorded.Metadata)
@@ -72,7 +76,7 @@ func DecodeRawMeta(b []byte, m *RawMeta) error {
 		m.ShareWith = append(m.ShareWith, r.bytes())
 	}
 	m.CorrelationID = r.bytes()
-	m.CausationID = r.bytes()
+	r.bytes() // reserved, see metaV1
 	if r.err == nil && len(r.b) != 0 {
 		r.err = errMeta
 	}
@@ -125,6 +129,5 @@ func decodeMeta(b []byte, e *domain.Event) error {
 		}
 	}
 	e.CorrelationID = string(m.CorrelationID)
-	e.CausationID = string(m.CausationID)
 	return nil
 }

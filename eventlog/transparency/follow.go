@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/transparency-dev/merkle/compact"
+
 	"github.com/liaison-hub/liaison/eventlog"
+	"github.com/liaison-hub/liaison/eventlog/follow"
 )
 
 // Checkpoint and follower defaults of Config.
@@ -19,25 +22,8 @@ const (
 	DefaultPoll     = time.Second
 )
 
-// batchLeaves bounds the leaves a follower writes in one KV batch.
+// batchLeaves bounds the events the case follower writes in one KV batch.
 const batchLeaves = 1024
-
-// Indexer indexes the access records the tree takes in. The access follower
-// gives Add each record in log order, then has Flush append the KV ops that
-// index the records added since the last Flush, and writes them in the same
-// batch as those records' tree nodes, so the indexes always cover exactly the
-// records the tree holds. Reset forgets the records added since the last
-// Flush (the follower calls it before each catch-up: one that failed leaves
-// records added and never written). Prefix is the prefix of every key the
-// indexer writes: when the tree is rebuilt from the log, they are all deleted
-// first, since a batch's keys need not be those of an earlier batching. Add
-// must not keep e.Data. The methods are called from one goroutine at a time.
-type Indexer interface {
-	Add(e eventlog.Entry)
-	Flush(ops []eventlog.KVOp) []eventlog.KVOp
-	Reset()
-	Prefix() []byte
-}
 
 // Config configures Open. KV, Journal, Events and Key are required.
 type Config struct {
@@ -48,8 +34,11 @@ type Config struct {
 	Events  eventlog.Log
 	// Key signs the checkpoints (LoadOrCreateKey).
 	Key *Key
-	// Index, when set, indexes the access records as the tree takes them in.
-	Index Indexer
+	// JournalConsumers are what else is derived from Journal beside the
+	// access tree: the journal's follower gives each batch of records to the
+	// tree and to them, and stores all their KV writes in one batch
+	// (eventlog/follow). The hub's is the query index, accesslog.QueryIndex.
+	JournalConsumers []follow.Consumer
 	// A checkpoint is written when Every leaves (DefaultEvery) or Interval
 	// (DefaultInterval) have passed since the last one and the size changed,
 	// and at Close.
@@ -65,13 +54,14 @@ type Config struct {
 
 // Trees keeps the Merkle trees of the access log and the case log: one
 // follower per log takes in new leaves in order, and checkpoints are signed as
-// configured.
+// configured. The access log's follower also feeds Config.JournalConsumers.
 type Trees struct {
 	// Access is the tree of the access log, Cases the tree of the case log.
 	Access, Cases *Tree
 
-	cfg  Config
-	wake chan struct{}
+	cfg Config
+	// access follows the journal, for Access and cfg.JournalConsumers.
+	access *follow.Follower
 	// pos is the position of the last event in the case tree; stream and
 	// version name it. Owned by the case follower.
 	pos     eventlog.Position
@@ -103,8 +93,9 @@ func Open(ctx context.Context, cfg Config) (*Trees, error) {
 		cfg:    cfg,
 		Access: newTree(cfg.KV, treeAccess, AccessOrigin, cfg.Key, cfg.Clock, cfg.Logger),
 		Cases:  newTree(cfg.KV, treeCases, CaseOrigin, cfg.Key, cfg.Clock, cfg.Logger),
-		wake:   make(chan struct{}, 1),
 	}
+	consumers := append([]follow.Consumer{&accessTree{trees: t}}, cfg.JournalConsumers...)
+	t.access = follow.New(cfg.KV, cfg.Journal, treeKey(treeAccess, kindState), consumers...)
 	for _, tr := range []*Tree{t.Access, t.Cases} {
 		if err := tr.loadCheckpoints(ctx); err != nil {
 			return nil, err
@@ -121,22 +112,23 @@ func Open(ctx context.Context, cfg Config) (*Trees, error) {
 	return t, nil
 }
 
-// loadAccess loads the access tree and checks its last leaf against the
-// journal, resetting the tree when they differ.
+// loadAccess loads the access tree at the size its follower's state names
+// and checks its last leaf against the journal, restarting the follower (and
+// so the tree and the other consumers) when they differ.
 func (t *Trees) loadAccess(ctx context.Context) error {
-	state, err := t.Access.load(ctx)
+	size, ok, err := t.access.Load(ctx)
+	if err == nil && ok {
+		ok, err = t.Access.load(ctx, size)
+	}
 	if err != nil {
-		t.Access.reset()
 		return err
 	}
-	if state == nil {
-		return t.resetAccess(ctx)
+	if !ok {
+		return t.access.Restart(ctx)
 	}
-	size := t.Access.Size()
 	if size == 0 {
 		return nil
 	}
-	ok := false
 	for e, err := range t.cfg.Journal.ReadRecords(ctx, size-1) {
 		if err != nil && !errors.Is(err, eventlog.ErrCorrupt) {
 			return err
@@ -146,45 +138,56 @@ func (t *Trees) loadAccess(ctx context.Context) error {
 	}
 	if !ok {
 		t.cfg.Logger.Warn("access log tree does not match the access log; rebuilding it", "size", size)
-		return t.resetAccess(ctx)
+		return t.access.Restart(ctx)
 	}
 	return nil
 }
 
-// resetAccess empties the access tree, to be rebuilt from the journal, and
-// deletes the index keys (Indexer.Prefix) that covered it.
-func (t *Trees) resetAccess(ctx context.Context) error {
-	t.Access.reset()
-	if t.cfg.Index == nil {
-		return nil
-	}
-	var ops []eventlog.KVOp
-	for kv, err := range t.cfg.KV.Scan(ctx, t.cfg.Index.Prefix(), nil) {
-		if err != nil {
-			return err
-		}
-		ops = append(ops, eventlog.KVOp{Key: bytes.Clone(kv.Key), Delete: true})
-		if len(ops) == deleteBatch {
-			if err := t.cfg.KV.Write(ctx, false, ops...); err != nil {
-				return err
-			}
-			ops = ops[:0]
-		}
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	return t.cfg.KV.Write(ctx, false, ops...)
+// accessTree is the access tree as a consumer of the journal's follower.
+type accessTree struct {
+	trees  *Trees
+	leaves [][]byte
+	grown  *compact.Range // the tree with the last batch, once stored
 }
 
-// deleteBatch bounds the deletions of one KV write.
-const deleteBatch = 4096
+// Append appends the writes of the nodes that batch's records complete.
+func (a *accessTree) Append(ops []eventlog.KVOp, batch []eventlog.Entry) ([]eventlog.KVOp, error) {
+	a.leaves = a.leaves[:0]
+	for _, e := range batch {
+		a.leaves = append(a.leaves, hasher.HashLeaf(e.Data))
+	}
+	var err error
+	a.grown, ops, err = a.trees.Access.grow(a.leaves, ops)
+	if err != nil {
+		return ops, fmt.Errorf("transparency: grow the %s tree: %w", AccessOrigin, err)
+	}
+	return ops, nil
+}
+
+// Committed grows the tree by the batch stored, and checks it against the
+// latest checkpoint.
+func (a *accessTree) Committed(ctx context.Context) {
+	a.trees.Access.set(a.grown)
+	a.grown = nil
+	a.trees.checkLatest(ctx, a.trees.Access)
+}
+
+// Restart empties the tree (in memory: the stored nodes are overwritten as
+// it grows again).
+func (a *accessTree) Restart(context.Context, eventlog.KV) error {
+	a.trees.Access.reset()
+	return nil
+}
 
 // loadCases loads the case tree and checks its last leaf against the event
 // the follower state names, resetting the tree when they differ.
 func (t *Trees) loadCases(ctx context.Context) error {
-	state, err := t.Cases.load(ctx)
-	if err != nil || state == nil {
+	state, found, err := t.cfg.KV.Get(ctx, treeKey(treeCases, kindState))
+	loaded := false
+	if err == nil && found && len(state) >= 8 {
+		loaded, err = t.Cases.load(ctx, binary.BigEndian.Uint64(state))
+	}
+	if err != nil || !loaded {
 		t.Cases.reset()
 		return err
 	}
@@ -221,21 +224,17 @@ func (t *Trees) VerifierKey() string { return t.cfg.Key.VerifierKey }
 
 // NotifyAccess tells the access follower that records were appended. It never
 // blocks.
-func (t *Trees) NotifyAccess() {
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
-}
+func (t *Trees) NotifyAccess() { t.access.Notify() }
 
-// Run follows both logs, taking new records and events into the trees and
-// writing checkpoints, until ctx is done (then it returns nil). It returns the
+// Run follows both logs, taking new records into the access tree and
+// Config.JournalConsumers, new events into the case tree, and writing
+// checkpoints, until ctx is done (then it returns nil). It returns the
 // first error of a log or of the KV. Run must not be called twice at once.
 func (t *Trees) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
-	go func() { errc <- t.followAccess(ctx) }()
+	go func() { errc <- t.access.Run(ctx, min(t.cfg.Poll, t.cfg.Interval), t.checkpointAccess) }()
 	go func() { errc <- t.followCases(ctx) }()
 	var first error
 	for range 2 {
@@ -247,12 +246,12 @@ func (t *Trees) Run(ctx context.Context) error {
 	return first
 }
 
-// Close takes in what the logs hold beyond the trees and writes a final
-// checkpoint of each tree whose size changed since its latest. Run must have
-// returned. It returns ctx.Err() when ctx ends first, or a log's or the KV's
-// error.
+// Close takes in what the logs hold beyond the trees (and
+// Config.JournalConsumers) and writes a final checkpoint of each tree whose
+// size changed since its latest. Run must have returned. It returns ctx.Err()
+// when ctx ends first, or a log's or the KV's error.
 func (t *Trees) Close(ctx context.Context) error {
-	_, aerr := t.catchUpAccess(ctx)
+	aerr := t.access.CatchUp(ctx)
 	cerr := t.catchUpCases(ctx)
 	for _, tr := range []*Tree{t.Access, t.Cases} {
 		if err := tr.checkpoint(ctx, 0, 0, true); err != nil {
@@ -262,83 +261,10 @@ func (t *Trees) Close(ctx context.Context) error {
 	return errors.Join(aerr, cerr)
 }
 
-func (t *Trees) followAccess(ctx context.Context) error {
-	poll := time.NewTicker(min(t.cfg.Poll, t.cfg.Interval))
-	defer poll.Stop()
-	for {
-		last := time.Now()
-		if _, err := t.catchUpAccess(ctx); err != nil {
-			return err
-		}
-		if err := t.Access.checkpoint(ctx, t.cfg.Every, t.cfg.Interval, false); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.wake:
-			// Under load every call wakes the follower: let a few records
-			// gather, so that one read and one write take them all in.
-			if d := accessGather - time.Since(last); d > 0 {
-				time.Sleep(d)
-			}
-		case <-poll.C:
-		}
-	}
-}
-
-// accessGather is the least time between two catch-ups of the access
-// follower woken by appends. Larger batches write fewer index keys (one per
-// indexed field and value of a batch, accesslog.Postings), hence less for
-// Pebble to compact: 5 ms against 1 ms took BenchmarkAppendFollowed from
-// 31.3 to 28.1 µs of CPU per record (medians of 5, side by side); a query or
-// a proof waits that much longer at most for a record just appended.
-const accessGather = 5 * time.Millisecond
-
-// catchUpAccess takes in the access records beyond the tree, up to the
-// journal's length, and returns how many.
-func (t *Trees) catchUpAccess(ctx context.Context) (int, error) {
-	size := t.Access.Size()
-	if t.cfg.Index != nil {
-		t.cfg.Index.Reset()
-	}
-	leaves := make([][]byte, 0, 64)
-	var ops []eventlog.KVOp
-	var state [8]byte
-	total := 0
-	flush := func() error {
-		binary.BigEndian.PutUint64(state[:], size)
-		if t.cfg.Index != nil {
-			ops = t.cfg.Index.Flush(ops)
-		}
-		err := t.Access.append(ctx, leaves, ops, bytes.Clone(state[:]))
-		total += len(leaves)
-		leaves, ops = leaves[:0], ops[:0]
-		return err
-	}
-	for e, err := range t.cfg.Journal.ReadRecords(ctx, size) {
-		if err != nil {
-			return total, fmt.Errorf("transparency: read access log: %w", err)
-		}
-		leaves = append(leaves, hasher.HashLeaf(e.Data))
-		if t.cfg.Index != nil {
-			t.cfg.Index.Add(e)
-		}
-		size++
-		if len(leaves) == batchLeaves {
-			if err := flush(); err != nil {
-				return total, err
-			}
-			t.checkLatest(ctx, t.Access)
-		}
-	}
-	if err := flush(); err != nil {
-		return total, err
-	}
-	if total > 0 {
-		t.checkLatest(ctx, t.Access)
-	}
-	return total, nil
+// checkpointAccess checkpoints the access tree as configured; the access
+// follower calls it after each catch-up.
+func (t *Trees) checkpointAccess(ctx context.Context) error {
+	return t.Access.checkpoint(ctx, t.cfg.Every, t.cfg.Interval, false)
 }
 
 // checkLatest logs an error when the tree has reached its latest checkpoint's
@@ -448,9 +374,15 @@ func (t *Trees) appendCases(ctx context.Context, batch []leaf) error {
 	binary.BigEndian.PutUint64(state[16:], last.pos.Prepare)
 	binary.BigEndian.PutUint64(state[24:], last.version)
 	state = append(state, last.stream...)
-	if err := t.Cases.append(ctx, hashes, nil, state); err != nil {
+	r, ops, err := t.Cases.grow(hashes, nil)
+	if err != nil {
 		return err
 	}
+	ops = append(ops, eventlog.KVOp{Key: treeKey(treeCases, kindState), Value: state})
+	if err := t.cfg.KV.Write(ctx, false, ops...); err != nil {
+		return fmt.Errorf("transparency: write %s nodes: %w", CaseOrigin, err)
+	}
+	t.Cases.set(r)
 	t.pos, t.stream, t.version = last.pos, last.stream, last.version
 	t.checkLatest(ctx, t.Cases)
 	return nil

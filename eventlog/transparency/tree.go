@@ -17,6 +17,14 @@
 //
 // where tree is 'a' (access log) or 'c' (case log). The schema is persisted:
 // extend it, never renumber.
+//
+// The access tree is one consumer of the access journal's follower
+// (eventlog/follow), which keeps its state under 'T' 'a' 's' (the number of
+// records taken in, 8 bytes) and stores the other consumers' keys in the same
+// batches as the tree's nodes: Config.JournalConsumers, in the hub the access
+// log's query index (accesslog.QueryIndex). The case tree has a follower of
+// its own, whose state is the size, then the position, version and stream of
+// the last event taken in.
 package transparency
 
 import (
@@ -27,6 +35,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -257,27 +266,19 @@ func (t *Tree) rehash(ctx context.Context, n proof.Nodes) ([][]byte, error) {
 	return p, err
 }
 
-// load reads the stored size and rebuilds the compact range from the stored
-// nodes. It returns the stored follower state (nil when there is none) and
-// resets the tree to empty when the nodes are not all there.
-func (t *Tree) load(ctx context.Context) (state []byte, err error) {
-	state, ok, err := t.kv.Get(ctx, treeKey(t.id, kindState))
-	if err != nil || !ok {
-		return nil, err
-	}
-	if len(state) < 8 {
-		return nil, nil
-	}
-	size := binary.BigEndian.Uint64(state)
+// load rebuilds the compact range of the tree's first size leaves from the
+// stored nodes. It reports false, and leaves the tree as it was, when the
+// nodes are not all there; it returns the KV's error.
+func (t *Tree) load(ctx context.Context, size uint64) (bool, error) {
 	r, err := t.rangeAt(ctx, size)
 	if errors.Is(err, errMissingNode) {
-		return nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	t.set(r)
-	return state, nil
+	return true, nil
 }
 
 // reset empties the tree (in memory: the stored nodes are overwritten as it
@@ -295,37 +296,28 @@ func (t *Tree) set(r *compact.Range) {
 	t.gmu.Unlock()
 }
 
-// append adds leaves (their leaf hashes) to the tree and writes, in one
-// unsynced KV batch, every node they complete, extra and the new state (which
-// must start with the new size, 8 bytes big-endian). The tree grows only once
-// the batch is written.
-func (t *Tree) append(ctx context.Context, leaves [][]byte, extra []eventlog.KVOp, state []byte) error {
-	if len(leaves) == 0 {
-		return nil
-	}
+// grow returns the tree with leaves (their leaf hashes) appended, and ops
+// with a write of every node they complete appended. The tree itself does
+// not change: set it to the result once ops are stored, so that it never
+// holds a node the KV does not.
+func (t *Tree) grow(leaves [][]byte, ops []eventlog.KVOp) (*compact.Range, []eventlog.KVOp, error) {
 	t.mu.RLock()
 	old := t.rng
 	t.mu.RUnlock()
 	r, err := factory.NewRange(0, old.End(), append([][]byte(nil), old.Hashes()...))
 	if err != nil {
-		return err
+		return nil, ops, err
 	}
-	ops := make([]eventlog.KVOp, 0, 2*len(leaves)+len(extra)+1)
+	ops = slices.Grow(ops, 2*len(leaves)+1)
 	visit := func(id compact.NodeID, hash []byte) {
 		ops = append(ops, eventlog.KVOp{Key: nodeKey(t.id, id), Value: hash})
 	}
 	for _, h := range leaves {
 		if err := r.Append(h, visit); err != nil {
-			return err
+			return nil, ops, err
 		}
 	}
-	ops = append(ops, extra...)
-	ops = append(ops, eventlog.KVOp{Key: treeKey(t.id, kindState), Value: state})
-	if err := t.kv.Write(ctx, false, ops...); err != nil {
-		return fmt.Errorf("transparency: write %s nodes: %w", t.origin, err)
-	}
-	t.set(r)
-	return nil
+	return r, ops, nil
 }
 
 // loadCheckpoints reads the latest stored checkpoint. It returns the KV's

@@ -165,9 +165,6 @@ func (p *Process) WaitReady(timeout time.Duration) (time.Duration, error) {
 	return 0, fmt.Errorf("%s not ready after %v:\n%s", p.Name, timeout, p.Tail(20))
 }
 
-// Done is closed once the process has exited.
-func (p *Process) Done() <-chan struct{} { return p.done }
-
 // Pid returns the process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
