@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/liaison-hub/liaison/domain"
 )
 
 // Metrics are the hub's Prometheus metrics. A nil *Metrics records nothing.
@@ -50,9 +52,10 @@ func (m *Metrics) observe(action string, status int, decision string, d time.Dur
 	m.decisions.WithLabelValues(action, decision).Inc()
 }
 
-func (m *Metrics) appended(t string) {
+// Appended counts an event appended (hub.Config.OnAppend).
+func (m *Metrics) Appended(t domain.EventType) {
 	if m != nil {
-		m.appends.WithLabelValues(t).Inc()
+		m.appends.WithLabelValues(string(t)).Inc()
 	}
 }
 
@@ -74,7 +77,7 @@ func (s *Server) healthRoutes(e *echo.Echo) {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", func(c echo.Context) error {
-		if !s.cfg.Projector.Ready() {
+		if !s.cfg.Hub.Ready() {
 			c.Response().Header().Set("Retry-After", "1")
 			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 		}

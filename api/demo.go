@@ -50,7 +50,9 @@ func (s *Server) demoRoutes(e *echo.Echo) {
 func (s *Server) demoPersonas(c echo.Context) error {
 	out := make([]DemoPersona, len(s.cfg.Demo.Personas))
 	for i, p := range s.cfg.Demo.Personas {
-		p.Roles = orEmpty(p.Roles)
+		if p.Roles == nil {
+			p.Roles = []string{}
+		}
 		out[i] = p
 	}
 	return writeJSON(c, http.StatusOK, out)

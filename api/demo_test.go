@@ -22,11 +22,7 @@ var demoPersonas = []api.DemoPersona{
 // nothing else configured: the demo endpoints need no log, policy or store.
 func demoServer(t *testing.T, demo *api.DemoConfig) http.Handler {
 	t.Helper()
-	srv, err := api.New(api.Config{Demo: demo, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv.Handler()
+	return api.New(api.Config{Demo: demo, Clock: clock}).Handler()
 }
 
 func serveDemo(h http.Handler, method, path, contentType, body string) *httptest.ResponseRecorder {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/liaison-hub/liaison/hub"
 )
 
 // DevKeyFile is the development signing key's file name in the data directory.
@@ -77,14 +79,14 @@ func createOnce(path string, content []byte) error {
 const TokenKeyFile = "token.key"
 
 // LoadOrCreateTokenKey returns the token key of a data directory (base64 of
-// TokenKeySize random bytes, mode 0600), creating it on first use.
+// hub.TokenKeySize random bytes, mode 0600), creating it on first use.
 func LoadOrCreateTokenKey(dataDir string) ([]byte, error) {
 	path := filepath.Join(dataDir, TokenKeyFile)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, err
 		}
-		key := make([]byte, TokenKeySize)
+		key := make([]byte, hub.TokenKeySize)
 		rand.Read(key)
 		if err := createOnce(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n")); err != nil {
 			return nil, fmt.Errorf("token key: %w", err)
@@ -95,8 +97,8 @@ func LoadOrCreateTokenKey(dataDir string) ([]byte, error) {
 		return nil, fmt.Errorf("token key: %w", err)
 	}
 	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(key) != TokenKeySize {
-		return nil, fmt.Errorf("token key %s: not base64 of %d bytes", path, TokenKeySize)
+	if err != nil || len(key) != hub.TokenKeySize {
+		return nil, fmt.Errorf("token key %s: not base64 of %d bytes", path, hub.TokenKeySize)
 	}
 	return key, nil
 }

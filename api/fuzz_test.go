@@ -27,8 +27,10 @@ import (
 	"github.com/liaison-hub/liaison/eventlog/accesslog"
 	"github.com/liaison-hub/liaison/eventlog/codec"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
+	"github.com/liaison-hub/liaison/eventlog/follow"
 	"github.com/liaison-hub/liaison/eventlog/keystore"
 	"github.com/liaison-hub/liaison/eventlog/transparency"
+	"github.com/liaison-hub/liaison/hub"
 	"github.com/liaison-hub/liaison/policies"
 	"github.com/liaison-hub/liaison/projections"
 	"github.com/liaison-hub/liaison/test/testlog"
@@ -267,14 +269,16 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	s.access = accesslog.New(st)
 	ckey, err := transparency.LoadOrCreateKey(dir)
 	must(err)
-	trees, err := transparency.Open(ctx, transparency.Config{KV: st, Journal: st, Events: st, Key: ckey, Index: new(accesslog.Postings), Logger: logger})
+	trees, err := transparency.Open(ctx, transparency.Config{KV: st, Journal: st, Events: st, Key: ckey, JournalConsumers: []follow.Consumer{new(accesslog.QueryIndex)}, Logger: logger})
 	must(err)
-	srv, err := api.New(api.Config{
+	h, err := hub.New(hub.Config{
 		Log: st, Projector: proj, Codec: cdc, Keys: keys, Policy: policy, Access: s.access,
-		Verifier: api.NewVerifier(api.DevKeys(devKey), api.DevIssuer, api.DevAudience, nil),
-		Audit:    accesslog.NewService(s.access, st, trees), Logger: logger,
+		Audit: accesslog.NewService(s.access, st, trees), Logger: logger, StatusOf: api.StatusOf,
 	})
 	must(err)
+	srv := api.New(api.Config{
+		Hub: h, Verifier: api.NewVerifier(api.DevKeys(devKey), api.DevIssuer, api.DevAudience, nil), Logger: logger,
+	})
 	s.handler = srv.Handler()
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strconv"
 	"sync"
 
 	"golang.org/x/time/rate"
@@ -32,7 +33,8 @@ func (l *limiter) allow(issuer, agency, sub string) bool {
 	if l == nil || l.rate <= 0 {
 		return true
 	}
-	key := string(appendKey(appendKey(appendKey(nil, issuer), agency), sub))
+	// Length-prefixed: no two identities share a key.
+	key := strconv.Itoa(len(issuer)) + ":" + issuer + strconv.Itoa(len(agency)) + ":" + agency + sub
 	l.mu.Lock()
 	lim := l.by[key]
 	if lim == nil {

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/liaison-hub/liaison/api"
+	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/eventlog/accesslog"
 	"github.com/liaison-hub/liaison/eventlog/codec"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
 	"github.com/liaison-hub/liaison/eventlog/keystore"
+	"github.com/liaison-hub/liaison/hub"
 	"github.com/liaison-hub/liaison/policies"
 	"github.com/liaison-hub/liaison/projections"
 )
@@ -45,13 +47,13 @@ func TestAHubThatIsNotReadyAnswers503Everywhere(t *testing.T) {
 	cdc := codec.New(keys)
 	access := accesslog.New(st)
 	// A projector that is never run: never ready.
-	srv, err := api.New(api.Config{
-		Log: st, Projector: projections.New(st, cdc, logger), Codec: cdc, Keys: keys, Policy: policy, Access: access,
-		Verifier: api.NewVerifier(api.DevKeys(devKey), api.DevIssuer, api.DevAudience, nil), Logger: logger,
+	h, err := hub.New(hub.Config{
+		Log: st, Projector: projections.New(st, cdc, logger), Codec: cdc, Keys: keys, Policy: policy, Access: access, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := api.New(api.Config{Hub: h, Verifier: api.NewVerifier(api.DevKeys(devKey), api.DevIssuer, api.DevAudience, nil), Logger: logger})
 	token := func(agency, role string) string {
 		tok, err := api.MintDevToken(devKey, api.TokenRequest{Subject: "u-1", Agency: agency, Roles: []string{role}, TTL: time.Hour})
 		if err != nil {
@@ -59,7 +61,7 @@ func TestAHubThatIsNotReadyAnswers503Everywhere(t *testing.T) {
 		}
 		return tok
 	}
-	caseID := codec.NewUUID()
+	caseID := domain.NewID()
 	for _, c := range []struct {
 		method, path, agency, role, purpose, body string
 	}{

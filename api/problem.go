@@ -43,6 +43,9 @@ func Status(k domain.Kind) int {
 	return http.StatusInternalServerError
 }
 
+// StatusOf returns the HTTP status of an error: Status of its kind.
+func StatusOf(err error) int { return Status(domain.KindOf(err)) }
+
 // problemOf turns any error into a Problem a caller may see: the message of a
 // *domain.Error (never its cause), a bare title for anything else.
 func problemOf(err error) Problem {

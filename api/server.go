@@ -1,7 +1,9 @@
-// Package api is the hub's HTTP interface (CONTRACT.md) on Echo: JWT
-// authentication, the sharing protocol asked of the policy on every call, views
-// built from the projections, and one durable access record per call before the
-// answer leaves the hub. It is the only package that knows Echo and JWT.
+// Package api is the hub's HTTP interface (docs/api.md) on Echo: it verifies
+// tokens, reads the purpose and the body, calls the hub's use cases (hub),
+// and translates their answers and errors (problem+json) back, with one
+// durable access record per call before the answer leaves the hub. It is the
+// only package that knows Echo and JWT, and it decides nothing of the
+// protocol.
 package api
 
 import (
@@ -22,12 +24,8 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/liaison-hub/liaison/domain"
-	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/accesslog"
-	"github.com/liaison-hub/liaison/eventlog/codec"
-	"github.com/liaison-hub/liaison/eventlog/keystore"
-	"github.com/liaison-hub/liaison/policies"
-	"github.com/liaison-hub/liaison/projections"
+	"github.com/liaison-hub/liaison/hub"
 )
 
 // MaxBodyBytes bounds a request body: 1 MiB.
@@ -40,7 +38,7 @@ const PurposeHeader = "Liaison-Purpose"
 // an opaque token): a hub that has not yet applied that position waits for it
 // (up to MaxPositionWait) before serving the call, so that a client that wrote
 // through one hub replica reads its write through any other. The hub replicas
-// share the key that seals it (TokenKey).
+// share the key that seals it (hub.Config.TokenKey).
 const MinPositionHeader = "Liaison-Min-Position"
 
 // MaxPositionWait bounds the wait for MinPositionHeader; past it, 503.
@@ -51,28 +49,18 @@ const MaxPositionWait = 5 * time.Second
 // not leave an effect without its record.
 const CallTimeout = 30 * time.Second
 
-// Config wires a Server. Every field but Logger, Clock, Audit and Metrics is
-// required.
+// Config wires a Server. Hub and Verifier are required.
 type Config struct {
-	Log       eventlog.Log
-	Projector *projections.Projector
-	Codec     *codec.Codec
-	Keys      keystore.Store
-	Policy    *policies.Authorizer
-	Access    *accesslog.Log
-	Verifier  *Verifier
-	Audit     AuditService
-	Metrics   *Metrics
-	Logger    *slog.Logger
-	Clock     func() time.Time
+	// Hub runs the use cases; the API translates HTTP to them and back.
+	Hub      *hub.Service
+	Verifier *Verifier
+	Metrics  *Metrics
+	Logger   *slog.Logger
+	Clock    func() time.Time
 	// AdminRoute serves /metrics on the API handler too. The API handler
 	// always serves /healthz and /readyz; /metrics belongs on the admin
 	// handler (AdminHandler), away from the API's callers.
 	AdminRoute bool
-	// TokenKey seals the opaque tokens the API hands out (positions, list
-	// cursors), TokenKeySize bytes; hub replicas share it. Nil: a random key,
-	// valid for this process only.
-	TokenKey []byte
 	// Console, when set, serves the web console at / and /ui/*.
 	Console http.Handler
 	// RateLimit is the requests per second allowed to one identity (0: no
@@ -96,18 +84,11 @@ type Server struct {
 	now     func() time.Time
 	log     *slog.Logger
 	limiter *limiter
-	answers *answerCache
-	tokens  *sealer
 }
 
-// New returns a server with every route registered. It returns an error when
-// the configuration cannot work (a token key of the wrong size).
-func New(cfg Config) (*Server, error) {
-	tokens, err := newSealer(cfg.TokenKey)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), answers: newAnswerCache(), tokens: tokens}
+// New returns a server with every route registered.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -128,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.echo = e
 	s.routes()
-	return s, nil
+	return s
 }
 
 // Handler returns the HTTP handler.
@@ -188,23 +169,20 @@ func (s *Server) routes() {
 	}
 }
 
-// call is one API call in flight: who calls, for what, and its access record.
+// call is one API call in flight: the request, and the hub call it makes
+// (who calls, for what, and its access record).
 type call struct {
-	c       echo.Context
-	ctx     context.Context
-	claims  *Claims
-	id      domain.Identity
-	purpose string
-	body    []byte
-	rec     accesslog.Record
-	now     time.Time
-	// recorded says that the access record was made durable with the call's
-	// effect (a write committed with its record): route must not add it again.
-	recorded bool
+	c      echo.Context
+	ctx    context.Context
+	claims *Claims
+	hc     *hub.Call
+	rec    *accesslog.Record // hc.Record
+	body   []byte
 }
 
 // handler serves one call: it returns the status and the body of a successful
-// answer, or an error, and fills in the access record's decision.
+// answer (a value to encode, or a hub.Answer), or an error; the hub fills in
+// the access record's decision.
 type handler func(k *call) (int, any, error)
 
 // route wraps a handler with everything every call gets: request id, body
@@ -218,42 +196,31 @@ func (s *Server) route(action string, needPurpose bool, h handler) echo.HandlerF
 		start := s.now()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), CallTimeout)
 		defer cancel()
-		k := &call{c: c, ctx: ctx, now: start}
-		k.rec = accesslog.Record{
+		rec := &accesslog.Record{
 			Time: start, RequestID: requestID(c), Action: action,
 			CaseID: clip(c.Param("id")), Section: clip(c.Param("section")),
-			PolicyRevision: s.cfg.Policy.Revision(),
+			PolicyRevision: s.cfg.Hub.Revision(),
 		}
+		k := &call{c: c, ctx: ctx, hc: &hub.Call{Now: start, Record: rec}, rec: rec}
 		status, body, err := s.serve(k, needPurpose, h)
-		if k.recorded {
-			// The record went with the effect, as the call succeeded; a
-			// failure after it (the views not catching up) changes the
-			// answer, not what happened.
-			if err != nil {
-				s.log.Error("a write was recorded but could not be answered", "action", action, "request_id", k.rec.RequestID, "err", err)
-			}
-		} else {
-			if err != nil {
-				status = Status(domain.KindOf(err))
-				if status == http.StatusInternalServerError {
-					s.log.Error("request failed", "action", action, "request_id", k.rec.RequestID, "err", err)
-				}
-				k.rec.Decision = accesslog.Deny
-				if len(k.rec.Reasons) == 0 {
-					k.rec.Reasons = []string{reasonOf(err)}
-				}
-			}
-			if k.rec.Decision == "" {
-				k.rec.Decision = accesslog.Allow
-			}
-			k.rec.Status = status
-			// The durable record comes first: no answer leaves without it.
-			if _, aerr := s.cfg.Access.Append(k.ctx, &k.rec); aerr != nil {
-				s.log.Error("access record not durable; refusing the answer", "request_id", k.rec.RequestID, "err", aerr)
-				return s.writeProblem(c, problemOf(errStorage))
+		if err != nil {
+			status = StatusOf(err)
+			switch {
+			case k.hc.Recorded():
+				// The record went with the effect, as the write succeeded; a
+				// failure after it (the views not catching up) changes the
+				// answer, not what happened.
+				s.log.Error("a write was recorded but could not be answered", "action", action, "request_id", rec.RequestID, "err", err)
+			case status == http.StatusInternalServerError:
+				s.log.Error("request failed", "action", action, "request_id", rec.RequestID, "err", err)
 			}
 		}
-		s.cfg.Metrics.observe(action, k.rec.Status, k.rec.Decision, s.now().Sub(start))
+		// The durable record comes first: no answer leaves without it.
+		if aerr := s.cfg.Hub.Close(ctx, k.hc, status, err); aerr != nil {
+			s.log.Error("access record not durable; refusing the answer", "request_id", rec.RequestID, "err", aerr)
+			return s.writeProblem(c, problemOf(errStorage))
+		}
+		s.cfg.Metrics.observe(action, rec.Status, rec.Decision, s.now().Sub(start))
 		if err != nil {
 			return s.writeProblem(c, problemOf(err))
 		}
@@ -264,58 +231,54 @@ func (s *Server) route(action string, needPurpose bool, h handler) echo.HandlerF
 // errStorage answers a call whose access record could not be made durable.
 var errStorage = &domain.Error{Kind: domain.KindUnavailable, Message: "the hub cannot record this call now; try again"}
 
-// errBehind answers a call that asked for a position this hub has not reached.
-var errBehind = &domain.Error{Kind: domain.KindUnavailable, Message: "this hub has not yet caught up with the position asked for; try again"}
-
 // errUnauthorized marks a refused token; the caller learns nothing more.
 var errUnauthorized = errors.New("unauthorized")
 
 func (s *Server) serve(k *call, needPurpose bool, h handler) (int, any, error) {
-	req := k.c.Request()
+	req, rec := k.c.Request(), k.rec
 	token, ok := bearer(req)
 	if !ok {
-		k.rec.Reasons = []string{"token: missing"}
+		rec.Reasons = []string{"token: missing"}
 		return 0, nil, &domain.Error{Kind: domain.KindUnauthorized, Message: "unauthorized", Err: errUnauthorized}
 	}
 	claims, err := s.cfg.Verifier.Verify(k.ctx, token)
 	if err == nil {
-		if _, known := s.cfg.Policy.Directory().TypeOf(claims.Agency); !known {
+		if _, known := s.cfg.Hub.Directory().TypeOf(claims.Agency); !known {
 			err = errors.New("agency is not in the directory")
 		}
 	}
 	if err != nil {
 		if u := UnverifiedClaims(token); u != nil {
-			k.rec.Issuer, k.rec.Sub, k.rec.Agency, k.rec.Roles = clip(u.Issuer), clip(u.Subject), clip(u.Agency), clipAll(u.Roles)
+			rec.Issuer, rec.Sub, rec.Agency, rec.Roles = clip(u.Issuer), clip(u.Subject), clip(u.Agency), clipAll(u.Roles)
 		}
-		k.rec.Reasons = []string{"token refused: " + clip(err.Error()), "identity unverified"}
+		rec.Reasons = []string{"token refused: " + clip(err.Error()), "identity unverified"}
 		return 0, nil, &domain.Error{Kind: domain.KindUnauthorized, Message: "unauthorized", Err: err}
 	}
 	k.claims = claims
-	k.id = domain.Identity{Issuer: claims.Issuer, Subject: claims.Subject, Agency: claims.Agency, Roles: claims.Roles}
-	k.rec.Issuer, k.rec.Sub, k.rec.Agency, k.rec.Roles = claims.Issuer, claims.Subject, claims.Agency, claims.Roles
-	if !s.limiter.allow(claims.Issuer, claims.Agency, claims.Subject) {
-		k.rec.Reasons = []string{"rate limit"}
+	id := domain.Identity{Issuer: claims.Issuer, Subject: claims.Subject, Agency: claims.Agency, Roles: claims.Roles}
+	k.hc.Identity = id
+	rec.Issuer, rec.Sub, rec.Agency, rec.Roles = id.Issuer, id.Subject, id.Agency, id.Roles
+	if !s.limiter.allow(id.Issuer, id.Agency, id.Subject) {
+		rec.Reasons = []string{"rate limit"}
 		return 0, nil, errTooMany
 	}
-	k.purpose = req.Header.Get(PurposeHeader)
-	if k.purpose == "" {
-		k.purpose = claims.Purpose
+	purpose := req.Header.Get(PurposeHeader)
+	if purpose == "" {
+		purpose = claims.Purpose
 	}
-	k.rec.Purpose = clip(k.purpose)
+	k.hc.Purpose, rec.Purpose = purpose, clip(purpose)
 	if v := req.Header.Get(MinPositionHeader); v != "" {
-		pos, err := s.tokens.openUint(tokenPosition, "", v)
-		if err != nil {
-			return 0, nil, domain.Invalid("invalid position", domain.FieldError{Field: MinPositionHeader, Message: "must be a position an append of this hub returned"})
-		}
 		wait, cancel := context.WithTimeout(k.ctx, MaxPositionWait)
-		err = s.cfg.Projector.WaitFor(wait, pos)
+		err := s.cfg.Hub.WaitFor(wait, v, MinPositionHeader)
 		cancel()
 		if err != nil {
-			k.rec.Reasons = []string{"not yet at the position asked for"}
-			return 0, nil, errBehind
+			if domain.KindOf(err) == domain.KindUnavailable {
+				rec.Reasons = []string{"not yet at the position asked for"}
+			}
+			return 0, nil, err
 		}
 	}
-	if needPurpose && k.purpose == "" {
+	if needPurpose && purpose == "" {
 		return 0, nil, domain.Invalid("a purpose is required", domain.FieldError{Field: PurposeHeader, Message: "state the purpose of this read in the Liaison-Purpose header"})
 	}
 	if req.Method == http.MethodPost {
@@ -356,21 +319,6 @@ func requestID(c echo.Context) string {
 	return id
 }
 
-// reasonOf gives an access record a short, content-free reason for an error.
-func reasonOf(err error) string {
-	var e *domain.Error
-	if errors.As(err, &e) {
-		if e.Kind == domain.KindInternal {
-			return "internal error"
-		}
-		if len(e.Fields) > 0 {
-			return clip(e.Kind.String() + ": " + e.Fields[0].Field)
-		}
-		return clip(e.Kind.String() + ": " + e.Message)
-	}
-	return "internal error"
-}
-
 // clip bounds what an untrusted caller can put into an access record.
 func clip(s string) string {
 	if len(s) > 128 {
@@ -393,6 +341,8 @@ func clipAll(ss []string) []string {
 func writeJSON(c echo.Context, status int, body any) error {
 	var b []byte
 	switch v := body.(type) {
+	case *hub.Answer:
+		b = v.JSON
 	case []byte:
 		b = v
 	case json.RawMessage:

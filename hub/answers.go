@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"bytes"
@@ -12,11 +12,33 @@ import (
 	"github.com/liaison-hub/liaison/projections"
 )
 
-// answerCache keeps the answers of case reads, rendered for one reader: the same
-// reader asking the same thing of the same case version, under the same policy
-// revision, before any instant at which time alone could change the answer
-// (NextChange: a consent or break-glass expiry), gets the same bytes. Each call
-// still writes its own access record, with the decision the answer carries.
+// Answer is a read's result: its value and the value's JSON, encoded once.
+// Answers of case reads are cached and served again to the same reader (see
+// answerCache), so the bytes are made once per case version and reader.
+type Answer struct {
+	// Value is the answer (a CaseSummary, a SectionView, an EventsView).
+	Value any
+	// JSON is Value's encoding, ending with a newline.
+	JSON []byte
+}
+
+// newAnswer encodes v.
+func newAnswer(v any) (*Answer, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, domain.Internal(err)
+	}
+	return &Answer{Value: v, JSON: buf.Bytes()}, nil
+}
+
+// answerCache keeps the answers of case reads, rendered for one reader: the
+// same reader asking the same thing of the same case version, under the same
+// policy revision, before any instant at which time alone could change the
+// answer (NextChange: a consent or break-glass expiry), gets the same answer.
+// Each call still leaves its own access record, with the decision the answer
+// carries.
 //
 // Its memory is bounded: each shard is emptied when it holds maxPerShard
 // answers.
@@ -32,12 +54,12 @@ const (
 
 type answerShard struct {
 	mu sync.Mutex
-	m  map[string]*answer
+	m  map[string]*cached
 }
 
-// answer is one rendered answer and what its access record must say.
-type answer struct {
-	body       []byte
+// cached is one answer and what its access record must say.
+type cached struct {
+	answer     *Answer
 	decision   string
 	reasons    []string
 	withheld   int
@@ -49,27 +71,26 @@ type answer struct {
 func newAnswerCache() *answerCache {
 	c := &answerCache{seed: maphash.MakeSeed()}
 	for i := range c.shards {
-		c.shards[i].m = map[string]*answer{}
+		c.shards[i].m = map[string]*cached{}
 	}
 	return c
 }
 
-// answerKey names an answer: the call, the case version, the policy, the
-// reader and what it asked. Every part is length-prefixed, so that no two
-// different readers or questions share a key whatever their strings hold.
-func answerKey(k *call, v *projections.View, what string) string {
+// answerKey names an answer: the case version, the policy, the reader and
+// what it asked. Every part is length-prefixed, so that no two different
+// readers or questions share a key whatever their strings hold.
+func answerKey(c *Call, v *projections.View, revision, what string) string {
 	b := make([]byte, 0, 160)
-	b = appendKey(b, k.rec.Action)
 	b = appendKey(b, what)
 	b = appendKey(b, v.Case.ID)
 	b = binary.AppendUvarint(b, v.Case.Version)
-	b = appendKey(b, k.rec.PolicyRevision)
-	b = appendIdentity(b, k.id)
-	b = appendKey(b, k.purpose)
+	b = appendKey(b, revision)
+	b = appendIdentity(b, c.Identity)
+	b = appendKey(b, c.Purpose)
 	return string(b)
 }
 
-// appendKey appends s to a cache key, length first.
+// appendKey appends s to a key, length first.
 func appendKey(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
@@ -93,7 +114,7 @@ func (c *answerCache) shard(key string) *answerShard {
 }
 
 // get returns the answer under key if it still holds at now.
-func (c *answerCache) get(key string, now time.Time) (*answer, bool) {
+func (c *answerCache) get(key string, now time.Time) (*cached, bool) {
 	sh := c.shard(key)
 	sh.mu.Lock()
 	a, ok := sh.m[key]
@@ -104,40 +125,39 @@ func (c *answerCache) get(key string, now time.Time) (*answer, bool) {
 	return a, true
 }
 
-func (c *answerCache) put(key string, a *answer) {
+func (c *answerCache) put(key string, a *cached) {
 	sh := c.shard(key)
 	sh.mu.Lock()
 	if len(sh.m) >= maxPerShard {
-		sh.m = make(map[string]*answer, maxPerShard)
+		sh.m = make(map[string]*cached, maxPerShard)
 	}
 	sh.m[key] = a
 	sh.mu.Unlock()
 }
 
-// cachedRead serves a successful read from the answer cache, or computes it
-// with compute, renders it, and keeps it. Refusals are never cached (they are
-// cheap: the decisions themselves are cached by the policy).
-func (s *Server) cachedRead(k *call, v *projections.View, what string, compute func() (int, any, error)) (int, any, error) {
-	key := answerKey(k, v, what)
-	if a, ok := s.answers.get(key, k.now); ok {
-		k.rec.Decision, k.rec.Reasons, k.rec.Withheld = a.decision, a.reasons, a.withheld
-		k.rec.BreakGlass, k.rec.PolicyRevision = a.breakGlass, a.revision
-		return 200, a.body, nil
+// cachedRead serves a read of case version v from the answer cache, or
+// computes it with compute, encodes it, and keeps it. Refusals are never
+// cached (they are cheap: the decisions themselves are cached by the policy).
+func (s *Service) cachedRead(c *Call, v *projections.View, what string, compute func() (any, error)) (*Answer, error) {
+	revision := s.cfg.Policy.Revision()
+	key := answerKey(c, v, revision, what)
+	rec := c.Record
+	if a, ok := s.answers.get(key, c.Now); ok {
+		rec.Decision, rec.Reasons, rec.Withheld = a.decision, a.reasons, a.withheld
+		rec.BreakGlass, rec.PolicyRevision = a.breakGlass, a.revision
+		return a.answer, nil
 	}
-	status, body, err := compute()
-	if err != nil || status != 200 {
-		return status, body, err
+	value, err := compute()
+	if err != nil {
+		return nil, err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
-		return 0, nil, err
+	ans, err := newAnswer(value)
+	if err != nil {
+		return nil, err
 	}
-	a := &answer{
-		body: buf.Bytes(), decision: k.rec.Decision, reasons: k.rec.Reasons, withheld: k.rec.Withheld,
-		breakGlass: k.rec.BreakGlass, revision: k.rec.PolicyRevision, until: v.Case.NextChange(k.now),
-	}
-	s.answers.put(key, a)
-	return status, a.body, nil
+	s.answers.put(key, &cached{
+		answer: ans, decision: rec.Decision, reasons: rec.Reasons, withheld: rec.Withheld,
+		breakGlass: rec.BreakGlass, revision: rec.PolicyRevision, until: v.Case.NextChange(c.Now),
+	})
+	return ans, nil
 }

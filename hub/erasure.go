@@ -1,7 +1,9 @@
-package api
+package hub
 
 import (
-	"net/http"
+	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/liaison-hub/liaison/domain"
@@ -15,8 +17,8 @@ import (
 // either cancels it (ErasureCancelled). The protocol decides each step; the
 // register of requests is a projection of those events.
 
-// erasureOut is one entry of the register of erasures as the API shows it.
-type erasureOut struct {
+// Erasure is one entry of the register of erasures as the hub shows it.
+type Erasure struct {
 	RequestID   string              `json:"request_id"`
 	CaseID      string              `json:"case_id"`
 	Status      string              `json:"status"`
@@ -30,8 +32,8 @@ type erasureOut struct {
 	DecidedAt string               `json:"decided_at,omitempty"`
 }
 
-func erasureOutOf(e projections.Erasure, now time.Time) erasureOut {
-	out := erasureOut{
+func erasureOf(e projections.Erasure, now time.Time) Erasure {
+	out := Erasure{
 		RequestID: e.RequestID, CaseID: e.CaseID, Status: e.StatusAt(now), LegalBasis: e.LegalBasis,
 		Reference: e.Reference, RequestedBy: e.RequestedBy, RequestedAt: domain.FormatTime(e.RequestedAt),
 	}
@@ -45,19 +47,23 @@ func erasureOutOf(e projections.Erasure, now time.Time) erasureOut {
 	return out
 }
 
-// requestErasure answers POST /v1/cases/{id}/erase: an erasure request, 202.
-func (s *Server) requestErasure(k *call) (int, any, error) {
-	basis, reference, err := domain.ParseErasureRequest(k.body)
+// RequestErasure records a data-protection officer's request to erase a case
+// (body {legal_basis, reference}), which another officer must confirm. It
+// returns the pending request; KindInvalid naming the field at fault;
+// KindNotFound to a caller that cannot see the case, exactly as for an unknown
+// id; KindForbidden to one that sees it but may not erase; KindConflict when a
+// request is pending already; KindGone for an erased case.
+func (s *Service) RequestErasure(ctx context.Context, c *Call, caseID string, body []byte) (Erasure, error) {
+	basis, reference, err := domain.ParseErasureRequest(body)
 	if err != nil {
-		return 0, nil, err
+		return Erasure{}, err
 	}
-	k.rec.LegalBasis, k.rec.Reference = basis, reference
-	caseID := k.c.Param("id")
+	c.Record.LegalBasis, c.Record.Reference = basis, reference
 	var expires time.Time
-	w, err := s.commit(k, caseID, draft{
-		typ: domain.ErasureRequested, expected: -1, status: http.StatusAccepted,
+	w, err := s.commit(ctx, c, caseID, draft{
+		typ: domain.ErasureRequested, expected: -1, status: statusAccepted,
 		finish: func(d policies.WriteDecision, _ *domain.Case, e *domain.Event) error {
-			expires = k.now.Add(d.ErasureFor).Truncate(time.Second)
+			expires = c.Now.Add(d.ErasureFor).Truncate(time.Second)
 			var err error
 			_, e.RawData, err = domain.DecodeData(domain.ErasureRequested,
 				mustJSON(domain.ErasureRequestedData{LegalBasis: basis, Reference: reference, ExpiresAt: domain.FormatTime(expires)}), s.cfg.Policy.Directory(), "")
@@ -65,93 +71,101 @@ func (s *Server) requestErasure(k *call) (int, any, error) {
 		},
 	})
 	if err != nil {
-		return 0, nil, err
+		return Erasure{}, err
 	}
-	return http.StatusAccepted, erasureOut{
+	return Erasure{
 		RequestID: w.eventID, CaseID: caseID, Status: projections.ErasurePending, LegalBasis: basis, Reference: reference,
-		RequestedBy: projections.Officer{Agency: k.id.Agency, Subject: k.id.Subject},
-		RequestedAt: domain.FormatTime(k.now), ExpiresAt: domain.FormatTime(expires),
+		RequestedBy: projections.Officer{Agency: c.Identity.Agency, Subject: c.Identity.Subject},
+		RequestedAt: domain.FormatTime(c.Now), ExpiresAt: domain.FormatTime(expires),
 	}, nil
 }
 
 // pendingRequest finds the request a confirmation or cancellation names,
 // once the protocol lets the caller decide requests at all (so that nobody
 // else learns whether a request id exists).
-func (s *Server) pendingRequest(k *call) (projections.Erasure, error) {
-	if err := s.service(k, "erasure.decide"); err != nil {
+func (s *Service) pendingRequest(ctx context.Context, c *Call, requestID string) (projections.Erasure, error) {
+	if err := s.service(ctx, c, "erasure.decide"); err != nil {
 		return projections.Erasure{}, err
 	}
 	if !s.cfg.Projector.Ready() {
 		return projections.Erasure{}, errNotReady
 	}
-	e, ok := s.cfg.Projector.Erasure(k.c.Param("request"))
+	e, ok := s.cfg.Projector.Erasure(requestID)
 	if !ok {
-		k.rec.Reasons = []string{"no such erasure request"}
+		c.Record.Reasons = []string{"no such erasure request"}
 		return e, domain.Errorf(domain.KindNotFound, "no such erasure request")
 	}
-	k.rec.CaseID, k.rec.LegalBasis, k.rec.Reference = e.CaseID, e.LegalBasis, e.Reference
+	c.Record.CaseID, c.Record.LegalBasis, c.Record.Reference = e.CaseID, e.LegalBasis, e.Reference
 	if e.Status != projections.ErasurePending {
 		// Decided already (confirmed, cancelled) or the retention job's: the
 		// request's own state answers, before its case's (erased, maybe).
-		k.rec.Reasons = []string{"the erasure request is " + e.Status}
+		c.Record.Reasons = []string{"the erasure request is " + e.Status}
 		return e, domain.Errorf(domain.KindConflict, "the erasure request is %s, no longer pending", e.Status)
 	}
 	return e, nil
 }
 
-// confirmErasure answers POST /v1/erasures/{request_id}/confirm: a second
-// officer confirms; the case is erased.
-func (s *Server) confirmErasure(k *call) (int, any, error) {
-	req, err := s.pendingRequest(k)
+// ConfirmErasure confirms a pending erasure request: a second officer's
+// decision; the case is erased. It returns KindForbidden to a caller who may
+// not decide requests (whatever the id) and to the requester, KindNotFound
+// for an unknown request, KindConflict for one no longer pending (lapsed,
+// cancelled, confirmed), KindGone when the case was erased meanwhile.
+func (s *Service) ConfirmErasure(ctx context.Context, c *Call, requestID string) (Erasure, error) {
+	req, err := s.pendingRequest(ctx, c, requestID)
 	if err != nil {
-		return 0, nil, err
+		return Erasure{}, err
 	}
 	raw := mustJSON(domain.CaseErasedData{LegalBasis: req.LegalBasis, Reference: req.Reference, RequestID: req.RequestID})
-	if err := s.eraseCase(k, req.CaseID, draft{typ: domain.CaseErased, raw: raw, requestID: req.RequestID, expected: -1, status: http.StatusOK}); err != nil {
-		return 0, nil, err
+	if err := s.eraseCase(ctx, c, req.CaseID, draft{typ: domain.CaseErased, raw: raw, requestID: req.RequestID, expected: -1, status: statusOK}); err != nil {
+		return Erasure{}, err
 	}
-	req.Status, req.DecidedBy, req.DecidedAt = projections.ErasureConfirmed, projections.Officer{Agency: k.id.Agency, Subject: k.id.Subject}, k.now
-	return http.StatusOK, erasureOutOf(req, k.now), nil
+	req.Status, req.DecidedBy, req.DecidedAt = projections.ErasureConfirmed, projections.Officer{Agency: c.Identity.Agency, Subject: c.Identity.Subject}, c.Now
+	return erasureOf(req, c.Now), nil
 }
 
-// cancelErasure answers POST /v1/erasures/{request_id}/cancel.
-func (s *Server) cancelErasure(k *call) (int, any, error) {
-	req, err := s.pendingRequest(k)
+// CancelErasure cancels a pending erasure request, with the errors of
+// ConfirmErasure (the requester may cancel).
+func (s *Service) CancelErasure(ctx context.Context, c *Call, requestID string) (Erasure, error) {
+	req, err := s.pendingRequest(ctx, c, requestID)
 	if err != nil {
-		return 0, nil, err
+		return Erasure{}, err
 	}
 	raw := mustJSON(domain.ErasureCancelledData{RequestID: req.RequestID})
-	if _, err := s.commit(k, req.CaseID, draft{typ: domain.ErasureCancelled, raw: raw, requestID: req.RequestID, expected: -1, status: http.StatusOK}); err != nil {
-		return 0, nil, err
+	if _, err := s.commit(ctx, c, req.CaseID, draft{typ: domain.ErasureCancelled, raw: raw, requestID: req.RequestID, expected: -1, status: statusOK}); err != nil {
+		return Erasure{}, err
 	}
-	req.Status, req.DecidedBy, req.DecidedAt = projections.ErasureCancelled, projections.Officer{Agency: k.id.Agency, Subject: k.id.Subject}, k.now
-	return http.StatusOK, erasureOutOf(req, k.now), nil
+	req.Status, req.DecidedBy, req.DecidedAt = projections.ErasureCancelled, projections.Officer{Agency: c.Identity.Agency, Subject: c.Identity.Subject}, c.Now
+	return erasureOf(req, c.Now), nil
 }
 
-// listErasures answers GET /v1/erasures: the register, newest first,
-// filtered by status and case_id.
-func (s *Server) listErasures(k *call) (int, any, error) {
-	if err := s.service(k, "erasure.list"); err != nil {
-		return 0, nil, err
+// ErasureStatuses are the statuses the register can be filtered by ("all":
+// every entry).
+var ErasureStatuses = []string{"all", projections.ErasurePending, projections.ErasureExpired, projections.ErasureCancelled, projections.ErasureConfirmed, projections.ErasureRetention}
+
+// Erasures answers the register of erasures, newest first: the entries of one
+// status ("" or "all": every one) and one case ("": every case). It returns
+// KindForbidden to a caller who may not read it, KindInvalid naming "status"
+// for an unknown status.
+func (s *Service) Erasures(ctx context.Context, c *Call, status, caseID string) ([]Erasure, error) {
+	if err := s.service(ctx, c, "erasure.list"); err != nil {
+		return nil, err
 	}
-	status, caseID := k.c.QueryParam("status"), k.c.QueryParam("case_id")
-	switch status {
-	case "", "all", projections.ErasurePending, projections.ErasureExpired, projections.ErasureCancelled, projections.ErasureConfirmed, projections.ErasureRetention:
-	default:
-		return 0, nil, domain.Invalid("invalid status", domain.FieldError{Field: "status", Message: "must be one of all, pending, expired, cancelled, confirmed, retention"})
+	if status == "" {
+		status = "all"
+	}
+	if !slices.Contains(ErasureStatuses, status) {
+		return nil, domain.Invalid("invalid status", domain.FieldError{Field: "status", Message: "must be one of " + strings.Join(ErasureStatuses, ", ")})
 	}
 	if !s.cfg.Projector.Ready() {
-		return 0, nil, errNotReady
+		return nil, errNotReady
 	}
-	items := []erasureOut{}
+	items := []Erasure{}
 	for _, e := range s.cfg.Projector.Erasures(func(e projections.Erasure) bool { return caseID == "" || e.CaseID == caseID }) {
-		if o := erasureOutOf(e, k.now); status == "" || status == "all" || o.Status == status {
+		if o := erasureOf(e, c.Now); status == "all" || o.Status == status {
 			items = append(items, o)
 		}
 	}
-	return http.StatusOK, struct {
-		Items []erasureOut `json:"items"`
-	}{items}, nil
+	return items, nil
 }
 
 // eraseCase appends CaseErased, recording in it which organisations could see
@@ -159,9 +173,9 @@ func (s *Server) listErasures(k *call) (int, any, error) {
 // exist), and destroys the case's key, so that none of its content can be read
 // again. The projections destroy the key too as they apply the event, so an
 // erasure cut short by a crash completes at the next start.
-func (s *Server) eraseCase(k *call, caseID string, dr draft) error {
-	dr.finish = func(_ policies.WriteDecision, c *domain.Case, e *domain.Event) error {
-		audience, err := s.cfg.Policy.Audience(k.ctx, c, k.now)
+func (s *Service) eraseCase(ctx context.Context, c *Call, caseID string, dr draft) error {
+	dr.finish = func(_ policies.WriteDecision, cs *domain.Case, e *domain.Event) error {
+		audience, err := s.cfg.Policy.Audience(ctx, cs, c.Now)
 		if err != nil {
 			return domain.Internal(err)
 		}
@@ -170,10 +184,10 @@ func (s *Server) eraseCase(k *call, caseID string, dr draft) error {
 		_, e.RawData, derr = domain.DecodeData(domain.CaseErased, dr.raw, s.cfg.Policy.Directory(), "")
 		return derr
 	}
-	if _, err := s.commit(k, caseID, dr); err != nil {
+	if _, err := s.commit(ctx, c, caseID, dr); err != nil {
 		return err
 	}
-	if err := s.cfg.Keys.Destroy(k.ctx, caseID); err != nil {
+	if err := s.cfg.Keys.Destroy(ctx, caseID); err != nil {
 		return domain.Internal(err)
 	}
 	s.cfg.Codec.Forget(caseID)

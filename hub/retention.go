@@ -1,13 +1,11 @@
-package api
+package hub
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/liaison-hub/liaison/domain"
-	"github.com/liaison-hub/liaison/eventlog/accesslog"
 	"github.com/liaison-hub/liaison/policies"
 	"github.com/liaison-hub/liaison/projections"
 )
@@ -25,11 +23,11 @@ const (
 // Retention is the deployment's configuration, not a sharing rule, so the
 // protocol's write table is not asked, nor a second officer. It returns how
 // many cases it erased, and the first error that stopped it.
-func (s *Server) ApplyRetention(ctx context.Context, after time.Duration) (int, error) {
+func (s *Service) ApplyRetention(ctx context.Context, after time.Duration) (int, error) {
 	if !s.cfg.Projector.Ready() {
 		return 0, errNotReady
 	}
-	cutoff := s.now().Add(-after)
+	cutoff := s.cfg.Clock().Add(-after)
 	var due []string
 	s.cfg.Projector.Scan(0, func(v *projections.View) bool {
 		if v.Case.Closed && !v.Case.Erased && !v.Case.Profile.ClosedAt.IsZero() && v.Case.Profile.ClosedAt.Before(cutoff) {
@@ -43,24 +41,20 @@ func (s *Server) ApplyRetention(ctx context.Context, after time.Duration) (int, 
 		if err := ctx.Err(); err != nil {
 			return erased, err
 		}
-		start := s.now()
+		start := s.cfg.Clock()
 		reasons := []string{"retention: closed more than " + strconv.Itoa(int(after.Hours()/24)) + " days ago"}
-		k := &call{ctx: ctx, now: start, id: domain.Identity{Subject: RetentionSubject, Agency: RetentionAgency, Roles: []string{"retention"}}}
-		k.rec = accesslog.Record{
-			Time: start, RequestID: "retention-" + strconv.FormatInt(start.UnixNano(), 36), Sub: RetentionSubject,
-			Agency: RetentionAgency, Roles: []string{"retention"}, Action: "case.erase", CaseID: id,
-			PolicyRevision: s.cfg.Policy.Revision(), LegalBasis: domain.LegalBasisRetention,
-		}
+		c := NewCall(domain.Identity{Subject: RetentionSubject, Agency: RetentionAgency, Roles: []string{"retention"}}, "", start,
+			"retention-"+strconv.FormatInt(start.UnixNano(), 36), "case.erase")
+		c.Record.CaseID, c.Record.LegalBasis = id, domain.LegalBasisRetention
 		decided := &policies.WriteDecision{Decision: policies.Decision{Allow: true, Reasons: reasons}, Classification: domain.TLPGreen}
-		err := s.eraseCase(k, id, draft{typ: domain.CaseErased, raw: raw, expected: -1, status: http.StatusOK, decided: decided})
+		err := s.eraseCase(ctx, c, id, draft{typ: domain.CaseErased, raw: raw, expected: -1, status: statusOK, decided: decided})
+		status := statusOK
 		if err != nil {
-			k.rec.Decision, k.rec.Status = accesslog.Deny, Status(domain.KindOf(err))
-			k.rec.Reasons = append(reasons, reasonOf(err))
+			status = s.statusOf(err)
+			c.Record.Reasons = append(reasons, Reason(err))
 		}
-		if !k.recorded {
-			if _, aerr := s.cfg.Access.Append(ctx, &k.rec); aerr != nil {
-				return erased, aerr
-			}
+		if rerr := s.Close(ctx, c, status, err); rerr != nil {
+			return erased, rerr
 		}
 		if err != nil && domain.KindOf(err) != domain.KindGone {
 			return erased, err

@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"crypto/aes"
@@ -38,7 +38,7 @@ func newSealer(key []byte) (*sealer, error) {
 		rand.Read(key)
 	}
 	if len(key) != TokenKeySize {
-		return nil, fmt.Errorf("api: the token key must be %d bytes, not %d", TokenKeySize, len(key))
+		return nil, fmt.Errorf("hub: the token key must be %d bytes, not %d", TokenKeySize, len(key))
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -60,7 +60,7 @@ func (s *sealer) seal(kind byte, binding string, payload []byte) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-var errBadToken = errors.New("api: not a token this hub made for this caller")
+var errBadToken = errors.New("hub: not a token this hub made for this caller")
 
 // open returns the payload of a token of kind made for binding, or
 // errBadToken when the token is malformed, forged, truncated, of another kind

@@ -1,4 +1,4 @@
-package api
+package hub
 
 import (
 	"context"
@@ -46,25 +46,6 @@ func (rv *readerView) version() uint64 { return uint64(len(rv.items)) }
 // stage returns the case's stage as the reader gets it.
 func (rv *readerView) stage() domain.Stage { return rv.q.Case.Stage }
 
-// number returns the place, in the view, of the event of case version
-// version, and false when the event is not in the view.
-func (rv *readerView) number(version uint64) (uint64, bool) {
-	i, found := slices.BinarySearchFunc(rv.items, version, func(vi viewItem, v uint64) int {
-		return cmpUint(vi.it.Version, v)
-	})
-	return uint64(i + 1), found
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // viewOf computes the reader's view of case version v. It decides on the case
 // as the log holds it first; when the stage the visible events reach is
 // behind the case's, it decides again on the case at that stage (an event the
@@ -74,7 +55,7 @@ func cmpUint(a, b uint64) int {
 // reader cannot see moved the stage). It returns the refusal, with no items,
 // when the case decision does not allow the read; an error when the policy
 // cannot decide.
-func (s *Server) viewOf(ctx context.Context, q policies.ReadQuery, v *projections.View) (*readerView, error) {
+func (s *Service) viewOf(ctx context.Context, q policies.ReadQuery, v *projections.View) (*readerView, error) {
 	q.Case, q.CaseKey = v.Case, v.PolicyKey
 	for {
 		rv, err := s.decideView(ctx, q, v)
@@ -98,7 +79,7 @@ func (s *Server) viewOf(ctx context.Context, q policies.ReadQuery, v *projection
 
 // decideView decides the case and each of its events for the reader, on the
 // case q holds.
-func (s *Server) decideView(ctx context.Context, q policies.ReadQuery, v *projections.View) (*readerView, error) {
+func (s *Service) decideView(ctx context.Context, q policies.ReadQuery, v *projections.View) (*readerView, error) {
 	d, err := s.cfg.Policy.ReadCase(ctx, q)
 	rv := &readerView{dec: d, q: q}
 	if err != nil || !d.Allow {
@@ -133,12 +114,12 @@ func policyItem(it *projections.Item) policies.Item {
 // would read for any purpose its organisation may read for (the view does not
 // depend on which), 0 when it reads no case content or cannot see the case.
 // A writer's expected_version is checked against it.
-func (s *Server) writerVersion(ctx context.Context, k *call, v *projections.View) (uint64, error) {
-	purposes := s.cfg.Policy.Purposes(k.id.Agency)
+func (s *Service) writerVersion(ctx context.Context, c *Call, v *projections.View) (uint64, error) {
+	purposes := s.cfg.Policy.Purposes(c.Identity.Agency)
 	if len(purposes) == 0 || v == nil {
 		return 0, nil
 	}
-	rv, err := s.viewOf(ctx, policies.ReadQuery{Identity: k.id, Purpose: purposes[0], Now: k.now}, v)
+	rv, err := s.viewOf(ctx, policies.ReadQuery{Identity: c.Identity, Purpose: purposes[0], Now: c.Now}, v)
 	if err != nil || !rv.dec.Allow {
 		return 0, err
 	}

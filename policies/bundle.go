@@ -50,7 +50,7 @@ const testSuffix = "_test.rego"
 // together and whose own tests pass. Make one with Load or Default; a Bundle is
 // immutable and safe for concurrent use.
 type Bundle struct {
-	source   string
+	source   string // where it was read from: a path, or "bundle" for the embedded default
 	files    map[string][]byte
 	revision string
 	opa      bundle.Bundle
@@ -96,10 +96,6 @@ func (b *Bundle) listsByType(path ...string) map[domain.OrgType][]string {
 	}
 	return out
 }
-
-// Source returns where the bundle was read from (a path, or "bundle" for the
-// embedded default).
-func (b *Bundle) Source() string { return b.source }
 
 // Files returns the names of the bundle's files, slash-separated and relative to
 // its root, sorted.

@@ -113,8 +113,10 @@ func randomLabel(r *rand.Rand) (string, []string) {
 	return label, share
 }
 
-// randomData returns valid data of an event type (the hub's contract;
-// examples of domain/events_test.go), with optional fields present or not.
+// randomData returns valid data of an event type (the hub's contract; the
+// values of demo.Example), with optional fields present or not and enumerated
+// values drawn at random. It is a generator, not a copy of the examples: the
+// differential test wants the variety.
 func randomData(r *rand.Rand, typ string, day time.Time) map[string]any {
 	m := map[string]any{}
 	maybe := func(k string, v any) {

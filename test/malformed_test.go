@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/liaison-hub/liaison/domain"
@@ -92,8 +93,8 @@ var (
 	malDPO       = identity{Agency: "oversight-board", Roles: []string{"dpo"}, Sub: "ob-dpo"}
 )
 
-// malEvent is an event type with a valid data object (every field given),
-// its required fields and who may write it.
+// malEvent is an event type with a valid data object (every field given:
+// demo.Example), its required fields and who may write it.
 type malEvent struct {
 	typ      string
 	as       identity
@@ -101,26 +102,46 @@ type malEvent struct {
 	required []string
 }
 
-var malEvents = []malEvent{
-	{"CaseOpened", malPrison, `{"subject_ref":"P-2026-0001","target_group":"islamist","gender":"male","facility":"JVA Nord","regime":"dispersion","programme":"exit-pathway","sentence_end":"2027-09-30"}`, []string{"subject_ref", "target_group"}},
-	{"ConsentGiven", malPrison, `{"organisations":["exit-ngo","municipality"],"expires_at":"2027-01-31","form_ref":"F-1"}`, []string{"organisations"}},
-	{"ConsentWithdrawn", malPrison, `{"organisations":["exit-ngo"]}`, []string{"organisations"}},
-	{"RiskAssessmentRecorded", malPrison, `{"tool":"VERA-2R","assessed_at":"2026-02-01","overall_judgement":"moderate","domains":{"beliefs_attitudes":"high"},"protective_factors":["family contact"],"notes":"n","next_review_due":"2026-08-01"}`, []string{"tool", "assessed_at", "overall_judgement"}},
-	{"NeedsAssessmentRecorded", malPrison, `{"needs":[{"area":"housing","level":"high","note":"no address"}]}`, []string{"needs", "needs[0].area", "needs[0].level"}},
-	{"TreatmentPlanAdopted", malPrison, `{"goals":[{"stage":"basic-needs","description":"stable housing","responsible":"municipality","due":"2027-01-01"}]}`, []string{"goals", "goals[0].stage", "goals[0].description", "goals[0].responsible"}},
-	{"InterventionRecorded", malPrison, `{"practice_code":"08","date":"2026-03-01","format":"group","duration_minutes":90,"summary":"s"}`, []string{"practice_code", "date"}},
-	{"CounsellingNoteAdded", malPrison, `{"date":"2026-03-01","note":"line one\nline two"}`, []string{"date", "note"}},
-	{"CaseConferenceHeld", malPrison, `{"date":"2026-03-01","participants":["prison-service","municipality"],"decisions":["d"],"actions":[{"owner":"municipality","description":"find a flat","due":"2026-05-01"}]}`, []string{"date", "participants", "actions[0].owner", "actions[0].description"}},
-	{"IntelligenceNoteAdded", malIntel, `{"note":"n","source_grading":"B2","assessed_at":"2026-03-01"}`, []string{"note"}},
-	{"RiskDisclosureRaised", malPrison, `{"concern":"talks of travelling","urgency":"urgent"}`, []string{"concern", "urgency"}},
-	{"FamilyContactRecorded", malPrison, `{"date":"2026-03-01","contact_type":"visit","note":"n"}`, []string{"date"}},
-	{"TransitionPlanAgreed", malPrison, `{"planned_release":"2027-09-30","housing":"supported flat","employment":"workshop","mentor_org":"exit-ngo","arrangements":["weekly meeting"]}`, []string{"planned_release"}},
-	{"MentorAssigned", malProbation, `{"mentor_org":"exit-ngo","mentor_ref":"M-12"}`, []string{"mentor_org"}},
-	{"ReleaseScheduled", malPrison, `{"release_date":"2027-09-30"}`, []string{"release_date"}},
-	{"Released", malPrison, `{"released_at":"2027-09-30"}`, []string{"released_at"}},
-	{"ProbationHandoverCompleted", malProbation, `{"date":"2027-10-01","officer_ref":"PO-7"}`, []string{"date"}},
-	{"OutcomeRecorded", malProbation, `{"follow_up_at":"2028-03-01","months_since_release":6,"reintegration":{"housing":true,"employment":false,"social_network":true},"recidivism":"none","note":"n"}`, []string{"follow_up_at"}},
-	{"CaseClosed", malPrison, `{"reason":"programme completed"}`, []string{"reason"}},
+var malEvents = withExampleAndWriter([]malEvent{
+	{typ: "CaseOpened", required: []string{"subject_ref", "target_group"}},
+	{typ: "ConsentGiven", required: []string{"organisations"}},
+	{typ: "ConsentWithdrawn", required: []string{"organisations"}},
+	{typ: "RiskAssessmentRecorded", required: []string{"tool", "assessed_at", "overall_judgement"}},
+	{typ: "NeedsAssessmentRecorded", required: []string{"needs", "needs[0].area", "needs[0].level"}},
+	{typ: "TreatmentPlanAdopted", required: []string{"goals", "goals[0].stage", "goals[0].description", "goals[0].responsible"}},
+	{typ: "InterventionRecorded", required: []string{"practice_code", "date"}},
+	{typ: "CounsellingNoteAdded", required: []string{"date", "note"}},
+	{typ: "CaseConferenceHeld", required: []string{"date", "participants", "actions[0].owner", "actions[0].description"}},
+	{typ: "IntelligenceNoteAdded", required: []string{"note"}},
+	{typ: "RiskDisclosureRaised", required: []string{"concern", "urgency"}},
+	{typ: "FamilyContactRecorded", required: []string{"date"}},
+	{typ: "TransitionPlanAgreed", required: []string{"planned_release"}},
+	{typ: "MentorAssigned", required: []string{"mentor_org"}},
+	{typ: "ReleaseScheduled", required: []string{"release_date"}},
+	{typ: "Released", required: []string{"released_at"}},
+	{typ: "ProbationHandoverCompleted", required: []string{"date"}},
+	{typ: "OutcomeRecorded", required: []string{"follow_up_at"}},
+	{typ: "CaseClosed", required: []string{"reason"}},
+})
+
+// withExampleAndWriter gives each event its example data (demo.Example) and
+// its writer: the first of malPrison, malProbation and malIntel that the
+// reference model's write table lets write the type without consent.
+func withExampleAndWriter(events []malEvent) []malEvent {
+	for i := range events {
+		e := &events[i]
+		e.data = string(domain.Example(domain.EventType(e.typ)))
+		for _, id := range []identity{malPrison, malProbation, malIntel} {
+			if inRemit(id, e.typ, caseState{}, time.Now()) {
+				e.as = id
+				break
+			}
+		}
+		if e.data == "" || e.as.Agency == "" {
+			panic("no example or no writer of " + e.typ)
+		}
+	}
+	return events
 }
 
 func malEventOf(typ string) malEvent {

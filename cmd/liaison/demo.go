@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,15 +16,17 @@ import (
 	"github.com/liaison-hub/liaison/api"
 	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/domain/demo"
+	"github.com/liaison-hub/liaison/hub"
 )
 
 // demoMarker is the file in the data directory that says the demo data set was
 // loaded (and with which seed), so that it is loaded once.
 const demoMarker = "demo-loaded"
 
-// loadDemo loads the synthetic demo data set once, through the hub's own API
-// and policy, as the demo identities with development tokens: every demo event
-// is checked and recorded like any other, access records included.
+// loadDemo loads the synthetic demo data set once, through the hub's use
+// cases, as the demo identities (known to the development issuer): every demo
+// event is decided by the protocol and recorded like any other, access
+// records included; no HTTP, no rate limit.
 func (m *Main) loadDemo(ctx context.Context) error {
 	marker := filepath.Join(m.Config.DataDir, demoMarker)
 	if _, err := os.Stat(marker); err == nil {
@@ -36,61 +36,31 @@ func (m *Main) loadDemo(ctx context.Context) error {
 	if m.Config.JWKSFile != "" || m.Config.JWKSURL != "" {
 		return errors.New("--demo needs the development key; it cannot load under --jwks-file/--jwks-url")
 	}
-	for !m.Projector.Ready() {
+	for !m.Hub.Ready() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	key, err := api.LoadOrCreateDevKey(m.Config.DataDir)
-	if err != nil {
-		return err
-	}
 	cases := demo.Generate(uint64(m.Config.DemoSeed), m.Config.DemoCases)
-	tokens := map[string]string{}
-	token := func(id domain.Identity) (string, error) {
-		k := id.Agency + "/" + id.Subject
-		if t, ok := tokens[k]; ok {
-			return t, nil
-		}
-		t, err := api.MintDevToken(key, api.TokenRequest{Subject: id.Subject, Agency: id.Agency, Roles: id.Roles, TTL: time.Hour, Now: m.Clock()})
-		tokens[k] = t
-		return t, err
-	}
-	// Mint every token up front: the workers then only read the map.
-	for _, c := range cases {
-		for _, s := range c.Steps {
-			if _, err := token(s.As); err != nil {
-				return err
-			}
-		}
-	}
-	h := m.Server.Handler()
-	post := func(path string, id domain.Identity, body any) (map[string]any, error) {
-		b, err := json.Marshal(body)
+	var calls atomic.Int64
+	// do runs one use case as id, with its access record, and fails on a
+	// refusal: the demo data set only holds what the protocol allows.
+	do := func(id domain.Identity, action string, status int, use func(*hub.Call) error) error {
+		id.Issuer = api.DevIssuer
+		c := hub.NewCall(id, "", m.Clock(), "demo-"+strconv.FormatInt(calls.Add(1), 10), action)
+		err := use(c)
 		if err != nil {
-			return nil, err
+			status = api.StatusOf(err)
 		}
-		var rec *httptest.ResponseRecorder
-		// The demo writers are subject to the per-identity rate limit like
-		// anyone: wait and try again when over it.
-		for attempt := 0; ; attempt++ {
-			req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(b))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+tokens[id.Agency+"/"+id.Subject])
-			rec = httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			if rec.Code != http.StatusTooManyRequests || attempt > 200 || ctx.Err() != nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		if rerr := m.Hub.Close(ctx, c, status, err); rerr != nil {
+			return rerr
 		}
-		if rec.Code != http.StatusCreated {
-			return nil, fmt.Errorf("%s as %s: %d %s", path, id.Subject, rec.Code, rec.Body.String())
+		if err != nil {
+			return fmt.Errorf("%s as %s: %w", action, id.Subject, err)
 		}
-		var out map[string]any
-		return out, json.Unmarshal(rec.Body.Bytes(), &out)
+		return nil
 	}
 	start := time.Now()
 	var done atomic.Int64
@@ -104,7 +74,7 @@ func (m *Main) loadDemo(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				if err := loadCase(ctx, c, post); err != nil {
+				if err := loadCase(ctx, m.Hub, c, do); err != nil {
 					once.Do(func() { firstErr = err })
 					continue
 				}
@@ -136,19 +106,28 @@ func (m *Main) loadDemo(ctx context.Context) error {
 	return nil
 }
 
-func loadCase(ctx context.Context, c demo.Case, post func(string, domain.Identity, any) (map[string]any, error)) error {
-	opened, err := post("/v1/cases", c.Steps[0].As, json.RawMessage(c.Steps[0].Data))
+func loadCase(ctx context.Context, h *hub.Service, c demo.Case, do func(domain.Identity, string, int, func(*hub.Call) error) error) error {
+	var id string
+	err := do(c.Steps[0].As, "case.open", http.StatusCreated, func(call *hub.Call) error {
+		out, err := h.OpenCase(ctx, call, c.Steps[0].Data)
+		id = out.CaseID
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	id, _ := opened["case_id"].(string)
 	for _, s := range c.Steps[1:] {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		switch s.Type {
 		case domain.BreakGlassInvoked:
-			_, err = post("/v1/cases/"+id+"/break-glass", s.As, map[string]string{"justification": s.Justification})
+			body, _ := json.Marshal(map[string]string{"justification": s.Justification})
+			err = do(s.As, "break-glass", http.StatusCreated, func(call *hub.Call) error {
+				call.Record.CaseID = id
+				_, err := h.BreakGlass(ctx, call, id, body)
+				return err
+			})
 		default:
 			body := map[string]any{"type": s.Type, "data": s.Data}
 			if s.Classification != "" {
@@ -157,7 +136,12 @@ func loadCase(ctx context.Context, c demo.Case, post func(string, domain.Identit
 			if len(s.ShareWith) > 0 {
 				body["share_with"] = s.ShareWith
 			}
-			_, err = post("/v1/cases/"+id+"/events", s.As, body)
+			b, _ := json.Marshal(body)
+			err = do(s.As, "event.append", http.StatusCreated, func(call *hub.Call) error {
+				call.Record.CaseID = id
+				_, err := h.Append(ctx, call, id, b)
+				return err
+			})
 		}
 		if err != nil {
 			return err

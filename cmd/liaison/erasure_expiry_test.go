@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/liaison-hub/liaison/api"
+	"github.com/liaison-hub/liaison/hub"
 )
 
 // clockHub is a hub in this process whose clock the test moves forward.
@@ -175,7 +176,7 @@ func TestRetentionErasesWithLegalBasisRetentionExpired(t *testing.T) {
 		t.Fatalf("close: %d %s", a.status, a.body)
 	}
 	h.advance(31 * 24 * time.Hour)
-	if n, err := h.m.Server.ApplyRetention(context.Background(), 30*24*time.Hour); err != nil || n != 1 {
+	if n, err := h.m.Hub.ApplyRetention(context.Background(), 30*24*time.Hour); err != nil || n != 1 {
 		t.Fatalf("retention: erased %d, %v; want 1", n, err)
 	}
 	if a := h.as(caseworker, "GET", "/v1/cases/"+closed, "case-management", nil); a.status != http.StatusGone {
@@ -194,7 +195,7 @@ func TestRetentionErasesWithLegalBasisRetentionExpired(t *testing.T) {
 	}
 	found := false
 	for _, r := range page.Items {
-		if r.Action == "case.erase" && r.Sub == api.RetentionSubject {
+		if r.Action == "case.erase" && r.Sub == hub.RetentionSubject {
 			found = true
 			if r.LegalBasis != "retention-expired" {
 				t.Errorf("the retention erasure's record has legal_basis %q, want retention-expired", r.LegalBasis)
@@ -202,7 +203,7 @@ func TestRetentionErasesWithLegalBasisRetentionExpired(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("no case.erase record by %s: %s", api.RetentionSubject, a.body)
+		t.Errorf("no case.erase record by %s: %s", hub.RetentionSubject, a.body)
 	}
 	var last []byte
 	var lastType string

@@ -43,11 +43,11 @@ func TestRetentionErasesCasesClosedLongAgo(t *testing.T) {
 		t.Fatalf("close: %d %s", a.status, a.body)
 	}
 	// Closed just now: not yet due.
-	if n, err := m.Server.ApplyRetention(context.Background(), 30*24*time.Hour); err != nil || n != 0 {
+	if n, err := m.Hub.ApplyRetention(context.Background(), 30*24*time.Hour); err != nil || n != 0 {
 		t.Fatalf("retention right after closing: erased %d, %v", n, err)
 	}
 	offset.Store(int64(31 * 24 * time.Hour))
-	n, err := m.Server.ApplyRetention(context.Background(), 30*24*time.Hour)
+	n, err := m.Hub.ApplyRetention(context.Background(), 30*24*time.Hour)
 	if err != nil || n != 1 {
 		t.Fatalf("retention 31 days later: erased %d, %v; want 1", n, err)
 	}
@@ -74,7 +74,7 @@ func TestRetentionErasesCasesClosedLongAgo(t *testing.T) {
 	if recs.status != 200 || !strings.Contains(string(recs.body), `"legal_basis":"retention-expired"`) || !strings.Contains(string(recs.body), `"action":"case.erase"`) {
 		t.Errorf("the retention erasure is not in the access log: %d %s", recs.status, recs.body)
 	}
-	if n, err := m.Server.ApplyRetention(context.Background(), 30*24*time.Hour); err != nil || n != 0 {
+	if n, err := m.Hub.ApplyRetention(context.Background(), 30*24*time.Hour); err != nil || n != 0 {
 		t.Errorf("retention again: erased %d, %v; want 0", n, err)
 	}
 }

@@ -24,8 +24,10 @@ import (
 	"github.com/liaison-hub/liaison/eventlog/codec"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
 	"github.com/liaison-hub/liaison/eventlog/esdb"
+	"github.com/liaison-hub/liaison/eventlog/follow"
 	"github.com/liaison-hub/liaison/eventlog/keystore"
 	"github.com/liaison-hub/liaison/eventlog/transparency"
+	"github.com/liaison-hub/liaison/hub"
 	"github.com/liaison-hub/liaison/policies"
 	"github.com/liaison-hub/liaison/projections"
 )
@@ -70,6 +72,7 @@ type Main struct {
 	Log       eventlog.Log
 	Projector *projections.Projector
 	Policy    *policies.Authorizer
+	Hub       *hub.Service
 	Server    *api.Server
 
 	listener  net.Listener
@@ -169,7 +172,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.trees, err = transparency.Open(ctx, transparency.Config{KV: kv, Journal: journal, Events: m.Log, Key: ckey,
-		Index: new(accesslog.Postings), Clock: m.Clock, Logger: m.Logger})
+		JournalConsumers: []follow.Consumer{new(accesslog.QueryIndex)}, Clock: m.Clock, Logger: m.Logger})
 	if err != nil {
 		return err
 	}
@@ -184,16 +187,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	console, demoCfg := m.consoleConfig(devKey)
 	metrics := api.NewMetrics()
 	m.registerMetrics(metrics.Registry)
-	m.Server, err = api.New(api.Config{
-		Log: m.Log, Projector: m.Projector, Codec: cdc, Keys: keys, Policy: m.Policy,
-		Access: access, Verifier: verifier, Audit: accesslog.NewService(access, kv, m.trees), Metrics: metrics,
-		Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
-		Console: console, Demo: demoCfg,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: splitList(cfg.CORSOrigins),
+	m.Hub, err = hub.New(hub.Config{
+		Log: m.Log, Projector: m.Projector, Codec: cdc, Keys: keys, Policy: m.Policy, Access: access,
+		Audit: accesslog.NewService(access, kv, m.trees), Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
+		StatusOf: api.StatusOf, OnAppend: metrics.Appended,
 	})
 	if err != nil {
 		return err
 	}
+	m.Server = api.New(api.Config{
+		Hub: m.Hub, Verifier: verifier, Metrics: metrics, Logger: m.Logger, Clock: m.Clock,
+		Console: console, Demo: demoCfg,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: splitList(cfg.CORSOrigins),
+	})
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
@@ -457,7 +463,7 @@ func (m *Main) reloadPolicy(ctx context.Context) {
 func (m *Main) retention(ctx context.Context, after, interval time.Duration) {
 	for {
 		if m.Projector.Ready() {
-			n, err := m.Server.ApplyRetention(ctx, after)
+			n, err := m.Hub.ApplyRetention(ctx, after)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				m.Logger.Error("retention stopped", "erased", n, "err", err)

@@ -21,8 +21,10 @@ import (
 	"github.com/liaison-hub/liaison/eventlog/accesslog"
 	"github.com/liaison-hub/liaison/eventlog/codec"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
+	"github.com/liaison-hub/liaison/eventlog/follow"
 	"github.com/liaison-hub/liaison/eventlog/keystore"
 	"github.com/liaison-hub/liaison/eventlog/transparency"
+	"github.com/liaison-hub/liaison/hub"
 	"github.com/liaison-hub/liaison/policies"
 	"github.com/liaison-hub/liaison/projections"
 	"github.com/liaison-hub/liaison/test/proc"
@@ -78,19 +80,23 @@ func startInproc(ctx context.Context, data string) (h *inprocHub, err error) {
 		return nil, err
 	}
 	h.trees, err = transparency.Open(ctx, transparency.Config{KV: h.store, Journal: h.store, Events: h.store, Key: ckey,
-		Index: new(accesslog.Postings), Clock: time.Now, Logger: logger})
+		JournalConsumers: []follow.Consumer{new(accesslog.QueryIndex)}, Clock: time.Now, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	server, err := api.New(api.Config{
+	metrics := api.NewMetrics()
+	svc, err := hub.New(hub.Config{
 		Log: h.store, Projector: projector, Codec: cdc, Keys: keys, Policy: policy, Access: access,
-		Verifier: api.NewVerifier(api.DevKeys(devKey), api.DevIssuer, api.DevAudience, time.Now),
-		Audit:    accesslog.NewService(access, h.store, h.trees), Metrics: api.NewMetrics(),
-		Logger: logger, Clock: time.Now, AdminRoute: true,
+		Audit: accesslog.NewService(access, h.store, h.trees), Logger: logger, Clock: time.Now,
+		StatusOf: api.StatusOf, OnAppend: metrics.Appended,
 	})
 	if err != nil {
 		return nil, err
 	}
+	server := api.New(api.Config{
+		Hub: svc, Verifier: api.NewVerifier(api.DevKeys(devKey), api.DevIssuer, api.DevAudience, time.Now),
+		Metrics: metrics, Logger: logger, Clock: time.Now, AdminRoute: true,
+	})
 	runCtx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.wg.Add(2)

@@ -227,7 +227,7 @@ produce:
 // appendCase appends one case's history, event by event with exact expected
 // versions, and returns the case id.
 func (s *seeder) appendCase(ctx context.Context, c demo.Case) (string, error) {
-	id := codec.NewUUID()
+	id := domain.NewID()
 	var agg domain.Case
 	for i, st := range c.Steps {
 		e, err := s.event(ctx, id, st, &agg)
@@ -267,7 +267,7 @@ func (s *seeder) event(ctx context.Context, caseID string, st demo.Step, agg *do
 		return domain.Event{}, err
 	}
 	return domain.Event{
-		ID: codec.NewUUID(), CaseID: caseID, Type: st.Type, Originator: st.As.Agency, Author: st.As.Subject,
+		ID: domain.NewID(), CaseID: caseID, Type: st.Type, Originator: st.As.Agency, Author: st.As.Subject,
 		Classification: lb.class, ShareWith: lb.share, SchemaVersion: domain.SchemaVersion,
 		CorrelationID: requestID(), Data: data, RawData: canonical,
 	}, nil
