@@ -2,21 +2,8 @@ package api
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
-	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -27,7 +14,7 @@ import (
 	"github.com/liaison-hub/liaison/domain"
 )
 
-// Development token settings (CONTRACT.md).
+// Development token settings (docs/api.md, "Development tokens").
 const (
 	DevIssuer   = "liaison-dev"
 	DevAudience = "liaison"
@@ -83,39 +70,36 @@ func hasControl(s string) bool {
 	return false
 }
 
-// VerificationKey is one public key tokens may be signed with, pinned to one
-// algorithm: EdDSA for Ed25519, ES256 for P-256, RS256 for RSA.
-type VerificationKey struct {
-	ID        string
-	Algorithm string
-	Key       crypto.PublicKey
+// Issuer is one issuer the hub trusts: its tokens' iss and aud, the keys
+// they are signed with, and how their claims become the identity the hub acts
+// on.
+type Issuer struct {
+	// Issuer is the tokens' iss, exactly; Audience a value their aud must hold.
+	Issuer, Audience string
+	Keys             *KeySet
+	// Mapping maps a provider's claims (docs/operations.md, "Connecting
+	// identity providers"); nil reads Liaison's own claims, agency and
+	// roles, and leaves subjects as they are: the development issuer and a
+	// one-issuer --jwks-file/--jwks-url deployment.
+	Mapping *Mapping
 }
-
-// KeySource provides the current verification keys.
-type KeySource interface {
-	// Keys returns the keys; kid is the key id a token names ("" if none), a hint
-	// for sources that refresh on an unknown id.
-	Keys(ctx context.Context, kid string) ([]VerificationKey, error)
-}
-
-// StaticKeys is a fixed set of keys (the development key, a JWKS file).
-type StaticKeys []VerificationKey
-
-// Keys returns the set.
-func (s StaticKeys) Keys(context.Context, string) ([]VerificationKey, error) { return s, nil }
 
 // Verifier checks bearer tokens (RFC 8725 practice: algorithm pinned to the key,
-// never "none" or HMAC; iss, aud, exp and nbf checked with a small leeway) and
-// caches the identities of verified tokens until they expire.
+// never "none" or HMAC; iss, aud, exp and nbf checked with a small leeway)
+// against the issuers it trusts, maps their claims to the identity the hub
+// acts on, and caches the result of verified tokens until they expire.
 type Verifier struct {
-	keys     KeySource
-	parser   *jwt.Parser
-	issuer   string
-	audience string
-	clock    func() time.Time
+	issuers map[string]*trusted
+	only    *trusted // the issuer, when there is one
+	clock   func() time.Time
 
 	mu    sync.RWMutex
 	cache map[string]cachedToken
+}
+
+type trusted struct {
+	Issuer
+	parser *jwt.Parser
 }
 
 type cachedToken struct {
@@ -129,27 +113,41 @@ const Leeway = 30 * time.Second
 
 const maxCachedTokens = 100_000
 
-// NewVerifier returns a verifier for tokens from issuer to audience, signed by
-// one of keys. clock may be nil (time.Now).
-func NewVerifier(keys KeySource, issuer, audience string, clock func() time.Time) *Verifier {
+// NewVerifier returns a verifier trusting one issuer: tokens from issuer to
+// audience, signed by one of keys, with Liaison's claims (agency, roles) and
+// subjects as they are. clock may be nil (time.Now).
+func NewVerifier(keys *KeySet, issuer, audience string, clock func() time.Time) *Verifier {
+	return NewTrustVerifier([]Issuer{{Issuer: issuer, Audience: audience, Keys: keys}}, clock)
+}
+
+// NewTrustVerifier returns a verifier trusting each of issuers (their Issuer
+// values distinct). clock may be nil (time.Now).
+func NewTrustVerifier(issuers []Issuer, clock func() time.Time) *Verifier {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Verifier{
-		keys: keys, issuer: issuer, audience: audience, clock: clock,
-		parser: jwt.NewParser(
+	v := &Verifier{issuers: map[string]*trusted{}, clock: clock, cache: map[string]cachedToken{}}
+	for _, iss := range issuers {
+		t := &trusted{Issuer: iss, parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{"EdDSA", "ES256", "RS256"}),
-			jwt.WithIssuer(issuer), jwt.WithAudience(audience),
+			jwt.WithIssuer(iss.Issuer), jwt.WithAudience(iss.Audience),
 			jwt.WithExpirationRequired(), jwt.WithLeeway(Leeway), jwt.WithTimeFunc(clock),
 			// Canonical base64url only: one spelling per token.
 			jwt.WithStrictDecoding(),
-		),
-		cache: map[string]cachedToken{},
+		)}
+		v.issuers[iss.Issuer] = t
+		v.only = t
 	}
+	if len(issuers) != 1 {
+		v.only = nil
+	}
+	return v
 }
 
-// Verify checks a token and returns its claims. It returns an error saying why
-// the token was refused (for the access log, never for the caller).
+// Verify checks a token and returns the claims the hub acts on: those of the
+// token, with Subject, Agency and Roles as its issuer's Mapping makes them. It
+// returns an error saying why the token was refused (for the access log,
+// never for the caller), and then no claims.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenLen {
 		return nil, errors.New("token too large")
@@ -167,21 +165,28 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		}
 		return ct.claims, nil
 	}
-	claims := &Claims{}
-	_, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		keys, err := v.keys.Keys(ctx, kid)
-		if err != nil {
+	iss := v.only
+	if iss == nil {
+		// Which issuer's keys and rules: the token's own iss, unverified
+		// until the issuer's parser checks the signature and iss again.
+		raw := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(token, raw); err != nil {
 			return nil, err
 		}
-		for _, k := range keys {
-			if (kid == "" && len(keys) == 1 || k.ID == kid) && k.Algorithm == t.Method.Alg() {
-				return k.Key, nil
-			}
+		name, _ := raw["iss"].(string)
+		if iss = v.issuers[name]; iss == nil {
+			return nil, fmt.Errorf("issuer %q is not trusted", clip(name))
 		}
-		return nil, fmt.Errorf("no key %q for algorithm %s", kid, t.Method.Alg())
-	})
+	}
+	raw := jwt.MapClaims{}
+	if _, err := iss.parser.ParseWithClaims(token, raw, iss.Keys.keyfunc(ctx)); err != nil {
+		return nil, err
+	}
+	claims, err := iss.claims(raw)
 	if err != nil {
+		return nil, err
+	}
+	if err := claims.Validate(); err != nil {
 		return nil, err
 	}
 	ct = cachedToken{claims: claims, expires: claims.ExpiresAt.Time}
@@ -197,6 +202,55 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	return claims, nil
 }
 
+// claims maps the verified claims of one of the issuer's tokens.
+func (t *trusted) claims(raw jwt.MapClaims) (*Claims, error) {
+	var id mapped
+	var err error
+	if t.Mapping == nil {
+		id, err = liaisonClaims(raw)
+	} else {
+		id, err = t.Mapping.apply(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &Claims{Agency: id.agency, Roles: id.roles}
+	c.Purpose, _ = raw["purpose"].(string)
+	c.Issuer, c.Subject = t.Issuer.Issuer, id.subject
+	c.Audience, _ = raw.GetAudience()
+	c.ExpiresAt, _ = raw.GetExpirationTime()
+	c.NotBefore, _ = raw.GetNotBefore()
+	c.IssuedAt, _ = raw.GetIssuedAt()
+	c.ID, _ = raw["jti"].(string)
+	return c, nil
+}
+
+// Claimed reads what a refused token claims, for the access log only: its
+// issuer, and its subject, organisation and roles as its issuer's mapping
+// reads them when the issuer is trusted (as they are otherwise). It returns
+// nil when the token cannot be read at all.
+func (v *Verifier) Claimed(token string) *Claims {
+	if len(token) > MaxTokenLen {
+		return nil
+	}
+	raw := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, raw); err != nil {
+		return nil
+	}
+	c := &Claims{}
+	c.Issuer, _ = raw["iss"].(string)
+	var id mapped
+	if t := v.issuers[c.Issuer]; t != nil && t.Mapping != nil {
+		id = t.Mapping.claimed(raw)
+	} else {
+		id.subject, _ = raw["sub"].(string)
+		id.agency, _ = raw["agency"].(string)
+		id.roles, _ = listClaim(raw, "roles")
+	}
+	c.Subject, c.Agency, c.Roles = id.subject, id.agency, id.roles
+	return c
+}
+
 // UnverifiedClaims reads what a refused token claims, for the access log only.
 func UnverifiedClaims(token string) *Claims {
 	if len(token) > MaxTokenLen {
@@ -207,158 +261,4 @@ func UnverifiedClaims(token string) *Claims {
 		return nil
 	}
 	return c
-}
-
-// ---- keys
-
-// KeyID names a public key by a hash of its encoding.
-func KeyID(pub crypto.PublicKey) string {
-	var raw []byte
-	switch k := pub.(type) {
-	case ed25519.PublicKey:
-		raw = k
-	case *ecdsa.PublicKey:
-		raw, _ = k.Bytes()
-	case *rsa.PublicKey:
-		raw = k.N.Bytes()
-	}
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:8])
-}
-
-// ParseJWKS reads a JSON Web Key Set; it keeps the signing keys of the accepted
-// types (OKP Ed25519, EC P-256, RSA) and returns an error if there is none or a
-// key is malformed.
-func ParseJWKS(b []byte) (StaticKeys, error) {
-	var set struct {
-		Keys []struct {
-			Kty, Crv, X, Y, N, E, Kid, Alg, Use string
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(b, &set); err != nil {
-		return nil, fmt.Errorf("JWKS: %w", err)
-	}
-	var out StaticKeys
-	for i, k := range set.Keys {
-		if k.Use != "" && k.Use != "sig" {
-			continue
-		}
-		vk := VerificationKey{ID: k.Kid}
-		switch {
-		case k.Kty == "OKP" && k.Crv == "Ed25519":
-			x, err := b64(k.X)
-			if err != nil || len(x) != ed25519.PublicKeySize {
-				return nil, fmt.Errorf("JWKS key %d: bad Ed25519 x", i)
-			}
-			vk.Algorithm, vk.Key = "EdDSA", ed25519.PublicKey(x)
-		case k.Kty == "EC" && k.Crv == "P-256":
-			x, errX := b64(k.X)
-			y, errY := b64(k.Y)
-			if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
-				return nil, fmt.Errorf("JWKS key %d: bad EC coordinates", i)
-			}
-			// The uncompressed point encoding; parsing checks the point is on P-256.
-			pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
-			if err != nil {
-				return nil, fmt.Errorf("JWKS key %d: not a point of P-256", i)
-			}
-			vk.Algorithm, vk.Key = "ES256", pub
-		case k.Kty == "RSA":
-			n, errN := b64(k.N)
-			e, errE := b64(k.E)
-			if errN != nil || errE != nil || len(n) < 256 || len(e) == 0 || len(e) > 4 {
-				return nil, fmt.Errorf("JWKS key %d: bad or short RSA key (2048 bits at least)", i)
-			}
-			vk.Algorithm, vk.Key = "RS256", &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		default:
-			continue
-		}
-		if k.Alg != "" && k.Alg != vk.Algorithm {
-			return nil, fmt.Errorf("JWKS key %d: alg %s does not fit its key type", i, k.Alg)
-		}
-		if vk.ID == "" {
-			vk.ID = KeyID(vk.Key)
-		}
-		out = append(out, vk)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("JWKS: no usable signing key")
-	}
-	return out, nil
-}
-
-func b64(s string) ([]byte, error) {
-	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-}
-
-// JWKSFile reads a JWKS file once.
-func JWKSFile(path string) (StaticKeys, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseJWKS(b)
-}
-
-// JWKSURL fetches a JWKS over HTTP(S), caches it, refreshes it every Refresh,
-// and at most once a minute when a token names a key it does not hold.
-type JWKSURL struct {
-	URL     string
-	Client  *http.Client
-	Refresh time.Duration
-
-	mu      sync.Mutex
-	keys    StaticKeys
-	fetched time.Time
-}
-
-// Keys returns the cached keys, fetching them when stale or when kid is unknown.
-// It returns the fetch error only when no keys were ever fetched.
-func (j *JWKSURL) Keys(ctx context.Context, kid string) ([]VerificationKey, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	refresh := j.Refresh
-	if refresh == 0 {
-		refresh = 10 * time.Minute
-	}
-	known := kid == ""
-	for _, k := range j.keys {
-		known = known || k.ID == kid
-	}
-	age := time.Since(j.fetched)
-	if j.keys == nil || age > refresh || !known && age > time.Minute {
-		keys, err := j.fetch(ctx)
-		if err != nil && j.keys == nil {
-			return nil, err
-		}
-		if err == nil {
-			j.keys = keys
-		}
-		j.fetched = time.Now()
-	}
-	return j.keys, nil
-}
-
-func (j *JWKSURL) fetch(ctx context.Context) (StaticKeys, error) {
-	client := j.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.URL, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("JWKS %s: %s", j.URL, resp.Status)
-	}
-	var buf strings.Builder
-	if _, err := ioCopyN(&buf, resp, 1<<20); err != nil {
-		return nil, err
-	}
-	return ParseJWKS([]byte(buf.String()))
 }

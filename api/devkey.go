@@ -8,9 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,12 +121,6 @@ func readDevKey(path string) (ed25519.PrivateKey, error) {
 	return priv, nil
 }
 
-// DevKeys returns the verification key of a development signing key.
-func DevKeys(priv ed25519.PrivateKey) StaticKeys {
-	pub := priv.Public().(ed25519.PublicKey)
-	return StaticKeys{{ID: KeyID(pub), Algorithm: "EdDSA", Key: pub}}
-}
-
 // TokenRequest describes a development token.
 type TokenRequest struct {
 	Subject string
@@ -166,12 +158,4 @@ func MintDevToken(priv ed25519.PrivateKey, r TokenRequest) (string, error) {
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &claims)
 	t.Header["kid"] = KeyID(priv.Public())
 	return t.SignedString(priv)
-}
-
-func ioCopyN(w io.Writer, resp *http.Response, limit int64) (int64, error) {
-	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
-	if err == nil && n > limit {
-		err = errors.New("JWKS document too large")
-	}
-	return n, err
 }

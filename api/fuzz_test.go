@@ -474,7 +474,7 @@ func TestWriteAPIFuzzSeeds(t *testing.T) {
 // them, by name.
 func verifySeeds(t *testing.T) map[string]string {
 	t.Helper()
-	kid := api.DevKeys(fuzzKey)[0].ID
+	kid := api.KeyID(fuzzKey.Public())
 	mk := func(method jwt.SigningMethod, key any, mod func(jwt.MapClaims)) string {
 		c := jwt.MapClaims{"iss": api.DevIssuer, "aud": []string{api.DevAudience}, "sub": "pc-anna", "agency": "prison-service",
 			"roles": []string{"caseworker"}, "iat": fuzzNow.Unix(), "nbf": fuzzNow.Unix(), "exp": fuzzNow.Add(time.Hour).Unix()}

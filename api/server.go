@@ -74,6 +74,10 @@ type Config struct {
 	// /demo/token): development tokens for the demo identities, for the web
 	// console in demo mode only.
 	Demo *DemoConfig
+	// Providers are the identity providers the console offers for sign-in
+	// (GET /auth/providers); the Content-Security-Policy lets the console
+	// reach their token endpoints.
+	Providers []Provider
 }
 
 // Server serves the API.
@@ -84,11 +88,13 @@ type Server struct {
 	now     func() time.Time
 	log     *slog.Logger
 	limiter *limiter
+	csp     string
 }
 
 // New returns a server with every route registered.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst)}
+	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
+		csp: contentSecurityPolicy(cfg.Providers)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -148,6 +154,7 @@ func (s *Server) routes() {
 	e.GET("/v1/stats/practices", s.route("stats", true, s.statsPractices))
 	e.GET("/v1/stats/breakdowns", s.route("stats", true, s.statsBreakdowns))
 	e.GET("/v1/openapi.json", s.openapi)
+	e.GET("/auth/providers", s.providers)
 	// Anything else under /v1 is refused as an unknown route, with its access
 	// record like every other call (echoError sends what Echo itself refuses
 	// under /v1 there too).
@@ -248,7 +255,7 @@ func (s *Server) serve(k *call, needPurpose bool, h handler) (int, any, error) {
 		}
 	}
 	if err != nil {
-		if u := UnverifiedClaims(token); u != nil {
+		if u := s.cfg.Verifier.Claimed(token); u != nil {
 			rec.Issuer, rec.Sub, rec.Agency, rec.Roles = clip(u.Issuer), clip(u.Subject), clip(u.Agency), clipAll(u.Roles)
 		}
 		rec.Reasons = []string{"token refused: " + clip(err.Error()), "identity unverified"}
@@ -405,7 +412,7 @@ func (s *Server) secure(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", s.csp)
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("panic", "panic", r, "path", c.Path())

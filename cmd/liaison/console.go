@@ -14,7 +14,7 @@ import (
 // JWKS configured), for the demo sign-in; nil under a production identity
 // provider. It returns an error when the key cannot be read or created.
 func (m *Main) consoleKey() (ed25519.PrivateKey, error) {
-	if m.Config.JWKSFile != "" || m.Config.JWKSURL != "" {
+	if m.production() {
 		return nil, nil
 	}
 	key, err := api.LoadOrCreateDevKey(m.Config.DataDir)
@@ -31,7 +31,7 @@ func (m *Main) consoleKey() (ed25519.PrivateKey, error) {
 // console offers only the "paste a token" sign-in.
 func (m *Main) consoleConfig(key ed25519.PrivateKey) (http.Handler, *api.DemoConfig) {
 	console := web.Handler()
-	if !m.Config.Demo || key == nil || m.Config.JWKSFile != "" || m.Config.JWKSURL != "" {
+	if !m.Config.Demo || key == nil || m.production() {
 		return console, nil
 	}
 	ids := demo.Identities()

@@ -33,8 +33,8 @@ func (m *Main) loadDemo(ctx context.Context) error {
 		m.Logger.Info("demo data already loaded")
 		return nil
 	}
-	if m.Config.JWKSFile != "" || m.Config.JWKSURL != "" {
-		return errors.New("--demo needs the development key; it cannot load under --jwks-file/--jwks-url")
+	if m.production() {
+		return errors.New("--demo needs the development key; it cannot load under --trust, --jwks-file or --jwks-url")
 	}
 	for !m.Hub.Ready() {
 		select {

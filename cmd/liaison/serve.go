@@ -48,6 +48,9 @@ type Config struct {
 	JWKSURL       string
 	Issuer        string
 	Audience      string
+	// Trust is the trust file (--trust): the identity providers the hub
+	// trusts, each bound to the organisations it may assert.
+	Trust         string
 	TLSCert       string
 	TLSKey        string
 	RateLimit     float64
@@ -80,6 +83,7 @@ type Main struct {
 	admin     *http.Server
 	adminAddr string
 	cancel    context.CancelFunc
+	stopKeys  context.CancelFunc // ends the refresh of the providers' keys
 	wg        sync.WaitGroup
 	runErr    chan error
 }
@@ -158,7 +162,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("policy bundle refused: %w", err)
 	}
 
-	verifier, err := m.verifier()
+	verifier, providers, err := m.verifier(ctx, bundle)
 	if err != nil {
 		return err
 	}
@@ -197,7 +201,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.Server = api.New(api.Config{
 		Hub: m.Hub, Verifier: verifier, Metrics: metrics, Logger: m.Logger, Clock: m.Clock,
-		Console: console, Demo: demoCfg,
+		Console: console, Demo: demoCfg, Providers: providers,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: splitList(cfg.CORSOrigins),
 	})
 
@@ -251,8 +255,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.Logger.Info("liaison hub listening", "addr", m.Addr(), "admin", m.AdminAddr(), "data", cfg.DataDir, "store", storeName(cfg.Store), "policy", m.Policy.Revision())
-	if cfg.JWKSFile == "" && cfg.JWKSURL == "" && !cfg.Demo {
-		m.Logger.Warn("no production identity configured (--jwks-file, --jwks-url): the hub accepts development tokens signed by the key in its data directory; never run it so outside development")
+	if !m.production() && !cfg.Demo {
+		m.Logger.Warn("no production identity configured (--trust, --jwks-file, --jwks-url): the hub accepts development tokens signed by the key in its data directory; never run it so outside development")
 	}
 	if cfg.RetentionDays > 0 {
 		m.wg.Add(1)
@@ -324,29 +328,65 @@ func storeName(s string) string {
 	return s
 }
 
-// verifier builds the token verifier: a JWKS (file or URL) with the configured
-// issuer and audience in production, else the data directory's development key.
-func (m *Main) verifier() (*api.Verifier, error) {
+// production reports whether a production identity is configured (--trust,
+// --jwks-file or --jwks-url): then the development key is never accepted.
+func (m *Main) production() bool {
+	c := m.Config
+	return c.Trust != "" || c.JWKSFile != "" || c.JWKSURL != ""
+}
+
+// verifier builds the token verifier and the console's identity providers:
+// the trust file's issuers (checked against the bundle's directory and roles,
+// their discovery documents and keys fetched now), or one issuer from a JWKS
+// (file or URL) with the configured issuer and audience, or else the data
+// directory's development key. A provider's keys are kept fresh until Close.
+func (m *Main) verifier(ctx context.Context, bundle *policies.Bundle) (*api.Verifier, []api.Provider, error) {
 	cfg := m.Config
+	keysCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopKeys = stop
 	switch {
+	case cfg.Trust != "":
+		if cfg.JWKSFile != "" || cfg.JWKSURL != "" || cfg.Issuer != "" || cfg.Audience != "" {
+			return nil, nil, errors.New("--trust lists every issuer: give it without --jwks-file, --jwks-url, --issuer and --audience")
+		}
+		dir, err := bundle.Directory()
+		if err != nil {
+			return nil, nil, fmt.Errorf("--trust: %w", err)
+		}
+		tf, err := api.LoadTrust(cfg.Trust, api.Catalogue{Directory: dir, Roles: bundle.Roles})
+		if err != nil {
+			return nil, nil, fmt.Errorf("--trust: %w", err)
+		}
+		trust, err := tf.Open(keysCtx, nil, m.Logger)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--trust: %w", err)
+		}
+		for _, iss := range tf.Issuers {
+			m.Logger.Info("trusting identity provider", "alias", iss.Alias, "issuer", iss.Issuer, "organisations", strings.Join(iss.Mapping.Organisations, ","), "console", iss.ConsoleClientID != "")
+		}
+		return api.NewTrustVerifier(trust.Issuers, m.Clock), trust.Providers, nil
 	case cfg.JWKSFile != "" || cfg.JWKSURL != "":
 		if cfg.Issuer == "" || cfg.Audience == "" {
-			return nil, errors.New("--jwks-file/--jwks-url need --issuer and --audience")
+			return nil, nil, errors.New("--jwks-file/--jwks-url need --issuer and --audience")
 		}
 		if cfg.JWKSFile != "" {
 			keys, err := api.JWKSFile(cfg.JWKSFile)
 			if err != nil {
-				return nil, fmt.Errorf("--jwks-file: %w", err)
+				return nil, nil, fmt.Errorf("--jwks-file: %w", err)
 			}
-			return api.NewVerifier(keys, cfg.Issuer, cfg.Audience, m.Clock), nil
+			return api.NewVerifier(keys, cfg.Issuer, cfg.Audience, m.Clock), nil, nil
 		}
-		return api.NewVerifier(&api.JWKSURL{URL: cfg.JWKSURL}, cfg.Issuer, cfg.Audience, m.Clock), nil
+		keys, err := api.RemoteJWKS(keysCtx, cfg.JWKSURL, nil, m.Logger)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--jwks-url: %w", err)
+		}
+		return api.NewVerifier(keys, cfg.Issuer, cfg.Audience, m.Clock), nil, nil
 	default:
 		key, err := api.LoadOrCreateDevKey(cfg.DataDir)
 		if err != nil {
-			return nil, fmt.Errorf("development key: %w", err)
+			return nil, nil, fmt.Errorf("development key: %w", err)
 		}
-		return api.NewVerifier(api.DevKeys(key), api.DevIssuer, api.DevAudience, m.Clock), nil
+		return api.NewVerifier(api.DevKeys(key), api.DevIssuer, api.DevAudience, m.Clock), nil, nil
 	}
 }
 
@@ -374,6 +414,9 @@ func (m *Main) Close() error {
 	}
 	if m.cancel != nil {
 		m.cancel()
+	}
+	if m.stopKeys != nil {
+		m.stopKeys()
 	}
 	m.wg.Wait()
 	if m.trees != nil {
@@ -409,6 +452,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.JWKSURL, "jwks-url", "", "JWKS URL of the identity provider (disables the development key)")
 	fs.StringVar(&cfg.Issuer, "issuer", "", "required token issuer with --jwks-file/--jwks-url")
 	fs.StringVar(&cfg.Audience, "audience", "", "required token audience with --jwks-file/--jwks-url")
+	fs.StringVar(&cfg.Trust, "trust", "", "trust file (YAML or JSON): the identity providers trusted, the organisations each may assert and how their claims map (disables the development key; see docs/operations.md)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", 100, "requests per second allowed to one identity (0: no limit)")
