@@ -80,8 +80,8 @@ func TestDevTokensVerify(t *testing.T) {
 	}
 }
 
-// TestTokenAttacksAreRefused covers the RFC 8725 attacks of TARGETS R5 at the
-// verifier; test/ shows each is a 401 with an access record.
+// TestTokenAttacksAreRefused covers the RFC 8725 attacks of docs/targets.md,
+// R5, at the verifier; test/ shows each is a 401 with an access record.
 func TestTokenAttacksAreRefused(t *testing.T) {
 	key := devKey(t)
 	keys := api.DevKeys(key)

@@ -36,10 +36,10 @@ import (
 	"github.com/liaison-hub/liaison/test/testlog"
 )
 
-// Fuzz targets of TARGETS R4 for token parsing and query parameters. Seed
-// corpora are in testdata/fuzz/<target>/ (written by TestWriteAPIFuzzSeeds)
-// and run as plain tests; test/fuzz_test.go runs each target for a few
-// seconds in CI.
+// Fuzz targets of docs/targets.md, R4, for token parsing and query parameters.
+// Seed corpora are in testdata/fuzz/<target>/ (written by
+// TestWriteAPIFuzzSeeds) and run as plain tests; test/fuzz_test.go runs each
+// target for a few seconds in CI.
 
 // fuzzKey signs the tokens of the Verify corpus; fuzzNow is the verifier's
 // clock, so that the corpus's valid tokens stay valid.

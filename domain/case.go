@@ -42,7 +42,7 @@ type Case struct {
 }
 
 // ErasureRequest is one officer's request to erase a case, waiting for a
-// second officer's confirmation (PROTOCOL.md "Erasure (four eyes)").
+// second officer's confirmation (docs/protocol.md, "Erasure (four eyes)").
 type ErasureRequest struct {
 	// ID is the request's id: the ErasureRequested event's id.
 	ID string

@@ -17,7 +17,8 @@ import "encoding/json"
 // the three agree). The aggregate (case.go) and the projections' fast path
 // (projections/internal/extract) change only for a type they must act on.
 
-// Data is the typed content of one event (the "data" object of CONTRACT.md).
+// Data is the typed content of one event (the "data" object of an append;
+// docs/api.md, "Event types and their data").
 type Data interface {
 	// EventType returns the type of event this data belongs to.
 	EventType() EventType
@@ -53,9 +54,10 @@ const (
 	ErasureCancelled           EventType = "ErasureCancelled"
 )
 
-// Event data, one type per event type of CONTRACT.md. Field names are the JSON
-// names of the contract; optional fields are omitted when empty. A field added
-// here later is withheld from every reader until a policy rule grants it.
+// Event data, one type per event type (docs/api.md, "Event types and their
+// data"). Field names are the JSON names of the API; optional fields are
+// omitted when empty. A field added here later is withheld from every reader
+// until a policy rule grants it.
 type (
 	// CaseOpenedData opens a case.
 	CaseOpenedData struct {

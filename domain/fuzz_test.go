@@ -18,9 +18,10 @@ import (
 	"github.com/liaison-hub/liaison/domain"
 )
 
-// Fuzz targets of TARGETS R4 for event decoding and validation. Their seed
-// corpora are in testdata/fuzz/<target>/ (written by TestWriteFuzzSeeds) and run
-// as plain tests; test/fuzz_test.go runs each target for a few seconds in CI.
+// Fuzz targets of docs/targets.md, R4, for event decoding and validation. Their
+// seed corpora are in testdata/fuzz/<target>/ (written by TestWriteFuzzSeeds)
+// and run as plain tests; test/fuzz_test.go runs each target for a few seconds
+// in CI.
 //
 // Every target checks the same contract: no panic; an accepted input was
 // valid JSON and valid UTF-8, names no unknown field, and its canonical bytes
@@ -314,7 +315,7 @@ func fieldPath(path, key string) string {
 
 // checkTextSafe checks every string and key of v: valid UTF-8, no control
 // character but tab and line breaks, no invisible formatting character but
-// the zero-width joiner (CONTRACT.md, validation rules).
+// the zero-width joiner (docs/api.md, "Event types and their data").
 func checkTextSafe(t *testing.T, v any, path string) {
 	t.Helper()
 	check := func(s, where string) {

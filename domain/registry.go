@@ -15,11 +15,11 @@ import (
 
 // spec is what the registry says of an event type besides its data.
 type spec struct {
-	// Sections are the sections the type feeds (PROTOCOL.md "Sections and the
-	// events that feed them"); none for a type that no reader reads.
+	// Sections are the sections the type feeds (docs/protocol.md, "Sections
+	// and the events that feed them"); none for a type that no reader reads.
 	Sections []Section
-	// Stage is the stage the type moves a case to, "" for none (PROTOCOL.md
-	// "Stages").
+	// Stage is the stage the type moves a case to, "" for none
+	// (docs/protocol.md, "Stages").
 	Stage Stage
 	// Unsealed marks a type whose data is not case content (codes and
 	// references only): it is stored in clear and outlives the case's

@@ -13,9 +13,10 @@ import (
 	"github.com/liaison-hub/liaison/domain"
 )
 
-// protocolTable is PROTOCOL.md's "Sections and the events that feed them"
-// and "Stages", the write table's after_close, and api.md's endpoints, in the
-// contract's order: what the registry must say of each type.
+// protocolTable is docs/protocol.md's "Sections and the events that feed
+// them" and "Stages", the write table's after_close, and the endpoints of
+// docs/api.md, in the contract's order: what the registry must say of each
+// type.
 var protocolTable = []struct {
 	typ        domain.EventType
 	sections   []domain.Section

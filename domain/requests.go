@@ -2,8 +2,8 @@ package domain
 
 import "encoding/json"
 
-// AppendRequest is the validated body of an append (CONTRACT.md: type, data,
-// classification, share_with, expected_version).
+// AppendRequest is the validated body of an append (docs/api.md, "Appending
+// events": type, data, classification, share_with, expected_version).
 type AppendRequest struct {
 	Type           EventType
 	Data           Data

@@ -128,7 +128,8 @@ func ParsePurpose(s string) (Purpose, bool) {
 	return "", false
 }
 
-// PracticeCode is a practice code of the EUTEx survey (DOMAIN.md).
+// PracticeCode is a practice code of the EUTEx survey (docs/domain.md,
+// "Practice codes").
 type PracticeCode string
 
 // Practice is one practice code and its name.
@@ -175,7 +176,8 @@ func PracticeName(code PracticeCode) (string, bool) {
 	return "", false
 }
 
-// Enumerated values of event data fields (CONTRACT.md).
+// Enumerated values of event data fields (docs/api.md, "Event types and their
+// data").
 var (
 	TargetGroups   = []string{"islamist", "right-wing", "left-wing", "other-ideology", "returnee", "vulnerable"}
 	Genders        = []string{"female", "male", "other", "undisclosed"}
@@ -187,7 +189,8 @@ var (
 	Formats        = []string{"individual", "group"}
 	Urgencies      = []string{"routine", "urgent", "imminent"}
 	RecidivismKind = []string{"none", "non-violent", "violent", "extremist"}
-	// LegalBases are the legal grounds of an erasure (PROTOCOL.md "Erasure").
+	// LegalBases are the legal grounds of an erasure (docs/protocol.md,
+	// "Erasure (four eyes)").
 	LegalBases = []string{LegalBasisRetention, "subject-request", "court-order", "unlawful-processing", LegalBasisOther}
 )
 

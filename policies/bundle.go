@@ -1,9 +1,10 @@
 // Package policies decides who may read and write what in the hub. The sharing
-// protocol (PROTOCOL.md) is Rego over data under bundle/, embedded in the binary
-// and replaceable by a directory or an OPA bundle archive; this package loads a
-// bundle, refuses it unless it compiles and its own tests pass, prepares its
-// queries once, and answers domain-shaped questions through an Authorizer, with
-// a cache of decisions that holds only while they cannot change.
+// protocol (docs/protocol.md) is Rego over data under bundle/, embedded in the
+// binary and replaceable by a directory or an OPA bundle archive; this package
+// loads a bundle, refuses it unless it compiles and its own tests pass,
+// prepares its queries once, and answers domain-shaped questions through an
+// Authorizer, with a cache of decisions that holds only while they cannot
+// change.
 package policies
 
 import (
@@ -122,10 +123,11 @@ var (
 	defaultBundle *Bundle
 )
 
-// Default returns the embedded default bundle (the protocol of PROTOCOL.md). It
-// is compiled on first use; its Rego tests are not run here but by this
-// package's own tests (TestDefaultBundleRegoTests), which guard every build. It
-// panics if the embedded bundle does not compile: that is a build defect.
+// Default returns the embedded default bundle (the protocol of
+// docs/protocol.md). It is compiled on first use; its Rego tests are not run
+// here but by this package's own tests (TestDefaultBundleRegoTests), which
+// guard every build. It panics if the embedded bundle does not compile: that is
+// a build defect.
 func Default() *Bundle {
 	defaultOnce.Do(func() {
 		files, err := readFS(embedded, embeddedRoot)

@@ -29,7 +29,8 @@ type Decision struct {
 type ReadQuery struct {
 	// Identity is the caller (token subject, organisation, roles).
 	Identity domain.Identity
-	// Purpose is the stated purpose (CONTRACT.md Liaison-Purpose).
+	// Purpose is the stated purpose (the Liaison-Purpose header; docs/api.md,
+	// "The purpose of a read").
 	Purpose string
 	// Case is the case's state; nil (or a zero Case, of version 0) when there
 	// is no such case.

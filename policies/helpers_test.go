@@ -16,7 +16,8 @@ import (
 // now is the fixed time of the tests (the Rego fixtures use the same instant).
 var now = time.Date(2026, 11, 26, 20, 46, 9, 0, time.UTC)
 
-// Identities of the demo directory (PROTOCOL.md).
+// Identities of the demo directory (docs/protocol.md, "Organisations and
+// roles").
 var (
 	prisonCaseworker   = who("pc-anna", "prison-service", "caseworker")
 	prisonPsychologist = who("pp-ben", "prison-service", "psychologist")

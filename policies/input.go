@@ -10,7 +10,8 @@ import (
 
 // Policy inputs are built as ast values directly: no JSON, no Go maps.
 
-// Keys of the input documents (PROTOCOL.md vocabulary, fixed with the Rego).
+// Keys of the input documents (the vocabulary of docs/protocol.md, fixed with
+// the Rego).
 var (
 	keySubject        = ast.StringTerm("subject")
 	keySub            = ast.StringTerm("sub")

@@ -9,7 +9,8 @@ import (
 	"github.com/liaison-hub/liaison/policies"
 )
 
-// The decisions behind the protocol scenarios (shared/protocol/scenarios.json):
+// The decisions behind the protocol scenarios (test/testdata/scenarios.json,
+// described in test/testdata/SCENARIOS.md):
 // each scenario's events are appended through Append, as the hub does, and each
 // check is asked at decision level. Input validation (the scenario of bad
 // input) is the domain's, not the policy's.

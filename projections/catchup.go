@@ -11,12 +11,13 @@ import (
 	"github.com/liaison-hub/liaison/eventlog"
 )
 
-// The catch-up (TARGETS P6) is a pipeline: this goroutine reads the log into
-// batches, one decoding goroutine per CPU decodes whole batches (metadata,
-// and the data of the types that extract.Reads), and one goroutine applies them in
-// log order, so that reading batch n+2, decoding n+1 and applying n overlap.
-// At most catchUpDepth batches are in flight, and they are reused, as are the
-// bytes they hold when the log lends its records (borrowingLog).
+// The catch-up (docs/targets.md, P6) is a pipeline: this goroutine reads the
+// log into batches, one decoding goroutine per CPU decodes whole batches
+// (metadata, and the data of the types that extract.Reads), and one goroutine
+// applies them in log order, so that reading batch n+2, decoding n+1 and
+// applying n overlap. At most catchUpDepth batches are in flight, and they are
+// reused, as are the bytes they hold when the log lends its records
+// (borrowingLog).
 
 // catchUpBatch is how many events a batch holds; catchUpDepth how many
 // batches are in flight.

@@ -11,8 +11,8 @@ import (
 
 // Item is the envelope of one event, without its data: 48 bytes and no
 // pointers, so that a million of them cost 46 MiB that the garbage collector
-// does not scan (TARGETS P8). Its strings are kept once for the whole process
-// in intern tables and read through its methods; they never change.
+// does not scan (docs/targets.md, P8). Its strings are kept once for the whole
+// process in intern tables and read through its methods; they never change.
 type Item struct {
 	// ID is the event's id (a UUID).
 	ID [16]byte

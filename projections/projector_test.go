@@ -258,8 +258,8 @@ func TestErasureDropsContentAndCallsTheHook(t *testing.T) {
 	}
 }
 
-// BenchmarkRebuild measures TARGETS P6: a projection rebuild from the embedded
-// log (events/s), beside reading the log alone in the same run.
+// BenchmarkRebuild measures docs/targets.md, P6: a projection rebuild from the
+// embedded log (events/s), beside reading the log alone in the same run.
 func BenchmarkRebuild(b *testing.B) {
 	for _, n := range []int{2000} {
 		f := newFixture(b, b.TempDir())

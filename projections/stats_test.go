@@ -9,7 +9,8 @@ import (
 	"github.com/liaison-hub/liaison/projections"
 )
 
-// survey is the EUTEx practice table of DOMAIN.md: code → frequency.
+// survey is the EUTEx practice table of docs/domain.md, "Practice codes":
+// code → frequency.
 var survey = map[string]float64{"01": 6, "02": 16, "03": 6, "04": 5, "05": 2, "06": 4, "07": 2, "08": 22, "09": 7, "10": 7, "11": 3, "12": 4, "13": 11, "14": 9, "99": 7}
 
 func TestPracticeTableHasTheSurveysShape(t *testing.T) {

@@ -17,8 +17,8 @@ import (
 	"time"
 )
 
-// TestCrashUnderLoad is TARGETS R1: mixed load on a hub, SIGKILL at a random
-// moment, restart on the same data directory, and check that
+// TestCrashUnderLoad is docs/targets.md, R1: mixed load on a hub, SIGKILL at a
+// random moment, restart on the same data directory, and check that
 //
 //   - every acknowledged append (201) is there, with the marker it carried, at
 //     the version it was acknowledged with, and no case has a version gap;

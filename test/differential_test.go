@@ -1,18 +1,18 @@
 package liaison_test
 
-// The differential test (TARGETS R3): random case histories, built through the
-// API of a real hub, then read as every identity for every purpose — the case,
-// every section, its events (all, and after a version), and the case list —
-// each answer compared with the reference model of the protocol
+// The differential test (docs/targets.md, R3): random case histories, built
+// through the API of a real hub, then read as every identity for every purpose
+// — the case, every section, its events (all, and after a version), and the
+// case list — each answer compared with the reference model of the protocol
 // (refmodel_test.go, refmodel_read_test.go). Every write's status is compared
-// too (and an append's version, the writer's view version after it): those
-// that build the histories, erasures requested and confirmed by two officers,
-// and a probe of the whole write table on every case (stale expected_version
-// or a refused erasure step, so nothing is appended). Then a sample of cases
-// is checked for non-interference (refmodel_ni_test.go): events that some
-// readers may not read are appended, and those readers' answers must not
-// change by a byte. A disagreement is shrunk to a minimal history and printed
-// as a reproducer (differential_gen_test.go); the reproducers kept under
+// too (and an append's version, the writer's view version after it): those that
+// build the histories, erasures requested and confirmed by two officers, and a
+// probe of the whole write table on every case (stale expected_version or a
+// refused erasure step, so nothing is appended). Then a sample of cases is
+// checked for non-interference (refmodel_ni_test.go): events that some readers
+// may not read are appended, and those readers' answers must not change by a
+// byte. A disagreement is shrunk to a minimal history and printed as a
+// reproducer (differential_gen_test.go); the reproducers kept under
 // testdata/differential/ are replayed by TestDifferentialRegressions.
 //
 //	LIAISON_DIFF_SEED=n   replay a run (the seed is printed)
@@ -39,7 +39,7 @@ import (
 
 const (
 	diffDefaultCases = 12    // 1,695 reads per case
-	diffMinReads     = 10000 // TARGETS R3, in CI
+	diffMinReads     = 10000 // docs/targets.md, R3, in CI
 	diffReadWorkers  = 8
 	diffBuildWorkers = 4
 	diffMaxShrunk    = 4 // reproducers shrunk and printed per run
@@ -233,8 +233,9 @@ type rawAnswer struct {
 }
 
 // TestDifferential compares the hub with the reference model over random case
-// histories (TARGETS R3: at least 10,000 reads in CI, 0 disagreements), and
-// checks non-interference on a sample of them (TARGETS R9).
+// histories (docs/targets.md, R3: at least 10,000 reads in CI, 0
+// disagreements), and checks non-interference on a sample of them
+// (docs/targets.md, R9).
 func TestDifferential(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("LIAISON_DIFF_SEED"); s != "" {

@@ -76,15 +76,15 @@ type e4Record struct {
 	Reference     string `json:"reference"`
 }
 
-// TestErasure4Eyes is TARGETS R10 and issue 13's decisions F, E and A on a
-// running hub: a data-protection officer requests an erasure (202), a
+// TestErasure4Eyes is docs/targets.md, R10, and issue 13's decisions F, E and A
+// on a running hub: a data-protection officer requests an erasure (202), a
 // different one confirms it (only then is the case erased: 410 to those who
-// could see it, 404 to the others, as for an unknown id), either may cancel
-// it; nobody but a dpo learns anything from the erasure endpoints, and the
-// erasure endpoint of a case answers as for an unknown id to whoever cannot
-// see the case. The access records keep the legal basis, the reference, the
-// break-glass justification and every token's issuer. Expiry after 7 days is
-// cmd/liaison's TestErasureRequestExpiresAfterSevenDays (a controllable clock).
+// could see it, 404 to the others, as for an unknown id), either may cancel it;
+// nobody but a dpo learns anything from the erasure endpoints, and the erasure
+// endpoint of a case answers as for an unknown id to whoever cannot see the
+// case. The access records keep the legal basis, the reference, the break-glass
+// justification and every token's issuer. Expiry after 7 days is cmd/liaison's
+// TestErasureRequestExpiresAfterSevenDays (a controllable clock).
 func TestErasure4Eyes(t *testing.T) {
 	start := time.Now()
 	h := startHub(t, "")

@@ -81,9 +81,9 @@ func filesHolding(t *testing.T, dir string, markers []string) []string {
 	return hits
 }
 
-// TestErasureLeavesNoContentOnDisk is TARGETS R7: after CaseErased, none of the
-// case's content is found in any file under the data directory; reads answer
-// 410 before and after a restart; the logs still verify.
+// TestErasureLeavesNoContentOnDisk is docs/targets.md, R7: after CaseErased,
+// none of the case's content is found in any file under the data directory;
+// reads answer 410 before and after a restart; the logs still verify.
 func TestErasureLeavesNoContentOnDisk(t *testing.T) {
 	data := t.TempDir()
 	h := startHub(t, data)

@@ -12,12 +12,11 @@ import (
 )
 
 // fuzzPackages are the packages whose fuzz targets TestShortFuzzRuns runs
-// (TARGETS R4): event decoding and validation, and the projections' reading
-// of event data, in CI; with LIAISON_FUZZ=all,
-// tokens and query parameters through the API too. Instrumenting the API's
-// dependencies (OPA, Pebble) costs many minutes on a cold build cache, more
-// than CI's budget; the API targets' seed corpora run as plain tests of ./api
-// on every run.
+// (docs/targets.md, R4): event decoding and validation, and the projections'
+// reading of event data, in CI; with LIAISON_FUZZ=all, tokens and query
+// parameters through the API too. Instrumenting the API's dependencies (OPA,
+// Pebble) costs many minutes on a cold build cache, more than CI's budget; the
+// API targets' seed corpora run as plain tests of ./api on every run.
 func fuzzPackages() []string {
 	if os.Getenv("LIAISON_FUZZ") == "all" {
 		return []string{"domain", "projections/internal/extract", "api"}

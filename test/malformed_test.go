@@ -21,9 +21,9 @@ import (
 
 // TestMalformedRequestsAreRefusedAndRecorded fires well over 1,000 malformed
 // requests, generated systematically and by mutation, at a running hub
-// (TARGETS R4): none gets a 5xx, every refusal is a problem document, nothing
-// is appended, and the access log holds exactly one record per request, a
-// denial for each refusal.
+// (docs/targets.md, R4): none gets a 5xx, every refusal is a problem document,
+// nothing is appended, and the access log holds exactly one record per request,
+// a denial for each refusal.
 func TestMalformedRequestsAreRefusedAndRecorded(t *testing.T) {
 	// No rate limit: this hub is to see every malformed request, fast.
 	h := startHub(t, "", "--rate-limit", "0")

@@ -85,9 +85,10 @@ func loadScenarios(t *testing.T, path string) []scenario {
 	return f.Scenarios
 }
 
-// TestProtocolScenarios runs every protocol scenario (the shared ones and the
-// project's own) against a real hub process: built binary, tokens from
-// "liaison token", embedded store in a temporary directory (TARGETS R2).
+// TestProtocolScenarios runs every protocol scenario (the requirements' ones,
+// scenarios.json, and the project's own, scenarios_liaison.json) against a real
+// hub process: built binary, tokens from "liaison token", embedded store in a
+// temporary directory (docs/targets.md, R2).
 func TestProtocolScenarios(t *testing.T) {
 	h := startHub(t, "")
 	for _, file := range []string{"testdata/scenarios.json", "testdata/scenarios_liaison.json"} {

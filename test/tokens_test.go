@@ -25,11 +25,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// TestTokenAttacksAreRefusedAndRecorded makes the RFC 8725 attacks of TARGETS
-// R5 on a running hub: each one is a 401 problem with a WWW-Authenticate
-// header and nothing more said, writes nothing, and is in the access log as
-// a denial with status 401 and the identity the token claimed, when it could
-// be read.
+// TestTokenAttacksAreRefusedAndRecorded makes the RFC 8725 attacks of
+// docs/targets.md, R5, on a running hub: each one is a 401 problem with a
+// WWW-Authenticate header and nothing more said, writes nothing, and is in the
+// access log as a denial with status 401 and the identity the token claimed,
+// when it could be read.
 func TestTokenAttacksAreRefusedAndRecorded(t *testing.T) {
 	h := startHub(t, "")
 	pc := identity{Agency: "prison-service", Roles: []string{"caseworker"}, Sub: "pc-tokens"}

@@ -66,7 +66,7 @@ func newBuilder(r *rand.Rand, idx int, p profile) *builder {
 }
 
 // programme returns the main practice code and up to two more distinct ones,
-// drawn with the survey's frequencies (DOMAIN.md).
+// drawn with the survey's frequencies (docs/domain.md, "Practice codes").
 func programme(r *rand.Rand, main int) []string {
 	k := weighted(r, []int{35, 45, 20})
 	codes := slices.Delete(slices.Clone(practiceCodes), main, main+1)
@@ -81,7 +81,8 @@ func programme(r *rand.Rand, main int) []string {
 	return out
 }
 
-// practiceCodes and practiceFreq are the EUTEx survey table of DOMAIN.md.
+// practiceCodes and practiceFreq are the EUTEx survey table of docs/domain.md,
+// "Practice codes".
 var (
 	practiceCodes = []string{"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "99"}
 	practiceFreq  = []int{6, 16, 6, 5, 2, 4, 2, 22, 7, 7, 3, 4, 11, 9, 7}

@@ -1,6 +1,7 @@
 // Package demo generates the synthetic multi-agency data set that
 // `liaison serve --demo` loads: a few hundred invented DDR cases, each a
-// history of events written by the demo identities of PROTOCOL.md's directory.
+// history of events written by the demo identities of the default directory
+// (docs/protocol.md, "Organisations and roles").
 //
 // Nothing in it is a real person's data. Subjects are pseudonyms such as
 // DEMO-2026-0001, facilities and programmes are invented, and every text comes
@@ -55,7 +56,8 @@ type Persona struct {
 	Purpose  domain.Purpose
 }
 
-// Organisation ids of the demo directory (PROTOCOL.md).
+// Organisation ids of the demo directory (docs/protocol.md, "Organisations and
+// roles").
 const (
 	orgPrison       = "prison-service"
 	orgProbation    = "probation-service"
@@ -68,7 +70,8 @@ const (
 )
 
 // Directory returns the demo organisation directory: the eight organisations
-// of PROTOCOL.md and their types. Every generated step validates against it.
+// of the default directory (docs/protocol.md, "Organisations and roles") and
+// their types. Every generated step validates against it.
 func Directory() domain.MapDirectory {
 	return domain.MapDirectory{
 		orgPrison:       domain.OrgPrison,
@@ -145,7 +148,8 @@ func (m member) identity() domain.Identity {
 }
 
 // Identities returns the demo identities: at least one user per organisation
-// and role of PROTOCOL.md's directory, each with a sign-in label and a
+// and role of the default directory (docs/protocol.md, "Organisations and
+// roles"), each with a sign-in label and a
 // default purpose. The result is a fresh copy on every call.
 func Identities() []Persona {
 	out := make([]Persona, len(members))

@@ -19,7 +19,8 @@ const (
 	Deny    = "deny"    // refused
 )
 
-// Record is one access record (CONTRACT.md). Index is its place in the access
+// Record is one access record (docs/protocol.md, "Access records"; docs/api.md,
+// "Audit"). Index is its place in the access
 // log, assigned when it is appended; it is not part of the stored bytes.
 type Record struct {
 	Index          uint64    `json:"index"`
@@ -46,7 +47,7 @@ type Record struct {
 	// Justification is a break-glass justification, as the official stated it.
 	Justification string `json:"justification,omitempty"`
 	// LegalBasis is the legal basis code of an erasure request or
-	// confirmation (PROTOCOL.md).
+	// confirmation (docs/protocol.md, "Erasure (four eyes)").
 	LegalBasis string `json:"legal_basis,omitempty"`
 	// Reference is the erasure's reference, at most 200 characters (checked
 	// where the request is validated: Encode stores what it is given).

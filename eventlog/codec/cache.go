@@ -8,8 +8,8 @@ import (
 
 // aeadCache keeps the AES-GCM instances of the most recently used cases, at
 // most a fixed number of them (least recently used first out). An unbounded
-// cache held one instance per case ever read (≈ 40 MiB at 50k cases, TARGETS
-// P8).
+// cache held one instance per case ever read (≈ 40 MiB at 50k cases;
+// docs/targets.md, P8).
 type aeadCache struct {
 	c *lru.Cache[string, cipher.AEAD]
 }

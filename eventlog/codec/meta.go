@@ -11,7 +11,7 @@ import (
 // (uvarint), then originator, author, classification, the share list (a uvarint
 // count of strings), correlation id and a reserved string, each string a
 // uvarint length and its bytes. Binary rather than JSON because every event's
-// metadata is decoded on every projection rebuild (TARGETS P6).
+// metadata is decoded on every projection rebuild (docs/targets.md, P6).
 //
 // The reserved string was meant for a causation id, which nothing ever set:
 // it is written empty (one zero byte) and skipped when read, whatever it

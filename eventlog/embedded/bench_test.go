@@ -14,8 +14,8 @@ import (
 	"github.com/liaison-hub/liaison/eventlog/embedded"
 )
 
-// Benchmarks for TARGETS P1 and P2, each measured against the raw ceiling in
-// the same run:
+// Benchmarks for docs/targets.md, P1 and P2, each measured against the raw
+// ceiling in the same run:
 //
 //	go test ./eventlog/embedded -run '^$' -bench . -count 5
 //

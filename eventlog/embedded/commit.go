@@ -31,16 +31,16 @@ import (
 //
 // Concurrent writers would otherwise split into two cohorts that alternate
 // between fsyncs (those answered after fsync k come back while fsync k+1 is
-// under way, so each fsync carries half of them). After answering a group of
-// at least gatherMin requests, the committer therefore gives its writers a
-// moment to come back (gather) before it takes the next one. It waits for them
-// parked on s.kick, with a deadline, and is woken by the enqueue that
-// completes the group: a woken goroutine runs next on the waker's P, where one
-// that yields (runtime.Gosched) queues behind every runnable goroutine of the
-// process, which on a busy hub delayed every group by a scheduling round
-// (TARGETS P4). After a small group (independent callers, such as the access
-// records of HTTP requests, which do not come back at once) it does not wait
-// at all.
+// under way, so each fsync carries half of them). After answering a group of at
+// least gatherMin requests, the committer therefore gives its writers a moment
+// to come back (gather) before it takes the next one. It waits for them parked
+// on s.kick, with a deadline, and is woken by the enqueue that completes the
+// group: a woken goroutine runs next on the waker's P, where one that yields
+// (runtime.Gosched) queues behind every runnable goroutine of the process,
+// which on a busy hub delayed every group by a scheduling round
+// (docs/targets.md, P4). After a small group (independent callers, such as the
+// access records of HTTP requests, which do not come back at once) it does not
+// wait at all.
 //
 // A failed commit stops the store (fail): s.heads may now be ahead of the disk,
 // so nothing more is served.

@@ -21,11 +21,11 @@ import (
 	"github.com/liaison-hub/liaison/eventlog/embedded"
 )
 
-// The crash test (TARGETS R1, R8 for the store): a child process appends from
-// many goroutines and prints an acknowledgement line after every successful
-// call; the parent SIGKILLs it at a random moment, reopens the data directory
-// and checks that everything acknowledged is there, byte for byte, and that the
-// store is consistent. The same directory is reused across rounds.
+// The crash test (docs/targets.md, R1, and R8 for the store): a child process
+// appends from many goroutines and prints an acknowledgement line after every
+// successful call; the parent SIGKILLs it at a random moment, reopens the data
+// directory and checks that everything acknowledged is there, byte for byte,
+// and that the store is consistent. The same directory is reused across rounds.
 //
 // Some writers use AppendWithRecords, each call with a journal record naming
 // its events (linkedRecord): after the kill, every event of theirs must have

@@ -16,11 +16,11 @@ import (
 // bytes the hub answered it with.
 func ceilingKey(auth, path string) string { return auth + " " + path }
 
-// serveCeiling is the ceiling of TARGETS P3, run in a child process of the
-// harness (the hidden -ceiling-serve flag): a bare Echo endpoint on the hub's
-// route that answers each request with the JSON body the hub gave it, read
-// from the file bodies (a JSON object of key → base64 body). It is served by an
-// http.Server with the hub's settings and does nothing else: no token, no
+// serveCeiling is the ceiling of docs/targets.md, P3, run in a child process of
+// the harness (the hidden -ceiling-serve flag): a bare Echo endpoint on the
+// hub's route that answers each request with the JSON body the hub gave it,
+// read from the file bodies (a JSON object of key → base64 body). It is served
+// by an http.Server with the hub's settings and does nothing else: no token, no
 // policy, no projection, no access record.
 func serveCeiling(bodies string) error {
 	b, err := os.ReadFile(bodies)

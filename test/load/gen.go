@@ -166,7 +166,7 @@ func do(ctx context.Context, c *http.Client, base string, rq *request) (int, err
 
 // closedLoop runs conns workers, each on its own keep-alive connection,
 // sending the next request as soon as the previous answer is read, for d.
-// This is the throughput measurement (TARGETS P3).
+// This is the throughput measurement (docs/targets.md, P3).
 func closedLoop(ctx context.Context, base string, conns int, d time.Duration, next picker) *stats {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -204,9 +204,9 @@ func closedLoop(ctx context.Context, base string, conns int, d time.Duration, ne
 }
 
 // openLoop sends rate requests per second for d, whatever the answers do
-// (TARGETS P4). Each request's latency runs from the moment it was due to be
-// sent (handed to a worker), so time spent waiting for a free worker counts:
-// a slow hub cannot hide its queue (no coordinated omission).
+// (docs/targets.md, P4). Each request's latency runs from the moment it was due
+// to be sent (handed to a worker), so time spent waiting for a free worker
+// counts: a slow hub cannot hide its queue (no coordinated omission).
 func openLoop(ctx context.Context, base string, rate int, d time.Duration, workers int, next picker) *stats {
 	n := int(float64(rate) * d.Seconds())
 	interval := time.Second / time.Duration(rate)

@@ -1,8 +1,9 @@
-// Command load is Liaison's load harness (TARGETS P3, P4, P8 and the
-// realistic mix). It builds the liaison binary (or takes --binary), starts
-// hubs as child processes on temporary data directories, measures each figure
-// beside its ceiling in the same run, alternating hub and ceiling runs, and
-// prints one table: figure, value, ceiling, ratio, goal, met.
+// Command load is Liaison's load harness (docs/targets.md, P3, P4, P8 and the
+// realistic mix of "How targets are measured"). It builds the liaison binary
+// (or takes --binary), starts hubs as child processes on temporary data
+// directories, measures each figure beside its ceiling in the same run,
+// alternating hub and ceiling runs, and prints one table: figure, value,
+// ceiling, ratio, goal, met.
 //
 //	go run ./test/load                 # the default run, a few minutes
 //	go run ./test/load --full          # P8 up to 50k cases / 1M events

@@ -32,12 +32,12 @@ import (
 )
 
 // seeder writes demo-generated case histories straight into a hub's data
-// directory, offline (TARGETS P8): the embedded store in DATA/log, case keys in
-// DATA/casekeys wrapped by DATA/master.key (see seedKeys), each event sealed by the codec
-// with the envelope the hub would give it (originator, author, the policy's
-// classification and share list, a request id as correlation id). Many cases
-// are appended at once, one event per Append as the hub does, so that group
-// commit shares the fsyncs.
+// directory, offline (docs/targets.md, P8): the embedded store in DATA/log,
+// case keys in DATA/casekeys wrapped by DATA/master.key (see seedKeys), each
+// event sealed by the codec with the envelope the hub would give it
+// (originator, author, the policy's classification and share list, a request id
+// as correlation id). Many cases are appended at once, one event per Append as
+// the hub does, so that group commit shares the fsyncs.
 type seeder struct {
 	data   string
 	store  *embedded.Store
@@ -307,7 +307,8 @@ func requestID() string {
 }
 
 // readLogAlone reads the whole log of a data directory and returns the time
-// it took: the ceiling of a restart (TARGETS P6, "reading the log alone").
+// it took: the ceiling of a restart (docs/targets.md, P6: "reading the log
+// alone").
 func readLogAlone(ctx context.Context, data string) (time.Duration, int, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := embedded.Open(filepath.Join(data, "log"), embedded.Options{Logger: quiet})

@@ -23,7 +23,8 @@ type persona struct {
 	token                string
 }
 
-// sections are the sections of PROTOCOL.md.
+// sections are the sections of docs/protocol.md, "Sections and the events
+// that feed them".
 var sections = []string{"profile", "consent", "risk", "needs", "plan", "interventions", "counselling",
 	"conferences", "security", "family", "transition", "outcomes"}
 
@@ -172,8 +173,9 @@ func (f *fixture) allowedReads(r *rand.Rand, n int) ([]answer, error) {
 	return out, nil
 }
 
-// writers are the appends of the mix: who writes which type (TARGETS: "valid
-// events for the writer's remit").
+// writers are the appends of the mix: who writes which type, each within the
+// writer's remit (docs/protocol.md, "Write access"; the mix is docs/targets.md,
+// "How targets are measured").
 var writers = []struct {
 	sub string
 	typ domain.EventType

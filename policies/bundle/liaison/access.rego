@@ -1,6 +1,6 @@
-# Access to the sections of a case by the read table (PROTOCOL.md "Read access by
-# organisation type"), consent, stage, roles, the originator's own items and
-# break-glass. Purpose and classification are decided elsewhere.
+# Access to the sections of a case by the read table (docs/protocol.md, "Read
+# access"), consent, stage, roles, the originator's own items and break-glass.
+# Purpose and classification are decided elsewhere.
 package liaison.access
 
 import data.liaison.casestate
@@ -85,8 +85,8 @@ else := "own" if {
 
 # role_refused(section) holds when the caller's cell grants the section to
 # some roles only and the caller holds none of them. Reading back its own
-# organisation's items never widens that restriction (PROTOCOL.md
-# "Role-restricted cells and the originator"): only the named roles of the
+# organisation's items never widens that restriction (docs/protocol.md,
+# "Role-restricted cells and reading back"): only the named roles of the
 # originating organisation read its items there.
 role_refused(section) if {
 	k := kind(section)

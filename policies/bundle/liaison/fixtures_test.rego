@@ -13,7 +13,8 @@ an_hour_ago := "2026-11-26T19:46:09Z"
 
 tomorrow := "2026-11-27"
 
-# users holds one identity per role of the demo directory (PROTOCOL.md).
+# users holds one identity per role of the demo directory (docs/protocol.md,
+# "Organisations and roles").
 users := {
 	"prison-caseworker": user("pc-anna", "prison-service", "caseworker"),
 	"prison-psychologist": user("pp-ben", "prison-service", "psychologist"),

@@ -3,9 +3,9 @@ package liaison.read_test
 import data.liaison.fixtures
 import data.liaison.read
 
-# PROTOCOL.md "Read access by organisation type", written out independently of
-# the data: ✓ granted, c consent, t from transition, own, c,sum consent and
-# summary, security-officer that role only, – never.
+# The read table of docs/protocol.md ("Read access", "The table"), written out
+# independently of the data: ✓ granted, c consent, t from transition, own, c,sum
+# consent and summary, security-officer that role only, – never.
 protocol_table := {
 	"profile": {"prison": "✓", "probation": "✓", "intelligence": "✓", "municipality": "c", "civil-society": "c", "family-support": "c", "oversight": "–", "research": "–"},
 	"consent": {"prison": "✓", "probation": "✓", "intelligence": "✓", "municipality": "c", "civil-society": "c", "family-support": "c", "oversight": "–", "research": "–"},
@@ -254,7 +254,7 @@ test_another_organisations_writing_opens_nothing if {
 }
 
 # Reading back one's own organisation's items never widens a role
-# restriction (PROTOCOL.md "Role-restricted cells and the originator").
+# restriction (docs/protocol.md, "Role-restricted cells and reading back").
 test_a_prison_role_without_the_security_role_never_reads_security[role] if {
 	some role in ["caseworker", "psychologist", "manager"]
 	c := fixtures.written(fixtures.a_case("intake"), "security", ["prison-service"])

@@ -16,7 +16,8 @@ holds_one_of(roles) if {
 }
 
 # purpose_allowed holds when the stated purpose is one the caller's organisation
-# type may read for (PROTOCOL.md "Purpose"); an unknown purpose is never allowed.
+# type may read for (docs/protocol.md, "Purposes"); an unknown purpose is never
+# allowed.
 default purpose_allowed := false
 
 purpose_allowed if input.purpose in data.protocol.read.purposes[org_type]

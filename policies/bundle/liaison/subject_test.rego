@@ -3,7 +3,8 @@ package liaison.subject_test
 import data.liaison.fixtures
 import data.liaison.subject
 
-# PROTOCOL.md "Purpose", written out independently of the data.
+# The purposes of docs/protocol.md, "Purposes", written out independently of
+# the data.
 protocol_purposes := {
 	"prison": {"case-management", "risk-management", "reintegration", "case-conference"},
 	"probation": {"case-management", "risk-management", "reintegration", "case-conference"},

@@ -1,5 +1,6 @@
 # Classification (Traffic Light Protocol 2.0) on top of the read table, and the
-# originator's control over it (PROTOCOL.md "Classification").
+# originator's control over it (docs/protocol.md, "Classification (TLP 2.0) and
+# originator control").
 package liaison.tlp
 
 default granted_org_reads(_, _) := false

@@ -1,6 +1,7 @@
 # Write decisions: may the caller append an event of input.event.type to
 # input.case (null for a new case), and with which effective classification and
-# share list (PROTOCOL.md "Write access", "Classification", "Break-glass").
+# share list (docs/protocol.md, "Write access", "Classification (TLP 2.0) and
+# originator control", "Break-glass").
 package liaison.write
 
 import data.liaison.access
@@ -48,8 +49,8 @@ else := 409 if conflict
 else := 201
 
 # A caller that cannot see the case is answered exactly as for an unknown id
-# (PROTOCOL.md "Erasure (four eyes)"): 404, even for the erasure's events
-# when it is not in their remit.
+# (docs/protocol.md, "Case visibility" and "Erasure (four eyes)"): 404, even
+# for the erasure's events when it is not in their remit.
 not_found if {
 	requirement == "visible"
 	not access.profile_visible
@@ -113,11 +114,12 @@ conflict if {
 	not rule.after_close
 }
 
-# Four-eyes erasure (PROTOCOL.md "Erasure (four eyes)"): one officer requests,
-# naming a legal basis; a different officer confirms (CaseErased) within
-# data.protocol.erasure.confirm_within_days, or either cancels. The hub gives
-# the pending request as input.case.erasure ({id, agency, sub, expires_at},
-# absent when none) and the request acted on as input.event.request_id.
+# Four-eyes erasure (docs/protocol.md, "Erasure (four eyes)"): one officer
+# requests, naming a legal basis; a different officer confirms (CaseErased)
+# within data.protocol.erasure.confirm_within_days, or either cancels. The hub
+# gives the pending request as input.case.erasure ({id, agency, sub,
+# expires_at}, absent when none) and the request acted on as
+# input.event.request_id.
 erasure_pending if input.now < input.case.erasure.expires_at
 
 conflict if {

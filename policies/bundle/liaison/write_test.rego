@@ -3,9 +3,9 @@ package liaison.write_test
 import data.liaison.fixtures
 import data.liaison.write
 
-# PROTOCOL.md "Write access", written out independently of the data: for each
-# event type, the users (fixtures.users) that may append it; "+c" marks "with
-# consent".
+# The write table of docs/protocol.md, "Write access", written out independently
+# of the data: for each event type, the users (fixtures.users) that may append
+# it; "+c" marks "with consent".
 protocol_writers := {
 	"CaseOpened": {"prison-caseworker", "prison-manager", "probation-officer"},
 	"ConsentGiven": {"prison-caseworker", "probation-officer"},

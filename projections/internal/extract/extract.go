@@ -1,5 +1,5 @@
 // Package extract reads the few fields of an event's data that the
-// projections need (TARGETS P6).
+// projections need (docs/targets.md, P6).
 //
 // The aggregate and the statistics read a few fields of a few event types
 // (Reads). Data reads just those from the stored canonical JSON,

@@ -1,11 +1,16 @@
-// The console's only door to the hub: the session (token, purpose, who) kept in
-// sessionStorage — never in lasting storage, never a cookie — and one fetch wrapper
-// that adds the bearer token and the purpose and turns problem+json answers
-// into ApiError.
+// The console's only door to the hub: the session (purpose, who, and the token
+// of a demo or pasted sign-in) kept in sessionStorage — never in lasting
+// storage, never a cookie; the tokens of a sign-in at an identity provider
+// only in memory (oidc.js) — and one fetch wrapper that adds the bearer token
+// and the purpose, refreshes a provider's token when it is about to expire,
+// and turns problem+json answers into ApiError.
+
+import { accessToken, freshToken, refresh } from './oidc.js';
 
 const SESSION = 'liaison.session';
+const RETURN = 'liaison.return';
 
-/** The purposes a read may state (CONTRACT.md). */
+/** The purposes a read may state (docs/api.md, "The purpose of a read"). */
 export const PURPOSES = ['case-management', 'risk-management', 'reintegration', 'case-conference', 'oversight', 'research'];
 
 /** The sections of a case, in the protocol's order. */
@@ -16,16 +21,31 @@ export const SECTIONS = ['profile', 'consent', 'risk', 'needs', 'plan', 'interve
 export const STAGES = ['intake', 'assessment', 'intervention', 'transition', 'released', 'closed'];
 
 /**
- * session returns {token, purpose, sub, agency, roles, label, expires} or null
- * when nobody is signed in in this tab.
+ * storedSession returns what this tab remembers of its sign-in, or null:
+ * {kind: 'oidc', provider, purpose, sub, agency, roles, label} for a sign-in
+ * at an identity provider (its token is in memory only), else {token,
+ * purpose, sub, agency, roles, label}.
  */
-export function session() {
+export function storedSession() {
   try {
-    const s = JSON.parse(sessionStorage.getItem(SESSION) || 'null');
-    return s && s.token ? s : null;
+    return JSON.parse(sessionStorage.getItem(SESSION) || 'null');
   } catch {
     return null;
   }
+}
+
+/**
+ * session returns {token, purpose, sub, agency, roles, label, ...} or null
+ * when nobody is signed in in this tab (for a provider's sign-in, also when
+ * its token is gone: the page was reloaded, or it could not be refreshed).
+ */
+export function session() {
+  const s = storedSession();
+  if (s && s.kind === 'oidc') {
+    const token = accessToken();
+    return token ? { ...s, token } : null;
+  }
+  return s && s.token ? s : null;
 }
 
 /** saveSession stores the session of this tab. */
@@ -35,13 +55,37 @@ export function saveSession(s) {
 
 /** setPurpose changes the purpose stated on every following read. */
 export function setPurpose(purpose) {
-  const s = session();
+  const s = storedSession();
   if (s) saveSession({ ...s, purpose });
 }
 
 /** clearSession forgets the token and everything remembered in this tab. */
 export function clearSession() {
   sessionStorage.clear();
+}
+
+/**
+ * keepReturn remembers, across a sign-in (and a provider's redirect), the
+ * page to come back to and the provider signed in with last.
+ */
+export function keepReturn(hash, provider) {
+  sessionStorage.setItem(RETURN, JSON.stringify({ hash, provider: provider || '' }));
+}
+
+/** peekReturn returns {hash, provider} kept by keepReturn, or null. */
+export function peekReturn() {
+  try {
+    return JSON.parse(sessionStorage.getItem(RETURN) || 'null');
+  } catch {
+    return null;
+  }
+}
+
+/** takeReturn returns the page kept by keepReturn and forgets it ('' when none). */
+export function takeReturn() {
+  const r = peekReturn();
+  sessionStorage.removeItem(RETURN);
+  return r && typeof r.hash === 'string' ? r.hash : '';
 }
 
 /** remember and recall keep small per-tab values (e.g. a checkpoint seen). */
@@ -91,8 +135,12 @@ export class ApiError extends Error {
  * when the hub cannot be reached). A 401 also fires "liaison:unauthorized" on
  * window, so that the console can send the user back to the sign-in page.
  */
-export async function call(method, path, body) {
-  const s = session();
+export async function call(method, path, body, retried) {
+  let s = session();
+  if (s && s.kind === 'oidc') {
+    const token = await freshToken();
+    s = token ? { ...s, token } : null;
+  }
   const headers = { Accept: 'application/json, application/problem+json' };
   if (s) {
     headers.Authorization = `Bearer ${s.token}`;
@@ -123,7 +171,12 @@ export async function call(method, path, body) {
     detail: typeof p.detail === 'string' ? p.detail : '',
     errors: Array.isArray(p.errors) ? p.errors : [],
   });
-  if (resp.status === 401 && s) window.dispatchEvent(new CustomEvent('liaison:unauthorized'));
+  if (resp.status === 401 && s) {
+    // A provider's token the hub refuses may have been revoked or rotated
+    // early: one refresh, one more try.
+    if (s.kind === 'oidc' && !retried && await refresh()) return call(method, path, body, true);
+    window.dispatchEvent(new CustomEvent('liaison:unauthorized'));
+  }
   throw err;
 }
 
