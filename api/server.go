@@ -108,7 +108,7 @@ func New(cfg Config) *Server {
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: cfg.CORSOrigins,
-			AllowMethods: []string{http.MethodGet, http.MethodPost},
+			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete},
 			AllowHeaders: []string{"Authorization", "Content-Type", PurposeHeader, MinPositionHeader},
 			MaxAge:       600,
 		}))
@@ -141,6 +141,12 @@ func (s *Server) routes() {
 	e.GET("/v1/cases/:id", s.route("case.read", true, s.readCase))
 	e.GET("/v1/cases/:id/sections/:section", s.route("section.read", true, s.readSection))
 	e.GET("/v1/cases/:id/events", s.route("events.read", true, s.readEvents))
+	e.GET("/v1/feed", s.route("feed.read", true, s.readFeed))
+	e.POST("/v1/subscriptions", s.route("subscription.create", false, s.createSubscription))
+	e.GET("/v1/subscriptions", s.route("subscription.list", false, s.listSubscriptions))
+	e.GET("/v1/subscriptions/:sub/deliveries", s.route("subscription.deliveries", false, s.subscriptionDeliveries))
+	e.POST("/v1/subscriptions/:sub/resume", s.route("subscription.resume", false, s.resumeSubscription))
+	e.DELETE("/v1/subscriptions/:sub", s.route("subscription.delete", false, s.deleteSubscription))
 	e.POST("/v1/cases/:id/events", s.route("event.append", false, s.appendEvent))
 	e.POST("/v1/cases/:id/break-glass", s.route("break-glass", false, s.breakGlass))
 	e.POST("/v1/cases/:id/erase", s.route("case.erase", false, s.requestErasure))
@@ -201,7 +207,11 @@ type handler func(k *call) (int, any, error)
 func (s *Server) route(action string, needPurpose bool, h handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := s.now()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), CallTimeout)
+		timeout := CallTimeout
+		if action == "feed.read" {
+			timeout += MaxFeedWait // a long poll waits that long first
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), timeout)
 		defer cancel()
 		rec := &accesslog.Record{
 			Time: start, RequestID: requestID(c), Action: action,
@@ -228,6 +238,9 @@ func (s *Server) route(action string, needPurpose bool, h handler) echo.HandlerF
 			return s.writeProblem(c, problemOf(errStorage))
 		}
 		s.cfg.Metrics.observe(action, rec.Status, rec.Decision, s.now().Sub(start))
+		if c.Response().Committed {
+			return nil // the handler answered itself (a stream)
+		}
 		if err != nil {
 			return s.writeProblem(c, problemOf(err))
 		}
@@ -346,6 +359,9 @@ func clipAll(ss []string) []string {
 }
 
 func writeJSON(c echo.Context, status int, body any) error {
+	if status == http.StatusNoContent {
+		return c.NoContent(status)
+	}
 	var b []byte
 	switch v := body.(type) {
 	case *hub.Answer:

@@ -42,7 +42,10 @@ type Config struct {
 	Policy    *policies.Authorizer
 	Access    *accesslog.Log
 	// Audit answers the oversight body's questions about the access log.
-	Audit  AuditLog
+	Audit AuditLog
+	// KV keeps the webhook subscriptions and their delivery logs (nil: no
+	// webhooks).
+	KV     eventlog.KV
 	Logger *slog.Logger
 	// Clock is the hub's clock (time.Now when nil).
 	Clock func() time.Time
@@ -56,14 +59,21 @@ type Config struct {
 	StatusOf func(error) int
 	// OnAppend, when set, is told the type of every event appended (metrics).
 	OnAppend func(domain.EventType)
+	// WebhookBackoff is the wait after a webhook's first failed delivery,
+	// doubled at each failure in a row (0: one second).
+	WebhookBackoff time.Duration
 }
 
 // Service runs the use cases. It is safe for concurrent use.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	tokens  *sealer
-	answers *answerCache
+	cfg      Config
+	log      *slog.Logger
+	tokens   *sealer
+	answers  *answerCache
+	feedMemo feedMemo
+	// histories caches the cases' histories the feed replays.
+	histories histories
+	webhooks  webhooks
 }
 
 // New returns a service. It returns an error when the configuration cannot

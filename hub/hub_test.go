@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
@@ -25,7 +26,18 @@ type fixture struct {
 	access *accesslog.Log
 }
 
-func newFixture(t *testing.T) *fixture {
+// option changes the configuration of a fixture's hub.
+type option func(*hub.Config)
+
+// withKV gives the hub the store's key-value space (webhooks).
+func withKV() option { return func(c *hub.Config) { c.KV = c.Log.(*embedded.Store) } }
+
+// withWebhookBackoff shortens the waits between failed deliveries.
+func withWebhookBackoff(d time.Duration) option { return func(c *hub.Config) { c.WebhookBackoff = d } }
+
+func errorsAs(err error, target **domain.Error) bool { return errors.As(err, target) }
+
+func newFixture(t *testing.T, opts ...option) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	logger := slog.New(slog.DiscardHandler)
@@ -45,7 +57,11 @@ func newFixture(t *testing.T) *fixture {
 	proj := projections.New(st, cdc, logger)
 	proj.OnErased = func(ctx context.Context, caseID string) error { return keys.Destroy(ctx, caseID) }
 	access := accesslog.New(st)
-	svc, err := hub.New(hub.Config{Log: st, Projector: proj, Codec: cdc, Keys: keys, Policy: policy, Access: access, Logger: logger})
+	cfg := hub.Config{Log: st, Projector: proj, Codec: cdc, Keys: keys, Policy: policy, Access: access, Logger: logger}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := hub.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

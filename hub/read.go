@@ -223,24 +223,14 @@ func (s *Service) render(ctx context.Context, c *Call, v *projections.View, pick
 	withheld := hidden
 	var why []string
 	for _, p := range picked {
-		filtered, redacted := filterFields(data[p.it.Version], p.dec.Fields)
-		withheld += len(redacted)
-		if len(redacted) > 0 {
+		o := itemOf(p, data[p.it.Version])
+		withheld += len(o.Redacted)
+		if len(o.Redacted) > 0 {
 			for _, r := range p.dec.Reasons {
 				if !slices.Contains(why, r) {
 					why = append(why, r)
 				}
 			}
-		}
-		o := Item{
-			EventID: domain.FormatID(p.it.ID), Type: string(p.it.Type()), Version: p.number,
-			RecordedAt: domain.FormatTime(p.it.RecordedAt()), Originator: p.it.Originator(),
-			Classification: string(p.it.Classification()), ShareWith: orEmpty(p.it.ShareWith()),
-			Data: filtered, Redacted: redacted,
-		}
-		if p.dec.Author {
-			author := p.it.Author()
-			o.Author = &author
 		}
 		if p.dec.BreakGlass {
 			c.Record.BreakGlass = true
@@ -253,6 +243,24 @@ func (s *Service) render(ctx context.Context, c *Call, v *projections.View, pick
 	}
 	slices.Sort(why)
 	return out, why, nil
+}
+
+// itemOf is an event as the reader gets it: numbered in its view, its stored
+// data raw reduced to the fields the decision grants, its author only when
+// granted.
+func itemOf(p shownItem, raw []byte) Item {
+	filtered, redacted := filterFields(raw, p.dec.Fields)
+	o := Item{
+		EventID: domain.FormatID(p.it.ID), Type: string(p.it.Type()), Version: p.number,
+		RecordedAt: domain.FormatTime(p.it.RecordedAt()), Originator: p.it.Originator(),
+		Classification: string(p.it.Classification()), ShareWith: orEmpty(p.it.ShareWith()),
+		Data: filtered, Redacted: redacted,
+	}
+	if p.dec.Author {
+		author := p.it.Author()
+		o.Author = &author
+	}
+	return o
 }
 
 // filterFields keeps the top-level fields of a JSON object that allowed names,

@@ -3,7 +3,9 @@ package hub
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -16,7 +18,11 @@ import (
 // cases it may not see) and must not be forged or used by another identity.
 // Each is sealed with AES-256-GCM under the hub's token key, its additional
 // data binding it to its kind and, where it belongs to one, to the identity it
-// was made for; a token that does not open is refused as a whole.
+// was made for; a token that does not open is refused as a whole. Sealing is
+// deterministic — the nonce is a keyed hash of what is sealed — so that the
+// same place gives the same token: a cursor that has not moved is
+// byte-identical (docs/protocol.md, "What a reader can infer"), and two tokens
+// tell their holder only whether they are equal.
 
 // TokenKeySize is the size of the key that seals opaque tokens.
 const TokenKeySize = 32
@@ -25,10 +31,14 @@ const TokenKeySize = 32
 const (
 	tokenPosition byte = 'p'
 	tokenList     byte = 'l'
+	tokenFeed     byte = 'f'
 )
 
 // sealer seals and opens opaque tokens.
-type sealer struct{ aead cipher.AEAD }
+type sealer struct {
+	aead  cipher.AEAD
+	nonce []byte // the key of the nonces' hash, derived from the token key
+}
 
 // newSealer returns a sealer under key (TokenKeySize bytes); with a nil key,
 // under a fresh random key, so that tokens hold for this process only.
@@ -48,15 +58,21 @@ func newSealer(key []byte) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealer{aead: aead}, nil
+	nk := sha256.Sum256(append([]byte("liaison token nonces\x00"), key...))
+	return &sealer{aead: aead, nonce: nk[:]}, nil
 }
 
 // seal returns payload as an opaque token of kind for binding (base64url).
 func (s *sealer) seal(kind byte, binding string, payload []byte) string {
 	ns := s.aead.NonceSize()
+	ad := additionalData(kind, binding)
+	mac := hmac.New(sha256.New, s.nonce)
+	mac.Write(ad)
+	mac.Write([]byte{0})
+	mac.Write(payload)
 	b := make([]byte, ns, ns+len(payload)+s.aead.Overhead())
-	rand.Read(b)
-	b = s.aead.Seal(b, b[:ns], payload, additionalData(kind, binding))
+	copy(b, mac.Sum(nil))
+	b = s.aead.Seal(b, b[:ns], payload, ad)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -91,6 +107,7 @@ func (s *sealer) openUint(kind byte, binding, token string) (uint64, error) {
 	return binary.BigEndian.Uint64(b), nil
 }
 
+// additionalData binds a token to its kind and binding, length-prefixed.
 func additionalData(kind byte, binding string) []byte {
-	return append([]byte{kind}, binding...)
+	return appendKey([]byte{kind}, binding)
 }

@@ -1,6 +1,7 @@
 // Package projections turns the case log into read models: one View per case
 // (the aggregate the policy decides on, and the envelope of every event, grouped
-// by the sections of PROTOCOL.md) and the statistics of the oversight body.
+// by the sections of docs/protocol.md) and the statistics of the oversight
+// body.
 //
 // A Projector follows the log with a subscription: catch-up from the start when
 // the hub starts, then live. Views are immutable snapshots, published atomically,
@@ -89,8 +90,8 @@ func New(log eventlog.Log, c *codec.Codec, logger *slog.Logger) *Projector {
 // decoding failure: the projection cannot go on past an event it cannot read).
 //
 // The catch-up reads, decodes and applies the stored events in a pipeline
-// (catchup.go, TARGETS P6); live events are then decoded and applied one by
-// one as they become durable.
+// (catchup.go; docs/targets.md, P6); live events are then decoded and applied
+// one by one as they become durable.
 func (p *Projector) Run(ctx context.Context) error {
 	head, err := p.log.Head(ctx)
 	if err != nil {
@@ -219,6 +220,14 @@ func (p *Projector) WaitFor(ctx context.Context, pos uint64) error {
 	}
 }
 
+// Changed returns a channel that is closed when the views next change (an
+// event applied): for readers that wait for something new.
+func (p *Projector) Changed() <-chan struct{} {
+	p.waitMu.Lock()
+	defer p.waitMu.Unlock()
+	return p.wake
+}
+
 func (p *Projector) signal() {
 	p.waitMu.Lock()
 	close(p.wake)
@@ -263,29 +272,13 @@ func (p *Projector) applyLocked(r *eventlog.Recorded, ev *decoded) {
 		e.c = e.c.Clone()
 		e.shared = false
 	}
-	typ := domain.EventType(r.Type)
-	de := domain.Event{
-		CaseID: r.Stream, Type: typ, Version: r.Version, Position: r.Position.Commit, RecordedAt: r.RecordedAt,
-		Originator: names.get(ev.originator), Author: names.get(ev.author), Data: ev.data,
-	}
-	if !domain.Sealed(typ) {
-		// The erasure's events: the aggregate and the register need their
-		// id, share list (CaseErased: who could see the case) and schema.
-		de.ID, de.SchemaVersion = domain.FormatID(r.ID), int(ev.schema)
-		if ev.share != 0 {
-			de.ShareWith = lists.get(ev.share)
-		}
+	var de domain.Event
+	de, e.items = fold(e.c, e.items, r, ev)
+	if !domain.Sealed(de.Type) {
 		p.erasures.apply(de)
 	}
-	e.c.Apply(de)
-	if typ == domain.CaseErased {
-		e.items = nil
+	if de.Type == domain.CaseErased {
 		p.codec.Forget(r.Stream)
-	} else {
-		e.items = append(e.items, Item{
-			ID: r.ID, Version: r.Version, at: r.RecordedAt.UnixNano(), typ: ev.typ, class: ev.class,
-			originator: ev.originator, author: ev.author, share: ev.share,
-		})
 	}
 	p.stats.apply(r.Stream, e.c, ev.data)
 	p.events.Add(1)
@@ -299,6 +292,61 @@ func (p *Projector) applyLocked(r *eventlog.Recorded, ev *decoded) {
 		e.dirty = true
 		p.dirty = append(p.dirty, e)
 	}
+}
+
+// fold applies one decoded event to a case's aggregate c and appends its
+// envelope to items (an erasure drops them): the part of applying an event
+// that concerns the case alone. It returns the event as the aggregate saw it
+// and the items.
+func fold(c *domain.Case, items []Item, r *eventlog.Recorded, ev *decoded) (domain.Event, []Item) {
+	typ := domain.EventType(r.Type)
+	de := domain.Event{
+		CaseID: r.Stream, Type: typ, Version: r.Version, Position: r.Position.Commit, RecordedAt: r.RecordedAt,
+		Originator: names.get(ev.originator), Author: names.get(ev.author), Data: ev.data,
+	}
+	if !domain.Sealed(typ) {
+		// The erasure's events: the aggregate and the register need their
+		// id, share list (CaseErased: who could see the case) and schema.
+		de.ID, de.SchemaVersion = domain.FormatID(r.ID), int(ev.schema)
+		if ev.share != 0 {
+			de.ShareWith = lists.get(ev.share)
+		}
+	}
+	c.Apply(de)
+	if typ == domain.CaseErased {
+		return de, nil
+	}
+	return de, append(items, Item{
+		ID: r.ID, Version: r.Version, at: r.RecordedAt.UnixNano(), typ: ev.typ, class: ev.class,
+		originator: ev.originator, author: ev.author, share: ev.share,
+	})
+}
+
+// Replay folds the events of a case in order and calls fn after each with
+// the event's position, when it was recorded, and the view of the case as it
+// stood then, until fn returns false: the case's history, for readers that
+// must know what they could see before (the feed). The view is fn's to keep.
+// An erased case's content events fold without their data (its key is gone).
+// It returns the log's or the codec's error.
+func (p *Projector) Replay(ctx context.Context, caseID string, fn func(pos eventlog.Position, at time.Time, v *View) bool) error {
+	d := p.newDecoder()
+	c := &domain.Case{}
+	var items []Item
+	var ev decoded
+	for r, err := range p.log.ReadStream(ctx, caseID, 1) {
+		if err != nil {
+			return err
+		}
+		if err := d.decode(ctx, &r, &ev); err != nil {
+			return err
+		}
+		_, items = fold(c, items, &r, &ev)
+		snap := c.Clone()
+		if !fn(r.Position, r.RecordedAt, &View{Case: snap, PolicyKey: snap.PolicyKey(), Items: items[:len(items):len(items)]}) {
+			return nil
+		}
+	}
+	return nil
 }
 
 func (p *Projector) publishLocked(e *entry) {

@@ -13,15 +13,16 @@ import (
 	"time"
 )
 
-// TestNonInterference is TARGETS R9 (PROTOCOL.md "What a reader can infer"):
-// for every organisation type of the demo directory (and, for the prison,
-// every role), every kind of event that reader may not read, appended to a
-// case it reads, changes nothing it gets. Each reader has its own hub, so that
-// nothing but the hidden events is appended between its reads. Its answers —
-// the case, the list (plain and filtered by stage), the 12 sections, the
-// events and the events after version 1, for every purpose its type may use
-// and one it may not — are read before the first hidden event and after each
-// one, and must be byte-identical but for request ids and clock fields.
+// TestNonInterference is docs/targets.md, R9 (docs/protocol.md, "What a reader
+// can infer (non-interference)"): for every organisation type of the demo
+// directory (and, for the prison, every role), every kind of event that reader
+// may not read, appended to a case it reads, changes nothing it gets. Each
+// reader has its own hub, so that nothing but the hidden events is appended
+// between its reads. Its answers — the case, the list (plain and filtered by
+// stage), the 12 sections, the events and the events after version 1, for every
+// purpose its type may use and one it may not — are read before the first
+// hidden event and after each one, and must be byte-identical but for request
+// ids and clock fields.
 //
 // Each hidden event is its own subtest, named after the outcome, compared with
 // the answers just before it; a last subtest per reader compares the final
@@ -110,7 +111,7 @@ func niReaders() []niReader {
 	consentPurposes := []string{"reintegration", "case-conference"}
 	// What the prison's roles but the security officer may not read: the
 	// security cell is security-officer only, even for the prison's own
-	// disclosure (PROTOCOL.md "Role-restricted cells and the originator").
+	// disclosure (docs/protocol.md, "Role-restricted cells and reading back").
 	prisonHidden := func(discloser identity) []niWrite {
 		return append([]niWrite{
 			niAppend("a counselling note of probation", niProbation, "CounsellingNoteAdded", ""),
@@ -447,6 +448,9 @@ func (s *niScenario) snapshot(t *testing.T) niSnapshot {
 	paths = append(paths,
 		struct{ what, path string }{"GET events", base + "/events"},
 		struct{ what, path string }{"GET events after version 1", base + "/events?after_version=1"},
+		// The feed from its start: every change of the reader's views, and
+		// the cursor after them.
+		struct{ what, path string }{"GET feed", "/v1/feed?limit=500"},
 	)
 	id := s.reader.id
 	for _, p := range append(append([]string{}, s.reader.purposes...), s.reader.refused) {
@@ -483,7 +487,13 @@ func niCompare(t *testing.T, before, after niSnapshot) int {
 	for _, k := range before.keys {
 		a, b := before.answers[k], after.answers[k]
 		if a.status != b.status || !bytes.Equal(a.body, b.body) {
-			diffs = append(diffs, fmt.Sprintf("%s:\n    before %d %.400s\n    after  %d %.400s", k, a.status, a.body, b.status, b.body))
+			// Show the bodies from a little before where they part.
+			at := 0
+			for at < len(a.body) && at < len(b.body) && a.body[at] == b.body[at] {
+				at++
+			}
+			from := max(0, at-120)
+			diffs = append(diffs, fmt.Sprintf("%s (bodies part at byte %d):\n    before %d …%.400s\n    after  %d …%.400s", k, at, a.status, a.body[min(from, len(a.body)):], b.status, b.body[min(from, len(b.body)):]))
 		}
 		if a.status != b.status {
 			statuses = append(statuses, fmt.Sprintf("%s %d→%d", k, a.status, b.status))

@@ -28,6 +28,7 @@ Usage:
   liaison token [flags]          print a development token signed with the data directory's key
   liaison audit verify [flags]   check the access log and the case log against their checkpoints
   liaison keys [flags]           create the hub's keys in a data directory (for replicas to share)
+  liaison follow [flags]         keep a local mirror of what a hub's feed shares with a token's identity
 
 Run "liaison <command> --help" for the flags of a command.
 `
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runToken(ctx, args[1:], stdout, stderr)
 	case "keys":
 		err = runKeys(args[1:], stdout, stderr)
+	case "follow":
+		err = runFollow(ctx, args[1:], stdout, stderr)
 	case "audit":
 		if len(args) < 2 || args[1] != "verify" {
 			if len(args) >= 2 && isHelp(args[1]) {

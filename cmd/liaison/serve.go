@@ -193,7 +193,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.registerMetrics(metrics.Registry)
 	m.Hub, err = hub.New(hub.Config{
 		Log: m.Log, Projector: m.Projector, Codec: cdc, Keys: keys, Policy: m.Policy, Access: access,
-		Audit: accesslog.NewService(access, kv, m.trees), Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
+		Audit: accesslog.NewService(access, kv, m.trees), KV: kv, Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
 		StatusOf: api.StatusOf, OnAppend: metrics.Appended,
 	})
 	if err != nil {
@@ -258,6 +258,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if !m.production() && !cfg.Demo {
 		m.Logger.Warn("no production identity configured (--trust, --jwks-file, --jwks-url): the hub accepts development tokens signed by the key in its data directory; never run it so outside development")
 	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		// Webhook deliveries, once the views are ready.
+		for !m.Projector.Ready() {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		m.Hub.RunWebhooks(runCtx)
+	}()
 	if cfg.RetentionDays > 0 {
 		m.wg.Add(1)
 		go func() {

@@ -34,6 +34,30 @@ func (l *Log) Append(ctx context.Context, r *Record) (uint64, error) {
 	return i, nil
 }
 
+// AppendAll stores records durably, in order and in one commit, and sets
+// each one's index. It returns the journal's error when they could not be
+// made durable; then none of them may be taken as recorded.
+func (l *Log) AppendAll(ctx context.Context, recs []*Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	enc := make([][]byte, len(recs))
+	for i, r := range recs {
+		enc[i] = r.Encode()
+	}
+	first, err := l.journal.AppendRecords(ctx, enc...)
+	if err != nil {
+		return err
+	}
+	for i, r := range recs {
+		r.Index = first + uint64(i)
+	}
+	if f := l.onAppend.Load(); f != nil {
+		(*f)()
+	}
+	return nil
+}
+
 // AppendWith encodes r and has commit make it durable together with whatever
 // commit writes (e.g. RecordingLog.AppendWithRecords); on success it sets
 // r.Index to the index commit returned and notifies OnAppend, like Append.

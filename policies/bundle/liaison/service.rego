@@ -1,12 +1,12 @@
 # Service decisions: the access log and statistics, which are not case content
-# (PROTOCOL.md "oversight reads the access log and statistics"; "research
-# reads statistics only").
+# (docs/protocol.md, "Read access" and "Statistics": oversight reads the access
+# log and the statistics; research reads the statistics only).
 package liaison.service
 
 import data.liaison.subject
 
 # decision answers input.action (audit.records, audit.checkpoint, audit.proofs,
-# stats, case.list, erasure.list, erasure.decide) for the caller and purpose: {status: 200|403, reasons}.
+# stats, case.list, feed, erasure.list, erasure.decide) for the caller and purpose: {status: 200|403, reasons}.
 decision := {"status": status, "reasons": reasons}
 
 status := 200 if allowed
@@ -28,11 +28,12 @@ purpose_condition(entry) if not entry.purposes
 
 purpose_condition(entry) if input.purpose in entry.purposes
 
-# case.list: listing cases is for organisations that read cases at all (the
-# profile cell is not "none"), with a purpose of their remit (PROTOCOL.md
-# "Purpose"). Which cases it lists is read.case_decision's answer per case.
+# case.list and feed: listing cases, and following what becomes readable, is
+# for organisations that read cases at all (the profile cell is not "none"),
+# with a purpose of their remit (docs/protocol.md, "Purposes"). Which cases
+# and items they get is read.case_decision's and read.item_decision's answer.
 allowed if {
-	input.action == "case.list"
+	input.action in {"case.list", "feed"}
 	data.protocol.read.table.profile[subject.org_type] != "none"
 	subject.purpose_allowed
 }

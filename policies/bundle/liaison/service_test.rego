@@ -3,8 +3,9 @@ package liaison.service_test
 import data.liaison.fixtures
 import data.liaison.service
 
-# Who may use each service, with which purpose (PROTOCOL.md: oversight reads the
-# access log and statistics; research reads statistics only).
+# Who may use each service, with which purpose (docs/protocol.md, "Read access"
+# and "Statistics": oversight reads the access log and statistics; research
+# reads statistics only).
 protocol_services := {
 	"audit.records": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
 	"audit.checkpoint": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
@@ -39,11 +40,13 @@ else := 403
 
 # Listing cases: every organisation that reads case content, for a purpose of
 # its remit; never oversight or research.
-test_case_list[name] if {
+test_case_list_and_feed[name] if {
 	some name, who in fixtures.users
 	every purpose in purposes {
-		got := service.decision with input as fixtures.service_input(who, purpose, "case.list")
-		got.status == list_expected(who, purpose)
+		every action in ["case.list", "feed"] {
+			got := service.decision with input as fixtures.service_input(who, purpose, action)
+			got.status == list_expected(who, purpose)
+		}
 	}
 }
 

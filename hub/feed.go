@@ -1,0 +1,618 @@
+package hub
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/liaison-hub/liaison/domain"
+	"github.com/liaison-hub/liaison/eventlog"
+	"github.com/liaison-hub/liaison/eventlog/accesslog"
+	"github.com/liaison-hub/liaison/policies"
+	"github.com/liaison-hub/liaison/projections"
+)
+
+// The feed (docs/api.md, "The feed"): for one reader (identity and purpose),
+// the changes of its views of every case, in append order — each item that
+// enters its view (a new event it may read, or an older one it may read now:
+// consent given, a stage reached, a grant), and a withdrawal notice when a
+// case leaves its view (consent withdrawn or expired, erasure), so that a
+// partner system deletes its copy.
+//
+// Nothing else: every entry is a change of the reader's own view, keyed by
+// the time and position of the event that made it (or, for a change made by
+// the clock alone — the reader's consent expiring, its grant ending — by the
+// time it was found), so that an event the reader may not read adds nothing,
+// moves no entry and leaves the cursor as it was (docs/protocol.md, "What a
+// reader can infer"). The reader's view before a range of events is replayed
+// from the log (projections.Replay), so the hub keeps no state per reader but
+// a bounded memo of how far a cursor was found to have nothing new.
+
+// FeedEntry is one entry of a feed: an item entering the reader's view, with
+// its case (Kind "item"), or a withdrawal notice (Kind "withdrawn") with its
+// reason: "consent" (the participant's consent for the reader's organisation
+// ended), "erased", "not-visible" (the case left the view otherwise), or
+// "reduced" (items left the view while the case stays: the notice is followed
+// by the case's whole view again).
+type FeedEntry struct {
+	Kind   string `json:"kind"`
+	CaseID string `json:"case_id"`
+	Reason string `json:"reason,omitempty"`
+	*Item
+}
+
+// Feed entry kinds and withdrawal reasons.
+const (
+	FeedItem      = "item"
+	FeedWithdrawn = "withdrawn"
+
+	WithdrawnConsent    = "consent"
+	WithdrawnErased     = "erased"
+	WithdrawnNotVisible = "not-visible"
+	WithdrawnReduced    = "reduced"
+)
+
+// FeedPage is a page of a feed and the cursor that resumes after it. An
+// empty page leaves the cursor as it was.
+type FeedPage struct {
+	Items  []FeedEntry `json:"items"`
+	Cursor string      `json:"cursor"`
+	// Cursors[i] resumes right after Items[i] (a stream's event ids).
+	Cursors []string `json:"-"`
+}
+
+// FeedQuery asks for a page of a feed.
+type FeedQuery struct {
+	// Cursor is a page's Cursor, "" for the start of the feed.
+	Cursor string
+	// Limit bounds the entries of the page, 1 to MaxFeedLimit (0:
+	// DefaultFeedLimit).
+	Limit int
+}
+
+// Limits of a feed page and of the events one call scans.
+const (
+	DefaultFeedLimit = 100
+	MaxFeedLimit     = 500
+	// feedScan bounds the events one call reads; a call that reads that many
+	// without finding anything new answers an empty page, and the next call
+	// goes on from where it stopped (feedMemo).
+	feedScan = 20000
+)
+
+// feedKey orders feed entries: the time and position of the event that made
+// them; a change made by the clock alone has the position 0.
+type feedKey struct {
+	at  int64 // Unix nanoseconds
+	pos uint64
+}
+
+func (a feedKey) cmp(b feedKey) int {
+	if c := cmp.Compare(a.at, b.at); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.pos, b.pos)
+}
+
+// feedCursor is where a reader stands in its feed.
+type feedCursor struct {
+	key  feedKey // the key of the last entry delivered
+	done uint32  // entries delivered at key
+	// last is the position of the last event that made an entry delivered:
+	// the scan resumes there.
+	last eventlog.Position
+	// seen is the start of the day when the reader's changes made by the
+	// clock alone were last looked for.
+	seen int64
+}
+
+const feedCursorLen = 8 + 8 + 4 + 8 + 8 + 8
+
+func (c feedCursor) encode() []byte {
+	b := make([]byte, 0, feedCursorLen)
+	b = binary.BigEndian.AppendUint64(b, uint64(c.key.at))
+	b = binary.BigEndian.AppendUint64(b, c.key.pos)
+	b = binary.BigEndian.AppendUint32(b, c.done)
+	b = binary.BigEndian.AppendUint64(b, c.last.Commit)
+	b = binary.BigEndian.AppendUint64(b, c.last.Prepare)
+	return binary.BigEndian.AppendUint64(b, uint64(c.seen))
+}
+
+func decodeFeedCursor(b []byte) (feedCursor, bool) {
+	if len(b) != feedCursorLen {
+		return feedCursor{}, false
+	}
+	return feedCursor{
+		key:  feedKey{at: int64(binary.BigEndian.Uint64(b)), pos: binary.BigEndian.Uint64(b[8:])},
+		done: binary.BigEndian.Uint32(b[16:]),
+		last: eventlog.Position{Commit: binary.BigEndian.Uint64(b[20:]), Prepare: binary.BigEndian.Uint64(b[28:])},
+		seen: int64(binary.BigEndian.Uint64(b[36:])),
+	}, true
+}
+
+// feedBinding binds a feed cursor to its reader: identity and purpose.
+func feedBinding(c *Call) string {
+	return string(appendKey(appendIdentity(nil, c.Identity), c.Purpose))
+}
+
+// keyed is an entry with its key, as a page is assembled.
+type keyed struct {
+	key   feedKey
+	last  eventlog.Position // the event's position (zero for the clock's)
+	entry FeedEntry
+}
+
+// Feed answers the next page of the caller's feed after q.Cursor. It returns
+// KindForbidden for a caller or purpose that follows no cases, KindInvalid
+// naming "cursor" for a cursor this hub did not give this caller (for this
+// purpose), and KindUnavailable while the hub starts. Each case delivered is
+// noted in an access record of its own, made durable before the page is
+// returned; the call's own record says how many.
+func (s *Service) Feed(ctx context.Context, c *Call, q FeedQuery) (*FeedPage, error) {
+	if err := s.service(ctx, c, "feed"); err != nil {
+		return nil, err
+	}
+	if q.Limit == 0 {
+		q.Limit = DefaultFeedLimit
+	}
+	binding := feedBinding(c)
+	var cur feedCursor
+	if q.Cursor != "" {
+		b, err := s.tokens.open(tokenFeed, binding, q.Cursor)
+		var ok bool
+		if err == nil {
+			cur, ok = decodeFeedCursor(b)
+		}
+		if !ok {
+			return nil, domain.Invalid("invalid cursor", domain.FieldError{Field: "cursor", Message: "is not a feed cursor this hub gave this caller for this purpose"})
+		}
+	}
+	if !s.cfg.Projector.Ready() {
+		return nil, errNotReady
+	}
+	if cur.seen == 0 {
+		// A new feed has looked at nothing yet; its clock starts with the
+		// day (a cursor changes with the day at most, never with the time
+		// of the call).
+		cur.seen = dayStart(c.Now)
+	}
+	page, err := s.feedPage(ctx, c, cur, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recordFeed(ctx, c, page); err != nil {
+		return nil, err
+	}
+	if len(page.Items) == 0 {
+		page.Cursor = q.Cursor
+		if page.Cursor == "" {
+			page.Cursor = s.tokens.seal(tokenFeed, binding, cur.encode())
+		}
+	}
+	return page, nil
+}
+
+// FeedChanged returns a channel closed when the views next change: a reader
+// waiting for its feed looks again then (and at the next day's start, when
+// consent may expire).
+func (s *Service) FeedChanged() <-chan struct{} { return s.cfg.Projector.Changed() }
+
+// bound is where the scan of the log starts: at pos (inclusive), or after it.
+type bound struct {
+	pos       eventlog.Position
+	inclusive bool
+}
+
+// before says whether an event at pos lies before the bound.
+func (b bound) before(pos eventlog.Position) bool {
+	if b.inclusive {
+		return pos.Less(b.pos)
+	}
+	return !b.pos.Less(pos)
+}
+
+// after is the position ReadAll reads after (exclusive) to start at the bound.
+func (b bound) after() eventlog.Position {
+	switch {
+	case !b.inclusive, b.pos.IsZero():
+		return b.pos
+	case b.pos.Prepare > 0:
+		return eventlog.Position{Commit: b.pos.Commit, Prepare: b.pos.Prepare - 1}
+	}
+	return eventlog.Position{Commit: b.pos.Commit - 1, Prepare: ^uint64(0)}
+}
+
+// feedPage assembles the page after cur.
+func (s *Service) feedPage(ctx context.Context, c *Call, cur feedCursor, limit int) (*FeedPage, error) {
+	binding := feedBinding(c)
+	// The scan starts at the event of the last entry delivered (it may have
+	// more entries), or where a call with this cursor found nothing new.
+	from := bound{pos: cur.last, inclusive: true}
+	if m, ok := s.feedMemo.get(binding, cur); ok {
+		from = bound{pos: m}
+	}
+	touched, scanned, complete, err := s.touchedCases(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	now := c.Now
+	var all []keyed
+	for _, tc := range touched {
+		entries, err := s.caseChanges(ctx, c, tc, from, cur.seen, now)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, entries...)
+	}
+	// Changes by the clock alone for cases no event touched: the reader's
+	// consent expires at a day's start, its break-glass grants end; looked
+	// for when a day has begun since the reader last looked.
+	seen := cur.seen
+	if complete && dayOf(cur.seen) != dayOf(now.UnixNano()) {
+		entries, err := s.clockChanges(ctx, c, touched, cur.seen, now)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, entries...)
+		seen = dayStart(now)
+	}
+	slices.SortStableFunc(all, func(a, b keyed) int { return a.key.cmp(b.key) })
+	page := &FeedPage{Items: []FeedEntry{}}
+	next := cur
+	next.seen = seen
+	skipped, cut := uint32(0), false
+	for _, k := range all {
+		switch o := k.key.cmp(cur.key); {
+		case o < 0:
+			continue
+		case o == 0 && skipped < cur.done:
+			skipped++ // delivered before
+			continue
+		}
+		if len(page.Items) == limit {
+			cut = true
+			break
+		}
+		if k.key != next.key {
+			next.key, next.done = k.key, 0
+		}
+		next.done++
+		if !k.last.IsZero() {
+			next.last = k.last
+		}
+		page.Items = append(page.Items, k.entry)
+		page.Cursors = append(page.Cursors, s.tokens.seal(tokenFeed, binding, next.encode()))
+	}
+	if len(page.Items) > 0 {
+		page.Cursor = page.Cursors[len(page.Cursors)-1]
+	} else if seen != cur.seen {
+		// Nothing new, but the day's changes by the clock were looked for.
+		page.Cursor = s.tokens.seal(tokenFeed, binding, next.encode())
+	}
+	if !cut && !scanned.IsZero() {
+		// Everything the scan found up to scanned is delivered: a call from
+		// the new cursor scans on after it.
+		s.feedMemo.put(binding, next, scanned)
+	}
+	return page, nil
+}
+
+func dayOf(ns int64) int64 { return time.Unix(0, ns).UTC().Unix() / 86400 }
+
+// dayStart is the start of t's UTC day, in Unix nanoseconds.
+func dayStart(t time.Time) int64 { return t.UTC().Truncate(24 * time.Hour).UnixNano() }
+
+// touchedCase is a case with events in the range scanned.
+type touchedCase struct{ id string }
+
+// touchedCases reads the log from the bound on, up to feedScan events, and
+// returns the cases it touches in order of their first event there, the
+// position of the last event read, and whether it read to the end of the log.
+func (s *Service) touchedCases(ctx context.Context, from bound) ([]touchedCase, eventlog.Position, bool, error) {
+	seen := map[string]bool{}
+	var out []touchedCase
+	var last eventlog.Position
+	n := 0
+	for r, err := range s.cfg.Log.ReadAll(ctx, from.after()) {
+		if err != nil {
+			return nil, last, false, domain.Internal(err)
+		}
+		if n == feedScan {
+			return out, last, false, nil
+		}
+		n++
+		last = r.Position
+		if !seen[r.Stream] {
+			seen[r.Stream] = true
+			out = append(out, touchedCase{id: r.Stream})
+		}
+	}
+	return out, last, true, nil
+}
+
+// caseChanges returns the changes of the reader's view of one case from the
+// bound on: its view before (as the clock stood at seen) and after each event
+// since (as the clock stands now), compared.
+func (s *Service) caseChanges(ctx context.Context, c *Call, tc touchedCase, from bound, seen int64, now time.Time) ([]keyed, error) {
+	v, ok := s.cfg.Projector.Get(tc.id)
+	if !ok {
+		return nil, nil
+	}
+	if v.Case.Erased {
+		return s.erasedChanges(ctx, c, v, from)
+	}
+	h, err := s.history(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	var before *projections.View // the case before the bound
+	steps := h.steps
+	i := slices.IndexFunc(steps, func(st replayStep) bool { return !from.before(st.pos) })
+	if i < 0 {
+		i = len(steps)
+	}
+	if i > 0 {
+		before = steps[i-1].view
+	}
+	steps = steps[i:]
+	q := readQuery(c)
+	var out, clock []keyed
+	var prev *readerView // what the reader had
+	if before != nil {
+		then := q
+		then.Now = time.Unix(0, seen)
+		old, err := s.viewOf(ctx, then, before)
+		if err != nil {
+			return nil, domain.Internal(err)
+		}
+		if prev, err = s.viewOf(ctx, q, before); err != nil {
+			return nil, domain.Internal(err)
+		}
+		// What the clock alone changed since the reader last looked comes
+		// last, keyed by now.
+		if clock, err = s.viewChanges(ctx, c, tc.id, old, prev, feedKey{at: now.UnixNano()}, eventlog.Position{}); err != nil {
+			return nil, err
+		}
+	}
+	for _, st := range steps {
+		rv, err := s.viewOf(ctx, q, st.view)
+		if err != nil {
+			return nil, domain.Internal(err)
+		}
+		changes, err := s.viewChanges(ctx, c, tc.id, prev, rv, st.key, st.pos)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, changes...)
+		prev = rv
+	}
+	return append(out, clock...), nil
+}
+
+// erasedChanges returns, for an erased case, the withdrawal notice its erasure
+// makes in the feed of a reader whose organisation could see it, if the
+// erasure lies at or after the bound. Nothing else of an erased case can be
+// delivered: its content is gone.
+func (s *Service) erasedChanges(ctx context.Context, c *Call, v *projections.View, from bound) ([]keyed, error) {
+	d, err := s.cfg.Policy.ReadCase(ctx, policies.ReadQuery{Identity: c.Identity, Purpose: c.Purpose, Now: c.Now, Case: v.Case, CaseKey: v.PolicyKey})
+	if err != nil || d.Kind != domain.KindGone {
+		return nil, err
+	}
+	h, err := s.history(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range h.steps {
+		if st.view.Case.Erased && !from.before(st.pos) {
+			return []keyed{{key: st.key, last: st.pos, entry: FeedEntry{Kind: FeedWithdrawn, CaseID: v.Case.ID, Reason: WithdrawnErased}}}, nil
+		}
+	}
+	return nil, nil
+}
+
+// viewChanges compares two views of one case by the reader (prev: what it
+// had; cur: what it has now; either may be nil or a refusal) and returns the
+// entries that bring the reader from one to the other, keyed key; state is
+// the case as cur was computed on (for the items' data).
+func (s *Service) viewChanges(ctx context.Context, c *Call, caseID string, prev, cur *readerView, key feedKey, pos eventlog.Position) ([]keyed, error) {
+	had := prev != nil && prev.dec.Allow
+	has := cur != nil && cur.dec.Allow
+	var out []keyed
+	entry := func(e FeedEntry) { out = append(out, keyed{key: key, last: pos, entry: e}) }
+	switch {
+	case !had && !has:
+		return nil, nil
+	case had && !has:
+		entry(FeedEntry{Kind: FeedWithdrawn, CaseID: caseID, Reason: withdrawalReason(c, cur)})
+		return out, nil
+	}
+	known := map[[16]byte]bool{}
+	if had {
+		for _, vi := range prev.items {
+			known[vi.it.ID] = true
+		}
+		for _, vi := range cur.items {
+			delete(known, vi.it.ID)
+		}
+		if len(known) > 0 {
+			// Items left the view: withdraw the case, then give its view
+			// again.
+			entry(FeedEntry{Kind: FeedWithdrawn, CaseID: caseID, Reason: WithdrawnReduced})
+			had = false
+		}
+		for _, vi := range prev.items {
+			known[vi.it.ID] = had
+		}
+	}
+	var picked []shownItem
+	for n, vi := range cur.items {
+		if !known[vi.it.ID] {
+			picked = append(picked, shownItem{it: vi.it, number: uint64(n + 1), dec: vi.dec})
+		}
+	}
+	if len(picked) == 0 {
+		return out, nil
+	}
+	items, err := s.feedItems(ctx, caseID, picked)
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		entry(FeedEntry{Kind: FeedItem, CaseID: caseID, Item: &items[i]})
+	}
+	return out, nil
+}
+
+// withdrawalReason says why a case left the reader's view.
+func withdrawalReason(c *Call, cur *readerView) string {
+	switch {
+	case cur != nil && cur.dec.Kind == domain.KindGone:
+		return WithdrawnErased
+	case cur != nil && cur.q.Case != nil:
+		if g, ok := cur.q.Case.Consent[c.Identity.Agency]; !ok || g.ExpiresAt != "" && c.Now.UTC().Format(time.DateOnly) >= g.ExpiresAt {
+			return WithdrawnConsent
+		}
+	}
+	return WithdrawnNotVisible
+}
+
+// feedItems renders the items of a feed entry, like a section read's.
+func (s *Service) feedItems(ctx context.Context, caseID string, picked []shownItem) ([]Item, error) {
+	versions := make([]uint64, len(picked))
+	for i, p := range picked {
+		versions[i] = p.it.Version
+	}
+	data, err := s.cfg.Projector.Data(ctx, caseID, versions)
+	if domain.KindOf(err) == domain.KindGone {
+		return nil, nil // erased since: its withdrawal follows
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Item, len(picked))
+	for i, p := range picked {
+		out[i] = itemOf(p, data[p.it.Version])
+	}
+	return out, nil
+}
+
+// clockChanges returns the changes the clock alone made, between seen and now,
+// in the reader's views of the cases no event of the range touched: looked for
+// in every case where the reader's organisation holds consent or the reader a
+// break-glass grant.
+func (s *Service) clockChanges(ctx context.Context, c *Call, touched []touchedCase, seen int64, now time.Time) ([]keyed, error) {
+	skip := make(map[string]bool, len(touched))
+	for _, tc := range touched {
+		skip[tc.id] = true
+	}
+	then, q := readQuery(c), readQuery(c)
+	then.Now, q.Now = time.Unix(0, seen), now
+	key := feedKey{at: now.UnixNano()}
+	var out []keyed
+	var failure error
+	s.cfg.Projector.Scan(0, func(v *projections.View) bool {
+		if skip[v.Case.ID] || v.Case.Erased || !mayChangeByClock(c, v.Case) {
+			return true
+		}
+		old, err := s.viewOf(ctx, then, v)
+		if err != nil {
+			failure = err
+			return false
+		}
+		cur, err := s.viewOf(ctx, q, v)
+		if err != nil {
+			failure = err
+			return false
+		}
+		changes, err := s.viewChanges(ctx, c, v.Case.ID, old, cur, key, eventlog.Position{})
+		if err != nil {
+			failure = err
+			return false
+		}
+		out = append(out, changes...)
+		return true
+	})
+	if failure != nil {
+		return nil, domain.Internal(failure)
+	}
+	return out, nil
+}
+
+// mayChangeByClock says whether the reader's view of a case can change by the
+// clock alone: its organisation's consent has an expiry, or it holds a grant.
+func mayChangeByClock(c *Call, cs *domain.Case) bool {
+	if g, ok := cs.Consent[c.Identity.Agency]; ok && g.ExpiresAt != "" {
+		return true
+	}
+	for _, g := range cs.BreakGlass {
+		if g.Agency == c.Identity.Agency && g.Subject == c.Identity.Subject {
+			return true
+		}
+	}
+	return false
+}
+
+// recordFeed makes the page's access records durable: one per case
+// delivered (the call's own record for the first), or the call's own when
+// nothing was delivered.
+func (s *Service) recordFeed(ctx context.Context, c *Call, page *FeedPage) error {
+	byCase := map[string]int{}
+	var order []string
+	for _, e := range page.Items {
+		if _, ok := byCase[e.CaseID]; !ok {
+			order = append(order, e.CaseID)
+		}
+		byCase[e.CaseID]++
+	}
+	c.Record.Decision = accesslog.Allow
+	c.Record.Reasons = []string{"delivered " + strconv.Itoa(len(page.Items)) + " feed entries of " + strconv.Itoa(len(order)) + " cases"}
+	if len(order) == 0 {
+		return nil
+	}
+	c.Record.CaseID = order[0]
+	var extra []*accesslog.Record
+	for _, id := range order[1:] {
+		r := *c.Record
+		r.CaseID = id
+		r.Reasons = []string{"delivered " + strconv.Itoa(byCase[id]) + " feed entries"}
+		extra = append(extra, &r)
+	}
+	c.Record.Reasons = []string{"delivered " + strconv.Itoa(byCase[order[0]]) + " feed entries", c.Record.Reasons[0]}
+	// The other cases' records now; the call's own is made durable before
+	// the answer like every call's.
+	if err := s.cfg.Access.AppendAll(ctx, extra); err != nil {
+		return domain.Internal(err)
+	}
+	return nil
+}
+
+// feedMemo remembers, for a reader's cursor, how far the log was read
+// without finding anything new for it, so that a reader polling an
+// unchanged feed does not read the same events again. Bounded: emptied when
+// full.
+type feedMemo struct {
+	mu sync.Mutex
+	m  map[string]eventlog.Position
+}
+
+const maxFeedMemo = 16384
+
+func (m *feedMemo) get(binding string, cur feedCursor) (eventlog.Position, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.m[binding+string(cur.encode())]
+	return p, ok
+}
+
+func (m *feedMemo) put(binding string, cur feedCursor, scanned eventlog.Position) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil || len(m.m) >= maxFeedMemo {
+		m.m = map[string]eventlog.Position{}
+	}
+	m.m[binding+string(cur.encode())] = scanned
+}

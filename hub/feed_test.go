@@ -1,0 +1,222 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/liaison-hub/liaison/domain"
+	"github.com/liaison-hub/liaison/hub"
+)
+
+var (
+	mentor    = domain.Identity{Issuer: "test", Subject: "ng-hana", Agency: "exit-ngo", Roles: []string{"mentor"}}
+	dpoA      = domain.Identity{Issuer: "test", Subject: "dp-kim", Agency: "oversight-board", Roles: []string{"dpo"}}
+	dpoB      = domain.Identity{Issuer: "test", Subject: "dp-lou", Agency: "oversight-board", Roles: []string{"dpo"}}
+	manager   = domain.Identity{Issuer: "test", Subject: "pm-dora", Agency: "prison-service", Roles: []string{"manager"}}
+	probation = domain.Identity{Issuer: "test", Subject: "po-emil", Agency: "probation-service", Roles: []string{"officer"}}
+)
+
+// feedReader follows a feed page by page, as a partner system would.
+type feedReader struct {
+	t       *testing.T
+	f       *fixture
+	who     domain.Identity
+	purpose string
+	cursor  string
+}
+
+// next returns the next page (its JSON, to compare bytes) and its entries.
+func (r *feedReader) next(limit int) ([]byte, []hub.FeedEntry) {
+	r.t.Helper()
+	var page *hub.FeedPage
+	if err := r.f.call(r.t, r.who, r.purpose, "feed.read", func(ctx context.Context, c *hub.Call) (err error) {
+		page, err = r.f.svc.Feed(ctx, c, hub.FeedQuery{Cursor: r.cursor, Limit: limit})
+		return err
+	}); err != nil {
+		r.t.Fatal(err)
+	}
+	b, _ := json.Marshal(page)
+	r.cursor = page.Cursor
+	return b, page.Items
+}
+
+// all reads pages until one is empty.
+func (r *feedReader) all() []hub.FeedEntry {
+	r.t.Helper()
+	var out []hub.FeedEntry
+	for {
+		_, items := r.next(3)
+		if len(items) == 0 {
+			return out
+		}
+		out = append(out, items...)
+	}
+}
+
+func (f *fixture) write(t *testing.T, who domain.Identity, caseID, body string) {
+	t.Helper()
+	if err := f.call(t, who, "", "event.append", func(ctx context.Context, c *hub.Call) error {
+		_, err := f.svc.Append(ctx, c, caseID, []byte(body))
+		return err
+	}); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+}
+
+func (f *fixture) open(t *testing.T, ref string) string {
+	t.Helper()
+	var out hub.Appended
+	if err := f.call(t, caseworker, "", "case.open", func(ctx context.Context, c *hub.Call) (err error) {
+		out, err = f.svc.OpenCase(ctx, c, []byte(`{"subject_ref":"`+ref+`","target_group":"returnee"}`))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out.CaseID
+}
+
+func describe(entries []hub.FeedEntry) []string {
+	var out []string
+	for _, e := range entries {
+		if e.Kind == hub.FeedItem {
+			out = append(out, fmt.Sprintf("%s %s v%d", e.CaseID[:4], e.Type, e.Version))
+		} else {
+			out = append(out, fmt.Sprintf("%s withdrawn (%s)", e.CaseID[:4], e.Reason))
+		}
+	}
+	return out
+}
+
+// TestAFeedFollowsTheReadersViewAndNothingElse: items enter an exit worker's
+// feed when consent opens the case to it (older items included), new items
+// follow, a withdrawal notice tells it to delete its copy; events it may not
+// read change nothing it gets, not even its cursor.
+func TestAFeedFollowsTheReadersViewAndNothingElse(t *testing.T) {
+	f := newFixture(t)
+	r := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration"}
+	id := f.open(t, "FEED-2026-0001")
+	f.write(t, caseworker, id, `{"type":"NeedsAssessmentRecorded","data":{"needs":[{"area":"housing","level":"high"}]}}`)
+	if got := r.all(); len(got) != 0 {
+		t.Fatalf("without consent: %v", describe(got))
+	}
+	f.write(t, caseworker, id, `{"type":"ConsentGiven","data":{"organisations":["exit-ngo"]}}`)
+	got := describe(r.all())
+	want := []string{id[:4] + " CaseOpened v1", id[:4] + " NeedsAssessmentRecorded v2", id[:4] + " ConsentGiven v3"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("consent given: %v, want %v", got, want)
+	}
+	before, _ := r.next(10)
+	cursor := r.cursor
+	// What the exit worker may not read: an intelligence note, another
+	// organisation's counselling note, a prison-only disclosure, another
+	// user's break-glass, an erasure request and its cancellation.
+	f.write(t, analyst, id, `{"type":"IntelligenceNoteAdded","data":{"note":"hidden"}}`)
+	f.write(t, probation, id, `{"type":"CounsellingNoteAdded","data":{"date":"2026-03-01","note":"hidden"}}`)
+	f.write(t, caseworker, id, `{"type":"RiskDisclosureRaised","data":{"concern":"hidden","urgency":"urgent"},"classification":"TLP:RED"}`)
+	if err := f.call(t, manager, "", "break-glass", func(ctx context.Context, c *hub.Call) error {
+		_, err := f.svc.BreakGlass(ctx, c, id, []byte(`{"justification":"imminent threat reported by the police"}`))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var request hub.Erasure
+	if err := f.call(t, dpoA, "", "case.erase", func(ctx context.Context, c *hub.Call) (err error) {
+		request, err = f.svc.RequestErasure(ctx, c, id, []byte(`{"legal_basis":"subject-request"}`))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.call(t, dpoB, "", "erasure.cancel", func(ctx context.Context, c *hub.Call) error {
+		_, err := f.svc.CancelErasure(ctx, c, request.RequestID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	after, items := r.next(10)
+	if len(items) != 0 || string(after) != string(before) || r.cursor != cursor {
+		t.Errorf("events the exit worker may not read changed its feed:\nbefore %s\nafter  %s", before, after)
+	}
+	f.write(t, caseworker, id, `{"type":"FamilyContactRecorded","data":{"date":"2026-03-02"}}`)
+	if got := describe(r.all()); !slices.Equal(got, []string{id[:4] + " FamilyContactRecorded v4"}) {
+		t.Errorf("a new item: %v, want the family contact as version 4 of its view", got)
+	}
+	f.write(t, caseworker, id, `{"type":"ConsentWithdrawn","data":{"organisations":["exit-ngo"]}}`)
+	if got := describe(r.all()); !slices.Equal(got, []string{id[:4] + " withdrawn (consent)"}) {
+		t.Errorf("consent withdrawn: %v, want a withdrawal notice", got)
+	}
+	// Erasure reaches the readers who could see the case.
+	pr := &feedReader{t: t, f: f, who: probation, purpose: "case-management"}
+	pr.all()
+	if err := f.call(t, dpoA, "", "case.erase", func(ctx context.Context, c *hub.Call) (err error) {
+		request, err = f.svc.RequestErasure(ctx, c, id, []byte(`{"legal_basis":"court-order","reference":"C-1"}`))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.call(t, dpoB, "", "erasure.confirm", func(ctx context.Context, c *hub.Call) error {
+		_, err := f.svc.ConfirmErasure(ctx, c, request.RequestID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(pr.all()); !slices.Equal(got, []string{id[:4] + " withdrawn (erased)"}) {
+		t.Errorf("erased: %v, want a withdrawal notice to probation", got)
+	}
+	if got := r.all(); len(got) != 0 {
+		t.Errorf("erased after the exit worker lost consent: %v, want nothing (it could not see the case)", describe(got))
+	}
+}
+
+// TestFeedPagesResumeExactly: pages of any size give every entry once, in
+// order, and a cursor is good only for the caller and purpose it was given
+// to.
+func TestFeedPagesResumeExactly(t *testing.T) {
+	f := newFixture(t)
+	var ids []string
+	for i := range 3 {
+		id := f.open(t, fmt.Sprintf("PAGE-2026-000%d", i))
+		f.write(t, caseworker, id, `{"type":"ConsentGiven","data":{"organisations":["exit-ngo"]}}`)
+		f.write(t, caseworker, id, `{"type":"NeedsAssessmentRecorded","data":{"needs":[{"area":"housing","level":"high"}]}}`)
+		ids = append(ids, id)
+	}
+	whole := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration"}
+	_, all := whole.next(100)
+	if len(all) != 9 {
+		t.Fatalf("%d entries, want 9: %v", len(all), describe(all))
+	}
+	for _, limit := range []int{1, 2, 4} {
+		r := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration"}
+		var got []hub.FeedEntry
+		for {
+			_, items := r.next(limit)
+			if len(items) == 0 {
+				break
+			}
+			got = append(got, items...)
+		}
+		if !slices.Equal(describe(got), describe(all)) {
+			t.Errorf("pages of %d: %v, want %v", limit, describe(got), describe(all))
+		}
+	}
+	for name, try := range map[string]struct {
+		who     domain.Identity
+		purpose string
+		cursor  string
+	}{
+		"another reader's cursor":  {caseworker, "case-management", whole.cursor},
+		"another purpose's cursor": {mentor, "case-conference", whole.cursor},
+		"a truncated cursor":       {mentor, "reintegration", whole.cursor[:len(whole.cursor)-3]},
+		"a forged cursor":          {mentor, "reintegration", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+	} {
+		err := f.call(t, try.who, try.purpose, "feed.read", func(ctx context.Context, c *hub.Call) error {
+			_, err := f.svc.Feed(ctx, c, hub.FeedQuery{Cursor: try.cursor})
+			return err
+		})
+		if domain.KindOf(err) != domain.KindInvalid {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
+	}
+}
