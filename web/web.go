@@ -4,10 +4,15 @@
 // the browser gets.
 //
 // The console is a client of the public API like any other: it signs in with a
-// bearer token (in demo mode, one minted by POST /demo/token for a demo
-// identity), keeps it in sessionStorage only, and asks the API for everything
-// it shows. The hub's Content-Security-Policy (default-src 'self') holds:
-// no inline script or style, no outside resource.
+// bearer token and asks the API for everything it shows. A person signs in at
+// their organisation's identity provider (the providers the hub lists at GET
+// /auth/providers; OpenID Connect, authorization code with PKCE, the console a
+// public client coming back to CallbackPath), and the provider's tokens are
+// kept in the tab's memory only; in demo mode, a token minted by POST
+// /demo/token for a demo identity, or a pasted one, is kept in sessionStorage
+// only. The hub's Content-Security-Policy (default-src 'self', with the
+// providers' token endpoints in connect-src) holds: no inline script or style,
+// no outside resource.
 package web
 
 import (
@@ -28,6 +33,11 @@ var static embed.FS
 // AssetPrefix is the path under which the console's assets are served.
 const AssetPrefix = "/ui/"
 
+// CallbackPath is the console's redirect URI at identity providers (register
+// https://HUB/ui/callback): it answers the console's page, which completes the
+// sign-in.
+const CallbackPath = AssetPrefix + "callback"
+
 // asset is one embedded file, ready to serve.
 type asset struct {
 	body        []byte
@@ -42,8 +52,9 @@ type console struct {
 	version string           // the versioned asset directory, "v-" + content hash
 }
 
-// Handler returns the console: GET / answers index.html; GET /ui/NAME answers
-// the asset NAME with its content type; anything else is 404.
+// Handler returns the console: GET / and GET CallbackPath answer index.html;
+// GET /ui/NAME answers the asset NAME with its content type; anything else is
+// 404.
 //
 // The page names its assets under a versioned directory, /ui/v-HASH/, where
 // HASH is a digest of every asset: those answers may be cached for a year,
@@ -123,7 +134,7 @@ func (c *console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p := r.URL.Path
 	switch {
-	case p == "/" || p == "/index.html":
+	case p == "/" || p == "/index.html" || p == CallbackPath:
 		c.serve(w, r, c.index, "no-cache")
 	case strings.HasPrefix(p, AssetPrefix):
 		name := strings.TrimPrefix(p, AssetPrefix)

@@ -74,6 +74,16 @@ func TestPageIsServedAtTheRootAndRevalidated(t *testing.T) {
 	})
 }
 
+// The identity providers send the browser back to the console's callback:
+// it is the page, which completes the sign-in.
+func TestCallbackIsThePage(t *testing.T) {
+	h := web.Handler()
+	page, cb := get(t, h, "/"), get(t, h, web.CallbackPath+"?code=x&state=y")
+	if cb.status != http.StatusOK || cb.body != page.body || cb.header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("GET %s = %d (%d bytes, Cache-Control %q), want the page", web.CallbackPath, cb.status, len(cb.body), cb.header.Get("Cache-Control"))
+	}
+}
+
 func TestAssetsAreServedWithTheirTypeAndCachedByVersion(t *testing.T) {
 	h := web.Handler()
 	want := map[string]string{

@@ -1,8 +1,14 @@
 // The console's entry point: the router (hash-based: #/cases, #/cases/ID,
 // #/audit, #/break-glass, #/stats, #/signin), the header with who is signed in
-// and the purpose of their reads, and the sign-in page.
+// and the purpose of their reads, and the sign-in page: the organisations'
+// identity providers (oidc.js), the demo identities on a demo hub, a pasted
+// token.
 
-import { PURPOSES, call, clearSession, saveSession, session, setPurpose, tokenClaims } from './api.js';
+import {
+  PURPOSES, call, clearSession, keepReturn, peekReturn, saveSession, session, setPurpose, storedSession, takeReturn,
+  tokenClaims,
+} from './api.js';
+import { SignInError, completeSignIn, forget, isCallback, providers, startSignIn } from './oidc.js';
 import { announce, clear, field, h, problemView } from './dom.js';
 import { caseListView, caseView } from './cases.js';
 import { auditView } from './audit.js';
@@ -114,13 +120,24 @@ function renderHeader(s, path) {
   });
   who.append(
     h('p', { class: 'who-name' }, h('span', { class: 'visually-hidden' }, 'Signed in as '), h('strong', { text: s.label || s.sub })),
-    h('p', { class: 'who-org', text: `${s.agency} · ${(s.roles || []).join(', ')}` }),
+    h('p', { class: 'who-org', text: [s.agency, (s.roles || []).join(', ')].filter(Boolean).join(' · ') }),
     h('div', { class: 'who-purpose' }, h('label', { for: purpose.id, text: 'Purpose' }), purpose),
     h('button', { type: 'button', class: 'secondary', on: { click: signOut } }, 'Sign out'));
 }
 
+/**
+ * signOut forgets the token and, after a sign-in at an identity provider
+ * that supports it, ends the session there too (its end_session_endpoint,
+ * which sends the browser back to the console).
+ */
 function signOut() {
+  const stored = storedSession();
+  const end = stored && stored.kind === 'oidc' ? forget() : '';
   clearSession();
+  if (end) {
+    location.assign(end);
+    return;
+  }
   location.hash = '#/signin';
   announce('Signed out. The token was removed from this tab.');
 }
@@ -137,7 +154,7 @@ function signIn(token, purpose, label) {
   };
   saveSession(s);
   const { path } = parseRoute();
-  const target = path === '/' || path === '/signin' ? landing(s) : location.hash;
+  const target = takeReturn() || (path === '/' || path === '/signin' ? landing(s) : location.hash);
   if (location.hash === target) render();
   else location.hash = target;
 }
@@ -147,10 +164,20 @@ async function signInView(view, params) {
   view.append(h('h1', { tabindex: '-1', text: 'Sign in to Liaison' }),
     h('p', { class: 'lead' }, 'Liaison shares case information between the organisations working with a participant, ',
       'each seeing what its mandate and the participant\'s consent allow. Every read is recorded for the oversight board.'));
+  const stored = storedSession();
   if (params.get('expired')) {
     view.append(h('div', { class: 'problem', role: 'alert' },
-      h('p', {}, h('strong', {}, 'Signed out: the hub refused the token.'), ' It may have expired, or not be valid for this hub. Sign in again.')));
+      h('p', {}, h('strong', {}, 'Signed out: the hub refused the token.'), ' It may have expired, or not be valid for this hub. Sign in again: you will come back to the page you were on.')));
+  } else if (stored && stored.kind === 'oidc') {
+    view.append(h('div', { class: 'problem', role: 'alert' },
+      h('p', {}, h('strong', {}, 'Your sign-in ended in this tab.'), ' The page was reloaded, or your session at your organisation could not be renewed. Sign in again: you will come back to this page.')));
   }
+  if (ssoError) {
+    view.append(h('div', { class: 'problem', role: 'alert' }, h('p', {}, h('strong', {}, 'Sign-in failed. '), ssoError)));
+    ssoError = '';
+  }
+  const listed = await providers();
+  if (listed.length) view.append(providerList(listed, stored));
   const demoBox = h('section', { class: 'card', 'aria-labelledby': 'demo-h' });
   view.append(demoBox);
   try {
@@ -160,6 +187,69 @@ async function signInView(view, params) {
     demoBox.remove(); // Not a demo hub: only the token form.
   }
   view.append(tokenForm());
+}
+
+/** ssoError is what went wrong when a provider sent the browser back, to show once. */
+let ssoError = '';
+
+/**
+ * providerList offers the organisations' identity providers: pick your
+ * organisation and the purpose of your reads, sign in at its provider, and
+ * come back to the page you were on.
+ */
+function providerList(listed, stored) {
+  const last = (stored && stored.kind === 'oidc' && stored.provider) || (peekReturn() || {}).provider || '';
+  const purpose = h('select', { id: 'sso-purpose' },
+    PURPOSES.map((p) => h('option', { value: p, selected: p === ((stored && stored.purpose) || 'case-management') }, p)));
+  const err = h('div', { 'aria-live': 'assertive' });
+  const list = h('ul', { class: 'personas providers' });
+  for (const p of listed) {
+    const btn = h('button', { type: 'button', class: p.id === last ? 'persona provider current' : 'persona provider', dataset: { provider: p.id } },
+      h('span', { class: 'persona-name', text: p.label }),
+      h('span', { class: 'persona-meta' }, p.organisations.map((o, i) => [i ? ' · ' : '', h('span', { class: 'nowrap', text: o })])));
+    btn.addEventListener('click', async () => {
+      clear(err);
+      btn.disabled = true;
+      const { path } = parseRoute();
+      const back = takeReturn() || (path === '/' || path === '/signin' ? '' : location.hash);
+      try {
+        await startSignIn(p, purpose.value, back);
+      } catch {
+        err.append(problemView({ problem: { title: 'Sign-in failed', detail: 'this browser cannot start a secure sign-in here' } }));
+        btn.disabled = false;
+      }
+    });
+    list.append(h('li', {}, btn));
+  }
+  return h('section', { class: 'card', 'aria-labelledby': 'sso-h' },
+    h('h2', { id: 'sso-h', text: 'Sign in with your organisation' }),
+    h('p', {}, 'Pick your organisation: you sign in at its own identity provider and come back here. Your token is kept in this tab\'s memory only.'),
+    field('Purpose of your reads', purpose, 'Every read states a purpose; the protocol refuses one outside your organisation\'s remit.'),
+    list, err);
+}
+
+/**
+ * finishProviderSignIn completes a sign-in the provider sent the browser back
+ * from (the console's callback page), then shows the page the person was on.
+ */
+async function finishProviderSignIn() {
+  try {
+    const r = await completeSignIn();
+    const c = r.claims;
+    const orgs = r.provider.organisations;
+    const s = {
+      kind: 'oidc', provider: r.provider.id, purpose: r.purpose || '', sub: c.sub || '',
+      label: c.name || c.preferred_username || c.email || c.sub || 'Signed in',
+      agency: orgs.length === 1 ? orgs[0] : r.provider.label, roles: [],
+    };
+    saveSession(s);
+    const back = r.back && !r.back.startsWith('#/signin') && r.back !== '#/' ? r.back : landing(s);
+    history.replaceState(null, '', `/${back}`);
+    announce(`Signed in as ${s.label}.`);
+  } catch (e) {
+    ssoError = e instanceof SignInError ? e.message : 'The sign-in could not be completed.';
+    history.replaceState(null, '', '/#/signin');
+  }
 }
 
 function renderPersonas(box, personas) {
@@ -221,7 +311,12 @@ function tokenForm() {
 }
 
 window.addEventListener('liaison:unauthorized', () => {
+  // Keep the page across the sign-in again (and the provider's redirect).
+  const stored = storedSession();
+  const hash = location.hash;
+  forget();
   clearSession();
+  if (!hash.startsWith('#/signin')) keepReturn(hash, stored && stored.kind === 'oidc' ? stored.provider : '');
   location.hash = '#/signin?expired=1';
 });
 window.addEventListener('hashchange', render);
@@ -230,4 +325,5 @@ document.getElementById('skip').addEventListener('click', (ev) => {
   ev.preventDefault();
   main.focus();
 });
-render();
+if (isCallback()) finishProviderSignIn().then(render);
+else render();
