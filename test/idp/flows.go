@@ -190,6 +190,18 @@ func (p *Provider) CreatePublicClient(t testing.TB, id string, redirectURIs []st
 	return created.ID
 }
 
+// SetPostLogoutRedirectURIs sets the URIs a client may ask the provider to
+// send the browser back to after RP-initiated logout (OpenID Connect
+// RP-Initiated Logout 1.0): without one registered, Hydra refuses a logout
+// request that names one.
+func (p *Provider) SetPostLogoutRedirectURIs(t testing.TB, clientID string, uris []string) {
+	t.Helper()
+	patch := []map[string]any{{"op": "replace", "path": "/post_logout_redirect_uris", "value": nonNil(uris)}}
+	if err := p.admin(http.MethodPatch, "/admin/clients/"+url.PathEscape(clientID), patch, nil); err != nil {
+		p.fatalf(t, "setting the post-logout redirect URIs of client %q: %v", clientID, err)
+	}
+}
+
 // AuthCodeFlow signs in the user set by SetUser through the
 // authorization-code flow with PKCE (S256), as a browser would but with an
 // http.Client and a fresh cookie jar: the authorization endpoint, the login
