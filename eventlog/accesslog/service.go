@@ -41,8 +41,13 @@ type CheckpointView struct {
 	Size   uint64 `json:"size"`
 	// RootHash is base64-encoded in JSON, as are all hashes below.
 	RootHash    []byte `json:"root_hash"`
-	Note        string `json:"note"`
-	VerifierKey string `json:"verifier_key"`
+	Note string `json:"note"`
+	// VerifierKey is the note verifier key that checks Note's signature;
+	// VerifierKeys are every key of the hub's checkpoints, those of its
+	// earlier keys included (docs/operations.md, "Rotating the checkpoint
+	// key"), the current one last.
+	VerifierKey  string   `json:"verifier_key"`
+	VerifierKeys []string `json:"verifier_keys"`
 }
 
 // InclusionView is an inclusion proof as the API shows it.
@@ -79,7 +84,12 @@ func (s *Service) checkpoint(ctx context.Context, t *transparency.Tree) (Checkpo
 	if err != nil {
 		return CheckpointView{}, domain.Internal(err)
 	}
-	return CheckpointView{Origin: cp.Origin, Size: cp.Size, RootHash: cp.Root, Note: string(cp.Note), VerifierKey: s.trees.VerifierKey()}, nil
+	keys := s.trees.VerifierKeys()
+	_, by, err := transparency.OpenCheckpointAny(cp.Note, keys)
+	if err != nil {
+		return CheckpointView{}, domain.Internal(err)
+	}
+	return CheckpointView{Origin: cp.Origin, Size: cp.Size, RootHash: cp.Root, Note: string(cp.Note), VerifierKey: by, VerifierKeys: keys}, nil
 }
 
 // Inclusion returns the proof, as an InclusionView, that record index is leaf

@@ -12,6 +12,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,11 +21,14 @@ import (
 	"github.com/liaison-hub/liaison/eventlog"
 )
 
-// Checkpoint signing key files in the data directory, and the key's name.
+// Checkpoint signing key files in the key directory (by default the data
+// directory), and the key's name.
 const (
 	// KeyFile holds the note signer key (secret, mode 0600).
 	KeyFile = "checkpoint.key"
-	// PubFile holds the matching note verifier key, for auditors.
+	// PubFile holds the note verifier keys, one a line, for auditors: every
+	// key that ever signed this hub's checkpoints, the current one last
+	// (docs/operations.md, "Rotating the checkpoint key").
 	PubFile = "checkpoint.pub"
 	// KeyName is the name of a generated key, shown in every signature line.
 	KeyName = "liaison-hub"
@@ -34,15 +38,19 @@ const (
 type Key struct {
 	signer note.Signer
 	// VerifierKey is the public note verifier key ("name+hash+keydata") that
-	// checks the signatures.
+	// checks the signatures this key makes.
 	VerifierKey string
+	// Verifiers are every verifier key of the hub's checkpoints (PubFile),
+	// VerifierKey included: those of the keys it signed with before a
+	// rotation, so that its older checkpoints keep verifying.
+	Verifiers []string
 }
 
 // LoadOrCreateKey reads the checkpoint key from dir (KeyFile), generating an
 // Ed25519 key into KeyFile and its verifier into PubFile on first use. A
 // missing PubFile is written again from KeyFile. It returns an error when a
 // file cannot be read or written, when KeyFile does not hold a note signer key,
-// or when PubFile does not match KeyFile.
+// or when PubFile does not list KeyFile's verifier key.
 func LoadOrCreateKey(dir string) (*Key, error) {
 	keyPath, pubPath := filepath.Join(dir, KeyFile), filepath.Join(dir, PubFile)
 	b, err := os.ReadFile(keyPath)
@@ -59,36 +67,104 @@ func LoadOrCreateKey(dir string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint key: %w", err)
 	}
-	skey := strings.TrimSpace(string(b))
+	k, err := parseSignerKey(string(b), keyPath)
+	if err != nil {
+		return nil, err
+	}
+	switch vkeys, err := ReadVerifierKeys(dir); {
+	case errors.Is(err, os.ErrNotExist):
+		if err := writeFileAtomic(pubPath, []byte(k.VerifierKey+"\n"), 0o644); err != nil {
+			return nil, fmt.Errorf("checkpoint key: %w", err)
+		}
+		k.Verifiers = []string{k.VerifierKey}
+	case err != nil:
+		return nil, fmt.Errorf("checkpoint key: %w", err)
+	case !slices.Contains(vkeys, k.VerifierKey):
+		return nil, fmt.Errorf("checkpoint key: %s does not match %s", pubPath, keyPath)
+	default:
+		k.Verifiers = vkeys
+	}
+	return k, nil
+}
+
+func parseSignerKey(text, path string) (*Key, error) {
+	skey := strings.TrimSpace(text)
 	signer, err := note.NewSigner(skey)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint key %s: %w", keyPath, err)
+		return nil, fmt.Errorf("checkpoint key %s: %w", path, err)
 	}
 	vkey, err := verifierKeyOf(skey)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint key %s: %w", keyPath, err)
-	}
-	switch pub, err := os.ReadFile(pubPath); {
-	case errors.Is(err, os.ErrNotExist):
-		if err := writeFileAtomic(pubPath, []byte(vkey+"\n"), 0o644); err != nil {
-			return nil, fmt.Errorf("checkpoint key: %w", err)
-		}
-	case err != nil:
-		return nil, fmt.Errorf("checkpoint key: %w", err)
-	case strings.TrimSpace(string(pub)) != vkey:
-		return nil, fmt.Errorf("checkpoint key: %s does not match %s", pubPath, keyPath)
+		return nil, fmt.Errorf("checkpoint key %s: %w", path, err)
 	}
 	return &Key{signer: signer, VerifierKey: vkey}, nil
 }
 
-// ReadVerifierKey returns the note verifier key in dir's PubFile. It returns an
-// error wrapping os.ErrNotExist when there is none.
+// RotateKey starts a new checkpoint signing key in dir: it generates one,
+// adds its verifier key to PubFile (the old ones stay, so that the
+// checkpoints they signed keep verifying) and then replaces KeyFile with it,
+// each file written to a temporary file, synced and renamed. A crash between
+// the two leaves the old key signing and an unused verifier listed; rotating
+// again is harmless. It returns the new key; a running hub takes it with
+// Trees.SetKey.
+func RotateKey(dir string) (*Key, error) {
+	old, err := LoadOrCreateKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	skey, _, err := note.GenerateKey(rand.Reader, KeyName)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint key: %w", err)
+	}
+	k, err := parseSignerKey(skey, "(new)")
+	if err != nil {
+		return nil, err
+	}
+	k.Verifiers = append(slices.Clone(old.Verifiers), k.VerifierKey)
+	if err := writeFileAtomic(filepath.Join(dir, PubFile), []byte(strings.Join(k.Verifiers, "\n")+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("checkpoint key: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, KeyFile), []byte(skey+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("checkpoint key: %w", err)
+	}
+	return k, nil
+}
+
+// ReadVerifierKey returns the current note verifier key in dir's PubFile (its
+// last line). It returns an error wrapping os.ErrNotExist when there is none.
 func ReadVerifierKey(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, PubFile))
+	keys, err := ReadVerifierKeys(dir)
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(string(b)), nil
+	return keys[len(keys)-1], nil
+}
+
+// ReadVerifierKeys returns every note verifier key in dir's PubFile, the
+// current one last. It returns an error wrapping os.ErrNotExist when there is
+// none.
+func ReadVerifierKeys(dir string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, PubFile))
+	if err != nil {
+		return nil, err
+	}
+	keys := ParseVerifierKeys(string(b))
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s lists no verifier key: %w", filepath.Join(dir, PubFile), os.ErrNotExist)
+	}
+	return keys, nil
+}
+
+// ParseVerifierKeys returns the verifier keys of a PubFile's text: one a line,
+// blank lines and lines starting with # skipped.
+func ParseVerifierKeys(text string) []string {
+	var keys []string
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			keys = append(keys, line)
+		}
+	}
+	return keys
 }
 
 // verifierKeyOf derives the verifier key of a note signer key
@@ -163,17 +239,32 @@ func (k *Key) sign(seq uint64, origin string, size uint64, root []byte) (Checkpo
 // signature), or when the body is not a checkpoint (origin, decimal size,
 // base64 SHA-256 root hash, then optional extension lines).
 func OpenCheckpoint(msg []byte, vkey string) (Checkpoint, error) {
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("verifier key: %w", err)
+	cp, _, err := OpenCheckpointAny(msg, []string{vkey})
+	return cp, err
+}
+
+// OpenCheckpointAny is OpenCheckpoint with several verifier keys (a hub's
+// keys across rotations): the note must be signed by one of them, which it
+// returns.
+func OpenCheckpointAny(msg []byte, vkeys []string) (Checkpoint, string, error) {
+	vs := make([]note.Verifier, 0, len(vkeys))
+	byName := map[string]string{}
+	for _, k := range vkeys {
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			return Checkpoint{}, "", fmt.Errorf("verifier key: %w", err)
+		}
+		vs = append(vs, v)
+		byName[v.Name()+"+"+strconv.FormatUint(uint64(v.KeyHash()), 16)] = k
 	}
-	n, err := note.Open(msg, note.VerifierList(v))
+	n, err := note.Open(msg, note.VerifierList(vs...))
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("signature: %w", err)
+		return Checkpoint{}, "", fmt.Errorf("signature: %w", err)
 	}
+	sig := n.Sigs[0]
 	cp, err := parseCheckpoint(n.Text)
 	cp.Note = bytes.Clone(msg)
-	return cp, err
+	return cp, byName[sig.Name+"+"+strconv.FormatUint(uint64(sig.Hash), 16)], err
 }
 
 // parseCheckpoint parses a checkpoint body.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -60,6 +62,7 @@ type Trees struct {
 	Access, Cases *Tree
 
 	cfg Config
+	key atomic.Pointer[Key] // signs both trees' checkpoints
 	// access follows the journal, for Access and cfg.JournalConsumers.
 	access *follow.Follower
 	// pos is the position of the last event in the case tree; stream and
@@ -89,11 +92,15 @@ func Open(ctx context.Context, cfg Config) (*Trees, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	t := &Trees{
-		cfg:    cfg,
-		Access: newTree(cfg.KV, treeAccess, AccessOrigin, cfg.Key, cfg.Clock, cfg.Logger),
-		Cases:  newTree(cfg.KV, treeCases, CaseOrigin, cfg.Key, cfg.Clock, cfg.Logger),
+	if len(cfg.Key.Verifiers) == 0 {
+		k := *cfg.Key
+		k.Verifiers = []string{k.VerifierKey}
+		cfg.Key = &k
 	}
+	t := &Trees{cfg: cfg}
+	t.key.Store(cfg.Key)
+	t.Access = newTree(cfg.KV, treeAccess, AccessOrigin, &t.key, cfg.Clock, cfg.Logger)
+	t.Cases = newTree(cfg.KV, treeCases, CaseOrigin, &t.key, cfg.Clock, cfg.Logger)
 	consumers := append([]follow.Consumer{&accessTree{trees: t}}, cfg.JournalConsumers...)
 	t.access = follow.New(cfg.KV, cfg.Journal, treeKey(treeAccess, kindState), consumers...)
 	for _, tr := range []*Tree{t.Access, t.Cases} {
@@ -219,8 +226,27 @@ func (t *Trees) frontierIs(ctx context.Context, tr *Tree, hash []byte) bool {
 	return err == nil && bytes.Equal(h, hash)
 }
 
-// VerifierKey returns the note verifier key of the checkpoints.
-func (t *Trees) VerifierKey() string { return t.cfg.Key.VerifierKey }
+// VerifierKey returns the note verifier key of the checkpoints signed now.
+func (t *Trees) VerifierKey() string { return t.key.Load().VerifierKey }
+
+// VerifierKeys returns every verifier key of the hub's checkpoints, those of
+// its keys before a rotation included, the current one last.
+func (t *Trees) VerifierKeys() []string { return slices.Clone(t.key.Load().Verifiers) }
+
+// SetKey makes k sign every checkpoint from now on (a rotation: RotateKey);
+// k's Verifiers must list the keys of the checkpoints signed so far. It
+// returns an error, and changes nothing, when they do not.
+func (t *Trees) SetKey(k *Key) error {
+	old := t.key.Load()
+	for _, v := range old.Verifiers {
+		if !slices.Contains(k.Verifiers, v) {
+			return fmt.Errorf("transparency: the new checkpoint key's verifiers do not list %s, which signed checkpoints", v)
+		}
+	}
+	t.key.Store(k)
+	t.cfg.Logger.Info("checkpoint key rotated", "verifier_key", k.VerifierKey, "verifier_keys", len(k.Verifiers))
+	return nil
+}
 
 // NotifyAccess tells the access follower that records were appended. It never
 // blocks.

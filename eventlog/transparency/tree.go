@@ -101,7 +101,7 @@ type Tree struct {
 	kv     eventlog.KV
 	id     byte
 	origin string
-	key    *Key
+	key    *atomic.Pointer[Key] // shared by a hub's trees; Trees.SetKey replaces it
 	clock  func() time.Time
 	log    *slog.Logger
 
@@ -121,7 +121,7 @@ type Tree struct {
 	checked bool
 }
 
-func newTree(kv eventlog.KV, id byte, origin string, key *Key, clock func() time.Time, log *slog.Logger) *Tree {
+func newTree(kv eventlog.KV, id byte, origin string, key *atomic.Pointer[Key], clock func() time.Time, log *slog.Logger) *Tree {
 	return &Tree{kv: kv, id: id, origin: origin, key: key, clock: clock, log: log,
 		rng: factory.NewEmptyRange(0), grown: make(chan struct{})}
 }
@@ -339,11 +339,11 @@ func (t *Tree) loadCheckpoints(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("transparency: %s checkpoint %d is missing", t.origin, seq)
 	}
-	cp, err := OpenCheckpoint(msg, t.key.VerifierKey)
+	cp, _, err := OpenCheckpointAny(msg, t.key.Load().Verifiers)
 	if err != nil {
 		// Another key, or tampering: the history goes on (and Verify will
 		// report it), but nothing is compared with this checkpoint.
-		t.log.Error("the latest checkpoint does not verify with the checkpoint key; run liaison audit verify",
+		t.log.Error("the latest checkpoint does not verify with the checkpoint keys; run liaison audit verify",
 			"origin", t.origin, "checkpoint", seq, "err", err)
 		cp = Checkpoint{Origin: t.origin}
 		t.checked = true
@@ -366,7 +366,7 @@ func (t *Tree) Latest(ctx context.Context) (Checkpoint, error) {
 }
 
 // Checkpoints yields the tree's stored checkpoints in order, each opened (its
-// signature checked) with the tree's key. It yields an error, and stops, when
+// signature checked) with the hub's verifier keys. It yields an error, and stops, when
 // the KV fails or a checkpoint does not open.
 func (t *Tree) Checkpoints(ctx context.Context) iter.Seq2[Checkpoint, error] {
 	return func(yield func(Checkpoint, error) bool) {
@@ -375,7 +375,7 @@ func (t *Tree) Checkpoints(ctx context.Context) iter.Seq2[Checkpoint, error] {
 				yield(Checkpoint{}, err)
 				return
 			}
-			cp, err := OpenCheckpoint(stored.Note, t.key.VerifierKey)
+			cp, _, err := OpenCheckpointAny(stored.Note, t.key.Load().Verifiers)
 			if err != nil {
 				err = fmt.Errorf("transparency: %s checkpoint %d: %w", t.origin, stored.Seq, err)
 			}
@@ -417,7 +417,7 @@ func (t *Tree) checkpointLocked(ctx context.Context) (Checkpoint, error) {
 		}
 	}
 	seq := t.latest.Seq + 1
-	cp, err := t.key.sign(seq, t.origin, rng.End(), root)
+	cp, err := t.key.Load().sign(seq, t.origin, rng.End(), root)
 	if err != nil {
 		return Checkpoint{}, err
 	}

@@ -58,27 +58,30 @@ func (e *TamperError) Error() string { return e.What + ": " + e.Reason }
 
 // Verify recomputes the trees of both logs from every stored record and event
 // and checks them against every stored checkpoint, whose signatures it checks
-// with the note verifier key vkey (empty only when there are none), and, to
-// name the first bad record, against the stored leaf hashes.
+// with the note verifier keys vkeys (a hub's keys across rotations: each
+// checkpoint must be signed by one of them; none only when there are no
+// checkpoints), and, to name the first bad record, against the stored leaf
+// hashes.
 //
 // It returns the report and nil when both logs are intact; one *TamperError per
 // damaged log (joined), naming the first bad record, event or checkpoint; or
 // another error (ctx.Err(), eventlog.ErrClosed, a bad vkey) when it could not
 // verify. A record or event that cannot be read back is evidence (the store's
 // checksums failed, or it is missing), not a failure to verify.
-func Verify(ctx context.Context, src Sources, vkey string) (Report, error) {
+func Verify(ctx context.Context, src Sources, vkeys ...string) (Report, error) {
 	start := time.Now()
 	var rep Report
-	if vkey != "" {
+	vkeys = slices.DeleteFunc(slices.Clone(vkeys), func(k string) bool { return k == "" })
+	for _, vkey := range vkeys {
 		if _, err := note.NewVerifier(vkey); err != nil {
 			return rep, fmt.Errorf("verifier key: %w", err)
 		}
 	}
 	var errs []error
 	var err error
-	rep.Access, err = verifyLog(ctx, src.KV, treeAccess, journalSource(src.Journal), vkey)
+	rep.Access, err = verifyLog(ctx, src.KV, treeAccess, journalSource(src.Journal), vkeys)
 	errs = append(errs, err)
-	rep.Cases, err = verifyLog(ctx, src.KV, treeCases, eventSource(src.Events), vkey)
+	rep.Cases, err = verifyLog(ctx, src.KV, treeCases, eventSource(src.Events), vkeys)
 	errs = append(errs, err)
 	rep.Elapsed = time.Since(start)
 	return rep, errors.Join(errs...)
@@ -94,13 +97,13 @@ func Verify(ctx context.Context, src Sources, vkey string) (Report, error) {
 // the stored leaf hash (taken when it was appended) is named. Beyond the last
 // checkpoint, the stored leaf hashes are the only evidence, and every leaf is
 // compared with them.
-func verifyLog(ctx context.Context, kv eventlog.KV, tree byte, src source, vkey string) (LogReport, error) {
+func verifyLog(ctx context.Context, kv eventlog.KV, tree byte, src source, vkeys []string) (LogReport, error) {
 	origin := src.origin
 	rep := LogReport{Origin: origin}
 	var cps []Checkpoint
 	var cpBad *TamperError
 	err := Guard(origin+" checkpoints", func() (err error) {
-		cps, cpBad, err = openCheckpoints(ctx, kv, tree, origin, vkey)
+		cps, cpBad, err = openCheckpoints(ctx, kv, tree, origin, vkeys)
 		return err
 	})
 	if err != nil {

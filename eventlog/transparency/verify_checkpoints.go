@@ -55,7 +55,7 @@ func checkTail(ctx context.Context, kv eventlog.KV, tree byte, origin string, n 
 // It returns the valid ones and the first problem among them: a signature or
 // body that does not verify, a wrong origin, a gap in the sequence, a size
 // below an earlier one, a latest pointer that does not name the last one.
-func openCheckpoints(ctx context.Context, kv eventlog.KV, tree byte, origin, vkey string) ([]Checkpoint, *TamperError, error) {
+func openCheckpoints(ctx context.Context, kv eventlog.KV, tree byte, origin string, vkeys []string) ([]Checkpoint, *TamperError, error) {
 	var cps []Checkpoint
 	var bad *TamperError
 	report := func(cp Checkpoint, reason string) {
@@ -74,7 +74,7 @@ func openCheckpoints(ctx context.Context, kv eventlog.KV, tree byte, origin, vke
 		if err != nil {
 			return nil, nil, err
 		}
-		if vkey == "" {
+		if len(vkeys) == 0 {
 			return nil, nil, errors.New("there are signed checkpoints but no verifier key to check them")
 		}
 		seq++
@@ -82,7 +82,7 @@ func openCheckpoints(ctx context.Context, kv eventlog.KV, tree byte, origin, vke
 			missing(seq, "is missing")
 			seq = stored.Seq
 		}
-		cp, err := OpenCheckpoint(stored.Note, vkey)
+		cp, _, err := OpenCheckpointAny(stored.Note, vkeys)
 		cp.Seq = stored.Seq
 		switch {
 		case err != nil:
