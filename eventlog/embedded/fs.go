@@ -87,15 +87,26 @@ func (f *walFile) SyncTo(length int64) (bool, error) {
 }
 
 // pebbleLogger passes Pebble's log lines to slog: its routine messages at
-// Debug, its errors at Error.
-type pebbleLogger struct{ log *slog.Logger }
+// Debug, its errors at Error — but while the disk is full (space.go), when
+// the store has said so once, the errors of its background work that the
+// full disk causes (a flush or compaction that found no room, retried later)
+// at Debug, so that a full disk is logged once.
+type pebbleLogger struct {
+	log  *slog.Logger
+	full *space
+}
 
 func (l pebbleLogger) Infof(format string, args ...any) {
 	l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
 }
 
 func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	msg := fmt.Sprintf(format, args...)
+	if l.full != nil && l.full.full.Load() && strings.Contains(msg, "no space left on device") {
+		l.log.Debug(msg, "component", "pebble")
+		return
+	}
+	l.log.Error(msg, "component", "pebble")
 }
 
 // Fatalf is called by Pebble when it cannot go on; it must not return. It

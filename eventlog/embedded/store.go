@@ -10,6 +10,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -64,6 +65,10 @@ type Options struct {
 	// CacheSize is the size in bytes of Pebble's block cache; it defaults to
 	// DefaultCacheSize.
 	CacheSize int64
+	// DiskReserve is the disk space the store keeps in reserve against a full
+	// disk (space.go); 0 means DefaultDiskReserve, at most an eighth of the
+	// file system; a negative value turns the guard of a full disk off.
+	DiskReserve int64
 }
 
 // Stats counts what the store has committed since Open.
@@ -87,6 +92,7 @@ type Store struct {
 	db    *pebble.DB
 	fs    *walFS
 	lock  *dirLock
+	space *space // the guard of a full disk
 	clock func() time.Time
 	log   *slog.Logger
 
@@ -151,13 +157,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	sp := openSpace(dir, opts.DiskReserve, opts.Logger)
 	fs := &walFS{FS: vfs.Default}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	popts := &pebble.Options{
 		FS:                 fs,
 		Cache:              cache,
-		Logger:             pebbleLogger{opts.Logger},
+		Logger:             pebbleLogger{log: opts.Logger, full: sp},
 		MemTableSize:       memTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
 		// Pebble's default answer to on-disk corruption is Logger.Fatalf, which
@@ -173,6 +180,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
+		sp.close()
 		lock.release()
 		if isLockContention(err) {
 			return nil, lockedError(dir)
@@ -184,6 +192,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db:            db,
 		fs:            fs,
 		lock:          lock,
+		space:         sp,
 		clock:         opts.Clock,
 		log:           opts.Logger,
 		stopped:       make(chan struct{}),
@@ -194,6 +203,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if err := s.load(); err != nil {
 		db.Close()
+		sp.close()
 		lock.release()
 		return nil, err
 	}
@@ -226,10 +236,10 @@ func (s *Store) load() error {
 	case err != nil:
 		return fmt.Errorf("embedded: read schema version: %w", err)
 	default:
-		ok := len(v) == 1 && v[0] == schemaVersion
+		format := bytes.Clone(v)
 		closer.Close()
-		if !ok {
-			return fmt.Errorf("embedded: %q has an unknown schema version %x", s.dir, v)
+		if err := checkFormat(s.dir, format); err != nil {
+			return err
 		}
 	}
 
@@ -346,6 +356,7 @@ func (s *Store) Close() error {
 	<-s.committerDone
 	s.stop()
 	s.users.Wait()
+	s.space.close()
 	err := s.db.Close()
 	return errors.Join(err, s.lock.release())
 }
