@@ -40,8 +40,8 @@ type CheckpointView struct {
 	Origin string `json:"origin"`
 	Size   uint64 `json:"size"`
 	// RootHash is base64-encoded in JSON, as are all hashes below.
-	RootHash    []byte `json:"root_hash"`
-	Note string `json:"note"`
+	RootHash []byte `json:"root_hash"`
+	Note     string `json:"note"`
 	// VerifierKey is the note verifier key that checks Note's signature;
 	// VerifierKeys are every key of the hub's checkpoints, those of its
 	// earlier keys included (docs/operations.md, "Rotating the checkpoint
