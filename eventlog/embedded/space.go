@@ -37,8 +37,8 @@ import (
 // append refused because the store's disk is full.
 var ErrDiskFull = errors.New("embedded: the disk is full")
 
-// DefaultDiskReserve is the reserve Open keeps when Options.DiskReserve is 0,
-// at most an eighth of the file system.
+// DefaultDiskReserve is the reserve a hub keeps (Options.DiskReserve), at
+// most an eighth of the file system.
 const DefaultDiskReserve = 256 << 20
 
 // statFS returns the size and the free bytes of the file system holding a
@@ -75,19 +75,17 @@ type space struct {
 
 // openSpace sets up the guard of dir: the reserve allocated (if the disk has
 // room for it; else the store opens full and waits for room) and the first
-// look at the free space. reserve < 0 turns the guard off.
+// look at the free space. reserve <= 0 leaves the guard off.
 func openSpace(dir string, reserve int64, log *slog.Logger) *space {
 	sp := &space{dir: dir, log: log, stop: make(chan struct{})}
-	if reserve < 0 {
+	if reserve <= 0 {
 		return sp
 	}
 	size, free, ok := statFS(dir)
 	if !ok {
 		return sp // no statfs here: no guard
 	}
-	if reserve == 0 {
-		reserve = min(DefaultDiskReserve, size/8)
-	}
+	reserve = min(reserve, size/8)
 	sp.reserve = reserve
 	sp.low = max(reserve/4, 2*maxGroupBytes)
 	if have := sp.reserveSize(); have < reserve {

@@ -65,9 +65,9 @@ type Options struct {
 	// CacheSize is the size in bytes of Pebble's block cache; it defaults to
 	// DefaultCacheSize.
 	CacheSize int64
-	// DiskReserve is the disk space the store keeps in reserve against a full
-	// disk (space.go); 0 means DefaultDiskReserve, at most an eighth of the
-	// file system; a negative value turns the guard of a full disk off.
+	// DiskReserve turns on the guard of a full disk (space.go) with a reserve
+	// of that many bytes, at most an eighth of the file system; the hub uses
+	// DefaultDiskReserve. 0 (tools, tests) leaves the guard off.
 	DiskReserve int64
 }
 

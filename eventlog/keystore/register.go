@@ -135,3 +135,7 @@ func (s *FileStore) loadRegister() error {
 	}
 	return nil
 }
+
+// Noted reports whether the register holds the erasure of caseID with a
+// note.
+func (s *FileStore) Noted(caseID string) bool { return s.registered(caseID, true) }

@@ -413,3 +413,14 @@ func (t *Trees) appendCases(ctx context.Context, batch []leaf) error {
 	t.checkLatest(ctx, t.Cases)
 	return nil
 }
+
+// Checkpoint signs, now, a checkpoint of each tree whose size changed since
+// its latest one (a backup ends at them). It returns the KV's error.
+func (t *Trees) Checkpoint(ctx context.Context) error {
+	for _, tr := range []*Tree{t.Access, t.Cases} {
+		if err := tr.checkpoint(ctx, 0, 0, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
