@@ -17,7 +17,7 @@ func (m *Main) consoleKey() (ed25519.PrivateKey, error) {
 	if m.production() {
 		return nil, nil
 	}
-	key, err := api.LoadOrCreateDevKey(m.Config.DataDir)
+	key, err := api.LoadOrCreateDevKey(m.Config.keysDir())
 	if err != nil {
 		return nil, fmt.Errorf("development key: %w", err)
 	}

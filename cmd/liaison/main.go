@@ -2,7 +2,9 @@
 //
 //	liaison serve [--addr 127.0.0.1:8080] [--data ./liaison-data] [--demo] …
 //	liaison token --agency ORG --roles R1,R2 --sub USER [--purpose P] [--ttl 1h] [--data DIR]
-//	liaison audit verify [--data DIR]
+//	liaison audit verify [--data DIR] [--keys DIR]
+//	liaison backup --data DIR --to DIR
+//	liaison keys [rotate-master|rotate-checkpoint] [--data DIR] [--keys DIR]
 //
 // Every flag can also be given as an environment variable LIAISON_<FLAG>, with
 // dashes as underscores (LIAISON_ADDR, LIAISON_JWKS_FILE); a flag on the command
@@ -27,7 +29,10 @@ Usage:
   liaison serve [flags]          run the hub
   liaison token [flags]          print a development token signed with the data directory's key
   liaison audit verify [flags]   check the access log and the case log against their checkpoints
-  liaison keys [flags]           create the hub's keys in a data directory (for replicas to share)
+  liaison backup [flags]         copy a hub's store while it serves (or is stopped), verified
+  liaison keys [flags]           create the hub's keys in its key directory (for replicas to share)
+  liaison keys rotate-master     wrap every case key with a new master key (online when the hub runs)
+  liaison keys rotate-checkpoint start a new checkpoint signing key (old checkpoints keep verifying)
   liaison follow [flags]         keep a local mirror of what a hub's feed shares with a token's identity
 
 Run "liaison <command> --help" for the flags of a command.
@@ -52,16 +57,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "token":
 		err = runToken(ctx, args[1:], stdout, stderr)
 	case "keys":
-		err = runKeys(args[1:], stdout, stderr)
+		err = runKeys(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = runBackup(ctx, args[1:], stdout, stderr)
 	case "follow":
 		err = runFollow(ctx, args[1:], stdout, stderr)
 	case "audit":
 		if len(args) < 2 || args[1] != "verify" {
 			if len(args) >= 2 && isHelp(args[1]) {
-				fmt.Fprint(stdout, "Usage: liaison audit verify [--data DIR]\n")
+				fmt.Fprint(stdout, "Usage: liaison audit verify [--data DIR] [--keys DIR] [--key FILE]\n")
 				return 0
 			}
-			fmt.Fprint(stderr, "Usage: liaison audit verify [--data DIR]\n")
+			fmt.Fprint(stderr, "Usage: liaison audit verify [--data DIR] [--keys DIR] [--key FILE]\n")
 			return 2
 		}
 		err = runVerify(ctx, args[2:], stdout, stderr)

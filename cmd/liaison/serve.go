@@ -34,9 +34,12 @@ import (
 
 // Config is the configuration of a hub (the flags of "liaison serve").
 type Config struct {
-	Addr          string
-	AdminAddr     string
-	DataDir       string
+	Addr      string
+	AdminAddr string
+	DataDir   string
+	// KeysDir is the key directory (--keys): every secret the hub keeps, and
+	// the register of erasures; "" is the data directory (masters.go).
+	KeysDir       string
 	Store         string // embedded | esdb
 	ESDBURL       string
 	Demo          bool
@@ -44,6 +47,15 @@ type Config struct {
 	DemoCases     int
 	Policies      string
 	MasterKeyFile string
+	// PKCS11Module, PKCS11Token, PKCS11PINFile and PKCS11Label name the
+	// token holding the master key (masters.go).
+	PKCS11Module  string
+	PKCS11Token   string
+	PKCS11PINFile string
+	PKCS11Label   string
+	// DiskReserveMB is the reserve the store keeps against a full disk
+	// (eventlog/embedded/space.go), MiB; 0: none.
+	DiskReserveMB int
 	JWKSFile      string
 	JWKSURL       string
 	Issuer        string
@@ -68,6 +80,10 @@ type Main struct {
 	Clock func() time.Time
 
 	store     *embedded.Store
+	fileKeys  *keystore.FileStore // the case keys, on the embedded store
+	masters   *masterSource       // where the master keys come from
+	codec     *codec.Codec
+	ops       *adminOps // the admin operations (admin.go)
 	journal   eventlog.Journal
 	esdbLog   *esdb.Log
 	local     *embedded.Store // the KV beside --store esdb
@@ -111,7 +127,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	var kv eventlog.KV
 	switch cfg.Store {
 	case "", "embedded":
-		st, err := embedded.Open(filepath.Join(cfg.DataDir, "log"), embedded.Options{Clock: m.Clock, Logger: m.Logger})
+		st, err := embedded.Open(filepath.Join(cfg.DataDir, "log"), embedded.Options{Clock: m.Clock, Logger: m.Logger, DiskReserve: int64(cfg.DiskReserveMB) << 20})
 		if err != nil {
 			return err
 		}
@@ -133,23 +149,26 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("--store must be embedded or esdb, not %q", cfg.Store)
 	}
 
-	master, err := keystore.LoadMasterKey("LIAISON_MASTER_KEY", cfg.MasterKeyFile, filepath.Join(cfg.DataDir, "master.key"))
-	if err != nil {
-		return err
-	}
-	// Case keys: files in the data directory on one machine; in the cluster on
+	// Case keys: files in the key directory on one machine; in the cluster on
 	// EventStoreDB, so that every hub replica reads the same keys.
 	var keys keystore.Store
 	if m.esdbLog != nil {
+		master, err := keystore.LoadMasterKey("LIAISON_MASTER_KEY", cfg.MasterKeyFile, filepath.Join(cfg.keysDir(), "master.key"))
+		if err != nil {
+			return err
+		}
 		w, err := keystore.NewWrapper(master)
 		if err != nil {
 			return err
 		}
 		keys = m.esdbLog.KeyStore(w)
-	} else if keys, err = keystore.OpenFileStore(filepath.Join(cfg.DataDir, "casekeys"), master); err != nil {
-		return err
+	} else {
+		if keys, err = m.openKeys(ctx); err != nil {
+			return err
+		}
 	}
 	cdc := codec.New(keys)
+	m.codec = cdc
 
 	bundle := policies.Default()
 	if cfg.Policies != "" {
@@ -168,10 +187,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	m.Projector = projections.New(m.Log, cdc, m.Logger)
-	m.Projector.OnErased = func(ctx context.Context, caseID string) error { return keys.Destroy(ctx, caseID) }
+	m.Projector.OnErased = func(ctx context.Context, caseID string) error { return m.destroyKey(ctx, keys, caseID) }
 	m.journal = journal
 	access := accesslog.New(journal)
-	ckey, err := transparency.LoadOrCreateKey(cfg.DataDir)
+	if m.fileKeys != nil {
+		if _, err := m.reapplyErasures(ctx, m.fileKeys, access); err != nil {
+			return err
+		}
+	}
+	ckey, err := transparency.LoadOrCreateKey(cfg.keysDir())
 	if err != nil {
 		return err
 	}
@@ -184,7 +208,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	tokenKey, err := api.LoadOrCreateTokenKey(cfg.DataDir)
+	tokenKey, err := api.LoadOrCreateTokenKey(cfg.keysDir())
 	if err != nil {
 		return err
 	}
@@ -211,7 +235,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		if err := m.Projector.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, eventlog.ErrClosed) {
+		if err := m.Projector.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) && (!errors.Is(err, eventlog.ErrClosed) || errors.Is(err, embedded.ErrFailed)) {
 			m.Logger.Error("projections stopped", "err", err)
 			m.runErr <- fmt.Errorf("projections: %w", err)
 		}
@@ -228,7 +252,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
-		if err := m.trees.Run(runCtx); err != nil && !errors.Is(err, eventlog.ErrClosed) {
+		if err := m.trees.Run(runCtx); err != nil && (!errors.Is(err, eventlog.ErrClosed) || errors.Is(err, embedded.ErrFailed)) {
 			m.Logger.Error("transparency stopped", "err", err)
 			m.runErr <- fmt.Errorf("transparency: %w", err)
 		}
@@ -316,9 +340,14 @@ func (m *Main) serveAdmin() error {
 		return nil
 	}
 	m.adminAddr = ln.Addr().String()
-	m.admin = &http.Server{Handler: m.Server.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	h, err := m.adminHandler()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	m.admin = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	m.serveHTTP(m.admin, ln)
-	return nil
+	return m.writeAdminInfo()
 }
 
 // AdminAddr returns the address the admin side listens on, "" when none.
@@ -395,7 +424,7 @@ func (m *Main) verifier(ctx context.Context, bundle *policies.Bundle) (*api.Veri
 		}
 		return api.NewVerifier(keys, cfg.Issuer, cfg.Audience, m.Clock), nil, nil
 	default:
-		key, err := api.LoadOrCreateDevKey(cfg.DataDir)
+		key, err := api.LoadOrCreateDevKey(cfg.keysDir())
 		if err != nil {
 			return nil, nil, fmt.Errorf("development key: %w", err)
 		}
@@ -420,6 +449,7 @@ func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var errs []error
+	m.removeAdminInfo()
 	for _, srv := range []*http.Server{m.http, m.admin} {
 		if srv != nil {
 			errs = append(errs, srv.Shutdown(ctx))
@@ -444,6 +474,9 @@ func (m *Main) Close() error {
 	if m.local != nil {
 		errs = append(errs, m.local.Close())
 	}
+	if m.masters != nil {
+		errs = append(errs, m.masters.close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -454,13 +487,16 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address of the API")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "address of the admin side: /metrics, /healthz, /readyz (default "+DefaultAdminAddr+" when free; \"off\": none). /healthz and /readyz are on the API address too; /metrics never is")
 	fs.StringVar(&cfg.DataDir, "data", "./liaison-data", "data directory (created on first start)")
+	fs.StringVar(&cfg.KeysDir, "keys", "", "key directory: the case keys, the register of erasures and the hub's other keys, backed up apart from the data (default: the data directory; see docs/operations.md)")
+	fs.IntVar(&cfg.DiskReserveMB, "disk-reserve-mb", embedded.DefaultDiskReserve>>20, "disk space (MiB) the store keeps in reserve against a full disk, at most an eighth of its file system (0: none)")
 	fs.StringVar(&cfg.Store, "store", "embedded", "log backend: embedded or esdb")
 	fs.StringVar(&cfg.ESDBURL, "esdb-url", "", "EventStoreDB/KurrentDB connection string, e.g. esdb://localhost:2113?tls=false")
 	fs.BoolVar(&cfg.Demo, "demo", false, "load the synthetic multi-agency demo data set once")
 	fs.Int64Var(&cfg.DemoSeed, "demo-seed", 1, "seed of the demo data set")
 	fs.IntVar(&cfg.DemoCases, "demo-cases", 300, "number of demo cases")
 	fs.StringVar(&cfg.Policies, "policies", "", "policy bundle (directory or .tar.gz) replacing the default protocol")
-	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "file holding the master key that wraps case keys (or set LIAISON_MASTER_KEY; default: a development key in the data directory)")
+	mf := masterFlags{}
+	mf.register(fs)
 	fs.StringVar(&cfg.JWKSFile, "jwks-file", "", "JWKS file of the identity provider (disables the development key)")
 	fs.StringVar(&cfg.JWKSURL, "jwks-url", "", "JWKS URL of the identity provider (disables the development key)")
 	fs.StringVar(&cfg.Issuer, "issuer", "", "required token issuer with --jwks-file/--jwks-url")
@@ -475,6 +511,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	cfg.setMasterFlags(mf)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	m := &Main{Config: cfg, Logger: logger}
 	if err := m.Run(ctx); err != nil {

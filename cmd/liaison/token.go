@@ -26,7 +26,8 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sub := fs.String("sub", "", "the user (token subject)")
 	purpose := fs.String("purpose", "", "default purpose of reads made with this token")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
-	data := fs.String("data", "./liaison-data", "data directory holding the development signing key")
+	data := fs.String("data", "./liaison-data", "data directory of the hub")
+	keysDir := fs.String("keys", "", "key directory holding the development signing key (default: the data directory)")
 	bundlePath := fs.String("policies", "", "policy bundle whose directory and roles the token is checked against (default: the built-in protocol)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: liaison token --agency ORG --roles R1,R2 --sub USER [--purpose P] [--ttl 1h] [--data DIR] [--policies DIR]")
@@ -55,6 +56,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Only a hub (serve) or "liaison keys" makes keys: a token signed by a key
 	// no hub uses would be refused anyway.
+	if *keysDir != "" {
+		*data = *keysDir
+	}
 	if _, err := os.Stat(filepath.Join(*data, api.DevKeyFile)); err != nil {
 		return fmt.Errorf("no development key in %s: start the hub once (liaison serve --data %s) or create its keys (liaison keys --data %s), then ask again", *data, *data, *data)
 	}

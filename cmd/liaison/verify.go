@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
@@ -32,9 +31,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("liaison audit verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", "./liaison-data", "data directory of the hub (stopped)")
-	keyFile := fs.String("key", "", "file holding the checkpoints' note verifier key (default: checkpoint.pub in the data directory; pass the key published by the hub to be independent of it)")
+	keysDir := fs.String("keys", "", "key directory of the hub, holding checkpoint.pub (default: the data directory)")
+	keyFile := fs.String("key", "", "file holding the checkpoints' note verifier keys, one a line (default: checkpoint.pub in the key directory; pass the keys published by the hub to be independent of it)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: liaison audit verify [--data DIR] [--key FILE]")
+		fmt.Fprintln(fs.Output(), "Usage: liaison audit verify [--data DIR] [--keys DIR] [--key FILE]")
 		fmt.Fprintln(fs.Output(), "Recomputes the Merkle trees of the access log and the case log from the stored records,")
 		fmt.Fprintln(fs.Output(), "checks every signed checkpoint against them, and names the first bad record.")
 		fmt.Fprintln(fs.Output(), "Exit status: 0 intact, 1 tampered, 2 could not verify.")
@@ -59,7 +59,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return fail("no liaison store in %s (%v)", *data, err)
 	}
-	vkey, err := readVerifierKey(*data, *keyFile)
+	if *keysDir == "" {
+		*keysDir = *data
+	}
+	vkeys, err := readVerifierKeys(*keysDir, *keyFile)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -75,7 +78,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		defer st.Close()
-		rep, err = transparency.Verify(ctx, transparency.Sources{Journal: st, Events: st, KV: st}, vkey)
+		rep, err = transparency.Verify(ctx, transparency.Sources{Journal: st, Events: st, KV: st}, vkeys...)
 		return err
 	})
 	if errors.Is(err, embedded.ErrLocked) {
@@ -102,21 +105,21 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// readVerifierKey reads the verifier key from file, or from the data
+// readVerifierKeys reads the verifier keys from file, or from the key
 // directory's checkpoint.pub.
-func readVerifierKey(data, file string) (string, error) {
+func readVerifierKeys(dir, file string) ([]string, error) {
 	if file == "" {
-		k, err := transparency.ReadVerifierKey(data)
+		k, err := transparency.ReadVerifierKeys(dir)
 		if errors.Is(err, os.ErrNotExist) {
-			return "", nil // no checkpoints yet; Verify fails if there are some
+			return nil, nil // no checkpoints yet; Verify fails if there are some
 		}
 		return k, err
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return strings.TrimSpace(string(b)), nil
+	return transparency.ParseVerifierKeys(string(b)), nil
 }
 
 // unjoin flattens joined errors.
