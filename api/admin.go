@@ -77,6 +77,12 @@ func (s *Server) healthRoutes(e *echo.Echo) {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", func(c echo.Context) error {
+		if err := s.cfg.Hub.Storage(); err != nil {
+			// The store refuses writes (a full disk): no call could leave its
+			// record. It resumes by itself (docs/operations.md, "A full disk").
+			c.Response().Header().Set("Retry-After", "5")
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "storage unavailable"})
+		}
 		if !s.cfg.Hub.Ready() {
 			c.Response().Header().Set("Retry-After", "1")
 			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "starting"})

@@ -68,6 +68,13 @@ func (s *Server) readFeed(k *call) (int, any, error) {
 		if err != nil || len(page.Items) > 0 || !time.Now().Before(deadline) {
 			return http.StatusOK, page, err
 		}
+		if page.More {
+			// The scan stopped short of the views' end with nothing new so
+			// far: look on at once, from where it stopped.
+			q.Cursor = page.Cursor
+			k.hc.Now = s.now()
+			continue
+		}
 		if !waitChange(client, changed, time.Until(deadline)) {
 			return http.StatusOK, page, nil
 		}
@@ -149,9 +156,26 @@ func (s *Server) streamFeed(k *call, q hub.FeedQuery) (int, any, error) {
 		return 0, nil, nil
 	}
 	q.Cursor = first.Cursor
+	more := first.More
 	keepAlive := time.NewTicker(feedKeepAlive)
 	defer keepAlive.Stop()
 	for {
+		if more {
+			// A backlog: the next page now, without waiting for a change.
+			page, err := s.feedPage(k, q)
+			if err != nil {
+				s.log.Error("feed stream stopped", "request_id", k.hc.Record.RequestID, "err", err)
+				return 0, nil, nil
+			}
+			if len(page.Items) > 0 && !write(page) {
+				return 0, nil, nil
+			}
+			q.Cursor, more = page.Cursor, page.More
+			if client.Err() != nil {
+				return 0, nil, nil
+			}
+			continue
+		}
 		select {
 		case <-client.Done():
 			return 0, nil, nil
@@ -174,7 +198,9 @@ func (s *Server) streamFeed(k *call, q hub.FeedQuery) (int, any, error) {
 			s.log.Error("feed stream stopped", "request_id", k.hc.Record.RequestID, "err", err)
 			return 0, nil, nil
 		}
+		more = page.More
 		if len(page.Items) == 0 {
+			q.Cursor = page.Cursor
 			continue
 		}
 		if !write(page) {

@@ -53,6 +53,17 @@ func (p Position) Less(q Position) bool {
 	return p.Prepare < q.Prepare
 }
 
+// Compare returns -1, 0 or +1 as p comes before, at or after q.
+func (p Position) Compare(q Position) int {
+	switch {
+	case p.Less(q):
+		return -1
+	case q.Less(p):
+		return 1
+	}
+	return 0
+}
+
 // IsZero reports whether p is the position before the first event.
 func (p Position) IsZero() bool { return p.Commit == 0 && p.Prepare == 0 }
 

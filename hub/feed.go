@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"slices"
@@ -23,14 +22,20 @@ import (
 // case leaves its view (consent withdrawn or expired, erasure), so that a
 // partner system deletes its copy.
 //
-// Nothing else: every entry is a change of the reader's own view, keyed by
-// the time and position of the event that made it (or, for a change made by
-// the clock alone — the reader's consent expiring, its grant ending — by the
-// time it was found), so that an event the reader may not read adds nothing,
-// moves no entry and leaves the cursor as it was (docs/protocol.md, "What a
-// reader can infer"). The reader's view before a range of events is replayed
-// from the log (projections.Replay), so the hub keeps no state per reader but
-// a bounded memo of how far a cursor was found to have nothing new.
+// Nothing else: every entry is a change of the reader's own view, in the
+// order of the events that made it (a change made by the clock alone — the
+// reader's consent expiring, its grant ending — after the events of the
+// page), so that an event the reader may not read adds nothing, moves no
+// entry and leaves the cursor as it was (docs/protocol.md, "What a reader can
+// infer"). The reader's view before a range of events is replayed from the
+// log (projections.Replay), so the hub keeps no state per reader but a
+// bounded memo of how far a cursor was found to have nothing new.
+//
+// A page reads the log only as far as the projections have applied it (an
+// event beyond makes no change in any view yet, and must not be passed over),
+// and only the changes made by the events it read: a case's later events are
+// the next page's, so that no other case's event appended in between is
+// skipped.
 
 // FeedEntry is one entry of a feed: an item entering the reader's view, with
 // its case (Kind "item"), or a withdrawal notice (Kind "withdrawn") with its
@@ -63,6 +68,10 @@ type FeedPage struct {
 	Cursor string      `json:"cursor"`
 	// Cursors[i] resumes right after Items[i] (a stream's event ids).
 	Cursors []string `json:"-"`
+	// More says that the feed has more to give now, without waiting for a
+	// change: the page was cut at its limit, or the scan stopped before the
+	// end of what the views hold.
+	More bool `json:"-"`
 }
 
 // FeedQuery asks for a page of a feed.
@@ -84,54 +93,51 @@ const (
 	feedScan = 20000
 )
 
-// feedKey orders feed entries: the time and position of the event that made
-// them; a change made by the clock alone has the position 0.
-type feedKey struct {
-	at  int64 // Unix nanoseconds
-	pos uint64
-}
-
-func (a feedKey) cmp(b feedKey) int {
-	if c := cmp.Compare(a.at, b.at); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.pos, b.pos)
-}
-
 // feedCursor is where a reader stands in its feed.
 type feedCursor struct {
-	key  feedKey // the key of the last entry delivered
-	done uint32  // entries delivered at key
-	// last is the position of the last event that made an entry delivered:
-	// the scan resumes there.
+	// last is the position of the event that made the last entry delivered
+	// (the scan resumes there), done how many of its entries were delivered.
 	last eventlog.Position
+	done uint32
 	// seen is the start of the day when the reader's changes made by the
 	// clock alone were last looked for.
 	seen int64
 }
 
-const feedCursorLen = 8 + 8 + 4 + 8 + 8 + 8
+// Feed cursors: a version byte, then last, done and seen. A cursor of the
+// first layout (44 bytes: the time and position of the last entry, done,
+// last, seen) resumes at its last event, giving that event's entries again:
+// a follower keeps items by event id, so a repeat changes nothing.
+const (
+	feedCursorVersion = 2
+	feedCursorLen     = 1 + 8 + 8 + 4 + 8
+	feedCursorLenV1   = 8 + 8 + 4 + 8 + 8 + 8
+)
 
 func (c feedCursor) encode() []byte {
 	b := make([]byte, 0, feedCursorLen)
-	b = binary.BigEndian.AppendUint64(b, uint64(c.key.at))
-	b = binary.BigEndian.AppendUint64(b, c.key.pos)
-	b = binary.BigEndian.AppendUint32(b, c.done)
+	b = append(b, feedCursorVersion)
 	b = binary.BigEndian.AppendUint64(b, c.last.Commit)
 	b = binary.BigEndian.AppendUint64(b, c.last.Prepare)
+	b = binary.BigEndian.AppendUint32(b, c.done)
 	return binary.BigEndian.AppendUint64(b, uint64(c.seen))
 }
 
 func decodeFeedCursor(b []byte) (feedCursor, bool) {
-	if len(b) != feedCursorLen {
-		return feedCursor{}, false
+	switch {
+	case len(b) == feedCursorLen && b[0] == feedCursorVersion:
+		return feedCursor{
+			last: eventlog.Position{Commit: binary.BigEndian.Uint64(b[1:]), Prepare: binary.BigEndian.Uint64(b[9:])},
+			done: binary.BigEndian.Uint32(b[17:]),
+			seen: int64(binary.BigEndian.Uint64(b[21:])),
+		}, true
+	case len(b) == feedCursorLenV1:
+		return feedCursor{
+			last: eventlog.Position{Commit: binary.BigEndian.Uint64(b[20:]), Prepare: binary.BigEndian.Uint64(b[28:])},
+			seen: int64(binary.BigEndian.Uint64(b[36:])),
+		}, true
 	}
-	return feedCursor{
-		key:  feedKey{at: int64(binary.BigEndian.Uint64(b)), pos: binary.BigEndian.Uint64(b[8:])},
-		done: binary.BigEndian.Uint32(b[16:]),
-		last: eventlog.Position{Commit: binary.BigEndian.Uint64(b[20:]), Prepare: binary.BigEndian.Uint64(b[28:])},
-		seen: int64(binary.BigEndian.Uint64(b[36:])),
-	}, true
+	return feedCursor{}, false
 }
 
 // feedBinding binds a feed cursor to its reader: identity and purpose.
@@ -139,10 +145,10 @@ func feedBinding(c *Call) string {
 	return string(appendKey(appendIdentity(nil, c.Identity), c.Purpose))
 }
 
-// keyed is an entry with its key, as a page is assembled.
+// keyed is an entry with the position of the event that made it (zero for a
+// change made by the clock alone), as a page is assembled.
 type keyed struct {
-	key   feedKey
-	last  eventlog.Position // the event's position (zero for the clock's)
+	pos   eventlog.Position
 	entry FeedEntry
 }
 
@@ -235,41 +241,41 @@ func (s *Service) feedPage(ctx context.Context, c *Call, cur feedCursor, limit i
 	if m, ok := s.feedMemo.get(binding, cur); ok {
 		from = bound{pos: m}
 	}
-	touched, scanned, complete, err := s.touchedCases(ctx, from)
+	touched, scanned, complete, err := s.touchedCases(ctx, from, s.cfg.Projector.Applied())
 	if err != nil {
 		return nil, err
 	}
 	now := c.Now
-	var all []keyed
+	var events, clock []keyed
 	for _, tc := range touched {
-		entries, err := s.caseChanges(ctx, c, tc, from, cur.seen, now)
+		ev, cl, err := s.caseChanges(ctx, c, tc, from, scanned, cur.seen, now)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, entries...)
+		events, clock = append(events, ev...), append(clock, cl...)
 	}
 	// Changes by the clock alone for cases no event touched: the reader's
 	// consent expires at a day's start, its break-glass grants end; looked
 	// for when a day has begun since the reader last looked.
 	seen := cur.seen
 	if complete && dayOf(cur.seen) != dayOf(now.UnixNano()) {
-		entries, err := s.clockChanges(ctx, c, touched, cur.seen, now)
+		cl, err := s.clockChanges(ctx, c, touched, cur.seen, now)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, entries...)
+		clock = append(clock, cl...)
 		seen = dayStart(now)
 	}
-	slices.SortStableFunc(all, func(a, b keyed) int { return a.key.cmp(b.key) })
+	slices.SortStableFunc(events, func(a, b keyed) int { return a.pos.Compare(b.pos) })
 	page := &FeedPage{Items: []FeedEntry{}}
 	next := cur
-	next.seen = seen
+	deliver := func(k keyed) {
+		page.Items = append(page.Items, k.entry)
+		page.Cursors = append(page.Cursors, s.tokens.seal(tokenFeed, binding, next.encode()))
+	}
 	skipped, cut := uint32(0), false
-	for _, k := range all {
-		switch o := k.key.cmp(cur.key); {
-		case o < 0:
-			continue
-		case o == 0 && skipped < cur.done:
+	for _, k := range events {
+		if k.pos == cur.last && skipped < cur.done {
 			skipped++ // delivered before
 			continue
 		}
@@ -277,22 +283,33 @@ func (s *Service) feedPage(ctx context.Context, c *Call, cur feedCursor, limit i
 			cut = true
 			break
 		}
-		if k.key != next.key {
-			next.key, next.done = k.key, 0
+		if k.pos != next.last {
+			next.last, next.done = k.pos, 0
 		}
 		next.done++
-		if !k.last.IsZero() {
-			next.last = k.last
+		deliver(k)
+	}
+	if !cut {
+		// The changes by the clock come after the events', all in this page
+		// (past its limit if need be: they are not numbered, and a cursor
+		// inside them would lose the rest); only the last entry's cursor
+		// says they were looked for, so that a stream resumed inside them
+		// gives them again.
+		for i, k := range clock {
+			if i == len(clock)-1 {
+				next.seen = seen
+			}
+			deliver(k)
 		}
-		page.Items = append(page.Items, k.entry)
-		page.Cursors = append(page.Cursors, s.tokens.seal(tokenFeed, binding, next.encode()))
+		next.seen = seen
 	}
 	if len(page.Items) > 0 {
 		page.Cursor = page.Cursors[len(page.Cursors)-1]
-	} else if seen != cur.seen {
+	} else if next.seen != cur.seen {
 		// Nothing new, but the day's changes by the clock were looked for.
 		page.Cursor = s.tokens.seal(tokenFeed, binding, next.encode())
 	}
+	page.More = cut || !complete
 	if !cut && !scanned.IsZero() {
 		// Everything the scan found up to scanned is delivered: a call from
 		// the new cursor scans on after it.
@@ -309,10 +326,12 @@ func dayStart(t time.Time) int64 { return t.UTC().Truncate(24 * time.Hour).UnixN
 // touchedCase is a case with events in the range scanned.
 type touchedCase struct{ id string }
 
-// touchedCases reads the log from the bound on, up to feedScan events, and
+// touchedCases reads the log from the bound on, up to feedScan events and no
+// further than the projections have applied (commit position applied), and
 // returns the cases it touches in order of their first event there, the
-// position of the last event read, and whether it read to the end of the log.
-func (s *Service) touchedCases(ctx context.Context, from bound) ([]touchedCase, eventlog.Position, bool, error) {
+// position of the last event read, and whether it read all the projections
+// hold.
+func (s *Service) touchedCases(ctx context.Context, from bound, applied uint64) ([]touchedCase, eventlog.Position, bool, error) {
 	seen := map[string]bool{}
 	var out []touchedCase
 	var last eventlog.Position
@@ -320,6 +339,9 @@ func (s *Service) touchedCases(ctx context.Context, from bound) ([]touchedCase, 
 	for r, err := range s.cfg.Log.ReadAll(ctx, from.after()) {
 		if err != nil {
 			return nil, last, false, domain.Internal(err)
+		}
+		if r.Position.Commit > applied {
+			return out, last, true, nil // not in the views yet
 		}
 		if n == feedScan {
 			return out, last, false, nil
@@ -334,20 +356,22 @@ func (s *Service) touchedCases(ctx context.Context, from bound) ([]touchedCase, 
 	return out, last, true, nil
 }
 
-// caseChanges returns the changes of the reader's view of one case from the
-// bound on: its view before (as the clock stood at seen) and after each event
-// since (as the clock stands now), compared.
-func (s *Service) caseChanges(ctx context.Context, c *Call, tc touchedCase, from bound, seen int64, now time.Time) ([]keyed, error) {
+// caseChanges returns the changes of the reader's view of one case made by
+// its events from the bound up to upto (the last event scanned), each view
+// computed as the clock stands now; and, apart, the changes the clock alone
+// made to its view before the bound (as it stood at seen, and now).
+func (s *Service) caseChanges(ctx context.Context, c *Call, tc touchedCase, from bound, upto eventlog.Position, seen int64, now time.Time) (events, clock []keyed, err error) {
 	v, ok := s.cfg.Projector.Get(tc.id)
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if v.Case.Erased {
-		return s.erasedChanges(ctx, c, v, from)
+		events, err := s.erasedChanges(ctx, c, v, from, upto)
+		return events, nil, err
 	}
 	h, err := s.history(ctx, v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var before *projections.View // the case before the bound
 	steps := h.steps
@@ -359,45 +383,46 @@ func (s *Service) caseChanges(ctx context.Context, c *Call, tc touchedCase, from
 		before = steps[i-1].view
 	}
 	steps = steps[i:]
+	if j := slices.IndexFunc(steps, func(st replayStep) bool { return upto.Less(st.pos) }); j >= 0 {
+		steps = steps[:j] // the next page's
+	}
 	q := readQuery(c)
-	var out, clock []keyed
 	var prev *readerView // what the reader had
 	if before != nil {
 		then := q
 		then.Now = time.Unix(0, seen)
 		old, err := s.viewOf(ctx, then, before)
 		if err != nil {
-			return nil, domain.Internal(err)
+			return nil, nil, domain.Internal(err)
 		}
 		if prev, err = s.viewOf(ctx, q, before); err != nil {
-			return nil, domain.Internal(err)
+			return nil, nil, domain.Internal(err)
 		}
-		// What the clock alone changed since the reader last looked comes
-		// last, keyed by now.
-		if clock, err = s.viewChanges(ctx, c, tc.id, old, prev, feedKey{at: now.UnixNano()}, eventlog.Position{}); err != nil {
-			return nil, err
+		// What the clock alone changed since the reader last looked.
+		if clock, err = s.viewChanges(ctx, c, tc.id, old, prev, eventlog.Position{}); err != nil {
+			return nil, nil, err
 		}
 	}
 	for _, st := range steps {
 		rv, err := s.viewOf(ctx, q, st.view)
 		if err != nil {
-			return nil, domain.Internal(err)
+			return nil, nil, domain.Internal(err)
 		}
-		changes, err := s.viewChanges(ctx, c, tc.id, prev, rv, st.key, st.pos)
+		changes, err := s.viewChanges(ctx, c, tc.id, prev, rv, st.pos)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, changes...)
+		events = append(events, changes...)
 		prev = rv
 	}
-	return append(out, clock...), nil
+	return events, clock, nil
 }
 
 // erasedChanges returns, for an erased case, the withdrawal notice its erasure
 // makes in the feed of a reader whose organisation could see it, if the
-// erasure lies at or after the bound. Nothing else of an erased case can be
-// delivered: its content is gone.
-func (s *Service) erasedChanges(ctx context.Context, c *Call, v *projections.View, from bound) ([]keyed, error) {
+// erasure lies from the bound up to upto. Nothing else of an erased case can
+// be delivered: its content is gone.
+func (s *Service) erasedChanges(ctx context.Context, c *Call, v *projections.View, from bound, upto eventlog.Position) ([]keyed, error) {
 	d, err := s.cfg.Policy.ReadCase(ctx, policies.ReadQuery{Identity: c.Identity, Purpose: c.Purpose, Now: c.Now, Case: v.Case, CaseKey: v.PolicyKey})
 	if err != nil || d.Kind != domain.KindGone {
 		return nil, err
@@ -407,8 +432,8 @@ func (s *Service) erasedChanges(ctx context.Context, c *Call, v *projections.Vie
 		return nil, err
 	}
 	for _, st := range h.steps {
-		if st.view.Case.Erased && !from.before(st.pos) {
-			return []keyed{{key: st.key, last: st.pos, entry: FeedEntry{Kind: FeedWithdrawn, CaseID: v.Case.ID, Reason: WithdrawnErased}}}, nil
+		if st.view.Case.Erased && !from.before(st.pos) && !upto.Less(st.pos) {
+			return []keyed{{pos: st.pos, entry: FeedEntry{Kind: FeedWithdrawn, CaseID: v.Case.ID, Reason: WithdrawnErased}}}, nil
 		}
 	}
 	return nil, nil
@@ -416,13 +441,13 @@ func (s *Service) erasedChanges(ctx context.Context, c *Call, v *projections.Vie
 
 // viewChanges compares two views of one case by the reader (prev: what it
 // had; cur: what it has now; either may be nil or a refusal) and returns the
-// entries that bring the reader from one to the other, keyed key; state is
-// the case as cur was computed on (for the items' data).
-func (s *Service) viewChanges(ctx context.Context, c *Call, caseID string, prev, cur *readerView, key feedKey, pos eventlog.Position) ([]keyed, error) {
+// entries that bring the reader from one to the other, made by the event at
+// pos (zero: by the clock).
+func (s *Service) viewChanges(ctx context.Context, c *Call, caseID string, prev, cur *readerView, pos eventlog.Position) ([]keyed, error) {
 	had := prev != nil && prev.dec.Allow
 	has := cur != nil && cur.dec.Allow
 	var out []keyed
-	entry := func(e FeedEntry) { out = append(out, keyed{key: key, last: pos, entry: e}) }
+	entry := func(e FeedEntry) { out = append(out, keyed{pos: pos, entry: e}) }
 	switch {
 	case !had && !has:
 		return nil, nil
@@ -511,7 +536,6 @@ func (s *Service) clockChanges(ctx context.Context, c *Call, touched []touchedCa
 	}
 	then, q := readQuery(c), readQuery(c)
 	then.Now, q.Now = time.Unix(0, seen), now
-	key := feedKey{at: now.UnixNano()}
 	var out []keyed
 	var failure error
 	s.cfg.Projector.Scan(0, func(v *projections.View) bool {
@@ -528,7 +552,7 @@ func (s *Service) clockChanges(ctx context.Context, c *Call, touched []touchedCa
 			failure = err
 			return false
 		}
-		changes, err := s.viewChanges(ctx, c, v.Case.ID, old, cur, key, eventlog.Position{})
+		changes, err := s.viewChanges(ctx, c, v.Case.ID, old, cur, eventlog.Position{})
 		if err != nil {
 			failure = err
 			return false

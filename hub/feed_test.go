@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/hub"
@@ -41,6 +42,20 @@ func (r *feedReader) next(limit int) ([]byte, []hub.FeedEntry) {
 	b, _ := json.Marshal(page)
 	r.cursor = page.Cursor
 	return b, page.Items
+}
+
+// page returns the next page.
+func (r *feedReader) page(limit int) *hub.FeedPage {
+	r.t.Helper()
+	var page *hub.FeedPage
+	if err := r.f.call(r.t, r.who, r.purpose, "feed.read", func(ctx context.Context, c *hub.Call) (err error) {
+		page, err = r.f.svc.Feed(ctx, c, hub.FeedQuery{Cursor: r.cursor, Limit: limit})
+		return err
+	}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.cursor = page.Cursor
+	return page
 }
 
 // all reads pages until one is empty.
@@ -218,5 +233,87 @@ func TestFeedPagesResumeExactly(t *testing.T) {
 		if domain.KindOf(err) != domain.KindInvalid {
 			t.Errorf("%s: %v, want invalid", name, err)
 		}
+	}
+}
+
+// TestAFeedFollowedDuringAppendsMissesNothing: a reader that follows its
+// feed page by page while others append to many cases gets every entry the
+// feed holds once the appends are over — none passed over because it was
+// appended while a page was being made (in the log but not in the views yet,
+// or in a case's history beyond the events the page read), none twice — and
+// a page cut at its limit says there is more.
+func TestAFeedFollowedDuringAppendsMissesNothing(t *testing.T) {
+	f := newFixture(t)
+	const writers, appends = 6, 25
+	var cases []string
+	for i := range writers {
+		cases = append(cases, f.open(t, fmt.Sprintf("RACE-2026-%04d", i)))
+	}
+	follower := &feedReader{t: t, f: f, who: manager, purpose: "case-management"}
+	var followed []hub.FeedEntry
+	sawMore := false
+	done := make(chan error, writers)
+	for _, id := range cases {
+		go func() {
+			for n := range appends {
+				c := hub.NewCall(caseworker, "", time.Now(), "race", "event.append")
+				_, err := f.svc.Append(context.Background(), c, id, fmt.Appendf(nil,
+					`{"type":"InterventionRecorded","data":{"practice_code":"08","date":"2026-03-01","summary":"race %d"}}`, n))
+				if cerr := f.svc.Close(context.Background(), c, 201, err); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	running := writers
+	for running > 0 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running--
+		default:
+		}
+		page := follower.page(4)
+		followed = append(followed, page.Items...)
+		sawMore = sawMore || page.More
+	}
+	for {
+		page := follower.page(4)
+		followed = append(followed, page.Items...)
+		sawMore = sawMore || page.More
+		if len(page.Items) == 0 && !page.More {
+			break
+		}
+	}
+	whole := (&feedReader{t: t, f: f, who: manager, purpose: "case-management"}).all()
+	if len(whole) != writers*(appends+1) {
+		t.Fatalf("the whole feed holds %d entries, want %d", len(whole), writers*(appends+1))
+	}
+	seen := map[string]int{}
+	for _, e := range followed {
+		seen[e.EventID]++
+	}
+	var missing, twice int
+	for _, e := range whole {
+		switch seen[e.EventID] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	if missing > 0 || twice > 0 || len(followed) != len(whole) {
+		t.Errorf("followed during the appends: %d entries, %d of the feed's %d missing, %d given twice", len(followed), missing, len(whole), twice)
+	}
+	if !sawMore {
+		t.Error("no page said there was more, though pages of 4 were cut")
 	}
 }

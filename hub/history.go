@@ -21,7 +21,6 @@ type history struct {
 
 // replayStep is the view of a case right after one of its events.
 type replayStep struct {
-	key  feedKey
 	pos  eventlog.Position
 	view *projections.View
 }
@@ -44,11 +43,11 @@ func (s *Service) history(ctx context.Context, v *projections.View) (*history, e
 		return h, nil
 	}
 	h = &history{version: v.Case.Version}
-	err := s.cfg.Projector.Replay(ctx, v.Case.ID, func(pos eventlog.Position, at time.Time, step *projections.View) bool {
+	err := s.cfg.Projector.Replay(ctx, v.Case.ID, func(pos eventlog.Position, _ time.Time, step *projections.View) bool {
 		if step.Case.Version > v.Case.Version {
 			return false // appended since the version asked for
 		}
-		h.steps = append(h.steps, replayStep{key: feedKey{at: at.UnixNano(), pos: pos.Commit}, pos: pos, view: step})
+		h.steps = append(h.steps, replayStep{pos: pos, view: step})
 		return true
 	})
 	if err != nil {

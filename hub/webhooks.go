@@ -401,6 +401,9 @@ func (s *Service) deliverLoop(ctx context.Context, id string) {
 		if stop {
 			return
 		}
+		if wait == deliverAgain {
+			continue // a backlog: the next page at once
+		}
 		if wait > 0 {
 			select {
 			case <-ctx.Done():
@@ -423,10 +426,14 @@ func (s *Service) deliverLoop(ctx context.Context, id string) {
 	}
 }
 
+// deliverAgain is deliverOnce's answer when the feed has more to give now.
+const deliverAgain = time.Duration(-1)
+
 // deliverOnce makes one attempt: the next page of the subscription's feed,
 // if it has entries, posted to its endpoint. It returns how long to wait
-// before the next attempt (0: until the views change), and whether the
-// worker must stop (paused or gone).
+// before the next attempt (0: until the views change; deliverAgain: at
+// once, the feed has more), and whether the worker must stop (paused or
+// gone).
 func (s *Service) deliverOnce(ctx context.Context, id string) (time.Duration, bool) {
 	b, ok, err := s.cfg.KV.Get(ctx, subscriptionKey(id))
 	if err != nil || !ok {
@@ -456,6 +463,9 @@ func (s *Service) deliverOnce(ctx context.Context, id string) (time.Duration, bo
 			st.Cursor = page.Cursor
 			s.saveSubscription(ctx, &st)
 		}
+		if page.More {
+			return deliverAgain, false
+		}
 		return 0, false
 	}
 	// The deliveries' records are durable before any byte leaves.
@@ -482,6 +492,9 @@ func (s *Service) deliverOnce(ctx context.Context, id string) (time.Duration, bo
 	d.OK = true
 	st.Cursor, st.Failures, st.NextTry, st.LastResult = page.Cursor, 0, "", "delivered"
 	s.saveSubscription(ctx, &st, s.logDelivery(&st, d))
+	if page.More {
+		return deliverAgain, false
+	}
 	return 0, false
 }
 

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -196,5 +197,36 @@ func TestAWebhookEndpointMustBeHTTPS(t *testing.T) {
 	})
 	if domain.KindOf(err) != domain.KindForbidden {
 		t.Errorf("a purpose the organisation may not follow: %v, want forbidden", err)
+	}
+}
+
+// TestAWebhookDeliversABacklogPageAfterPage: a subscription that starts with
+// more than a page of entries gets them all, one page after another, with
+// nothing appended meanwhile (no page waits for a change of the views).
+func TestAWebhookDeliversABacklogPageAfterPage(t *testing.T) {
+	f := newFixture(t, withKV())
+	id := f.open(t, "HOOK-2026-0100")
+	f.write(t, caseworker, id, `{"type":"ConsentGiven","data":{"organisations":["exit-ngo"]}}`)
+	for n := range hub.DefaultFeedLimit + 20 {
+		f.write(t, caseworker, id, fmt.Sprintf(`{"type":"NeedsAssessmentRecorded","data":{"needs":[{"area":"housing","level":"high","note":"n%d"}]}}`, n))
+	}
+	want := hub.DefaultFeedLimit + 22 // and CaseOpened, ConsentGiven
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.svc.RunWebhooks(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	e := newEndpoint(t, func(int) int { return 204 })
+	f.subscribe(t, mentor, "reintegration", e)
+	total := func() int {
+		n := 0
+		for _, d := range e.deliveries() {
+			n += d.entries
+		}
+		return n
+	}
+	waitUntil(t, "the whole backlog", func() bool { return total() >= want })
+	if got := total(); got != want || len(e.deliveries()) < 2 {
+		t.Errorf("%d entries in %d deliveries, want %d in two pages or more", got, len(e.deliveries()), want)
 	}
 }

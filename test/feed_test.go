@@ -255,4 +255,35 @@ func TestTheFeedWaitsAndStreams(t *testing.T) {
 			break
 		}
 	}
+
+	// A backlog longer than a page streams whole, page after page, with
+	// nothing appended meanwhile.
+	_, whole, _ := feedPage(t, h, exitMentor, "reintegration", "", url.Values{"limit": {"500"}})
+	req3, _ := http.NewRequest("GET", h.Base+"/v1/feed?limit=1", nil)
+	req3.Header.Set("Authorization", "Bearer "+h.token(exitMentor))
+	req3.Header.Set("Liaison-Purpose", "reintegration")
+	req3.Header.Set("Accept", "text/event-stream")
+	resp3, err := http.DefaultClient.Do(req3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp3.Body.Close()
+	got := make(chan int)
+	go func() {
+		n := 0
+		sc := bufio.NewScanner(resp3.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data: ") {
+				n++
+				got <- n
+			}
+		}
+	}()
+	for n := 0; n < len(whole); {
+		select {
+		case n = <-got:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("a stream of pages of 1 stalled after %d of the %d entries of its backlog", n, len(whole))
+		}
+	}
 }

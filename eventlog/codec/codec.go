@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/eventlog"
@@ -155,6 +156,10 @@ func (c *Codec) aead(ctx context.Context, caseID string, create bool) (cipher.AE
 		return nil, &domain.Error{Kind: domain.KindGone, Message: "the case was erased", Err: err}
 	case errors.Is(err, keystore.ErrNoKey):
 		return nil, domain.Internal(fmt.Errorf("case %q has events but no key: %w", caseID, err))
+	case errors.Is(err, syscall.ENOSPC):
+		// A new key could not be stored: the disk is full (docs/operations.md,
+		// "A full disk"); nothing was appended.
+		return nil, &domain.Error{Kind: domain.KindUnavailable, Message: "the hub cannot store this now; try again later", Err: err}
 	case err != nil:
 		return nil, domain.Internal(err)
 	}
