@@ -22,6 +22,9 @@ type request struct {
 	token   string
 	purpose string
 	body    []byte
+	// marker names an append whose answer the feed figure waits to see
+	// delivered (feed.go); "" for every other call.
+	marker string
 }
 
 // picker returns the next request of a worker; r is the worker's own source.
@@ -138,13 +141,20 @@ func newTransport(conns int) *http.Transport {
 
 // do sends one request and reads the whole answer.
 func do(ctx context.Context, c *http.Client, base string, rq *request) (int, error) {
+	code, _, err := doBody(ctx, c, base, rq, false)
+	return code, err
+}
+
+// doBody sends one request and reads the whole answer, which it returns when
+// keep is set.
+func doBody(ctx context.Context, c *http.Client, base string, rq *request, keep bool) (int, []byte, error) {
 	var body io.Reader
 	if rq.body != nil {
 		body = bytes.NewReader(rq.body)
 	}
 	req, err := http.NewRequestWithContext(ctx, rq.method, base+rq.path, body)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if rq.token != "" {
 		req.Header.Set("Authorization", "Bearer "+rq.token)
@@ -157,17 +167,31 @@ func do(ctx context.Context, c *http.Client, base string, rq *request) (int, err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	if keep {
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, err
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, err
+	return resp.StatusCode, nil, err
 }
+
+// answered is told of each answer to a marked request (request.marker) of a
+// closed loop, with its body and the moment it was read whole.
+type answered func(rq *request, status int, body []byte, at time.Time)
 
 // closedLoop runs conns workers, each on its own keep-alive connection,
 // sending the next request as soon as the previous answer is read, for d.
 // This is the throughput measurement (docs/targets.md, P3).
 func closedLoop(ctx context.Context, base string, conns int, d time.Duration, next picker) *stats {
+	return closedLoopWith(ctx, base, conns, d, next, nil)
+}
+
+// closedLoopWith is closedLoop telling seen (when not nil) of every answer to a
+// marked request.
+func closedLoopWith(ctx context.Context, base string, conns int, d time.Duration, next picker, seen answered) *stats {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	parts := make([]*stats, conns)
@@ -185,11 +209,16 @@ func closedLoop(ctx context.Context, base string, conns int, d time.Duration, ne
 			for ctx.Err() == nil {
 				rq := next(r)
 				t0 := time.Now()
-				code, err := do(ctx, c, base, rq)
+				keep := seen != nil && rq.marker != ""
+				code, body, err := doBody(ctx, c, base, rq, keep)
+				at := time.Now()
 				if ctx.Err() != nil {
 					break // cut off by the end of the run: not a result
 				}
-				st.record(rq.kind, code, err, time.Since(t0))
+				st.record(rq.kind, code, err, at.Sub(t0))
+				if keep && err == nil {
+					seen(rq, code, body, at)
+				}
 			}
 			parts[w] = st
 		}()

@@ -1,5 +1,5 @@
-// Command load is Liaison's load harness (docs/targets.md, P3, P4, P8 and the
-// realistic mix of "How targets are measured"). It builds the liaison binary
+// Command load is Liaison's load harness (docs/targets.md, P3, P4, P8, P11 and
+// the realistic mix of "How targets are measured"). It builds the liaison binary
 // (or takes --binary), starts hubs as child processes on temporary data
 // directories, measures each figure beside its ceiling in the same run,
 // alternating hub and ceiling runs, and prints one table: figure, value,
@@ -8,6 +8,7 @@
 //	go run ./test/load                 # the default run, a few minutes
 //	go run ./test/load --full          # P8 up to 50k cases / 1M events
 //	go run ./test/load --out FILE.md   # also write the table as markdown
+//	go run ./test/load --only feed     # P11, the feed (feed.go), not in the default run
 //
 // The ceiling of P3 is a bare Echo endpoint in a child process of this binary
 // (re-executed with the hidden -ceiling-serve flag) that answers every request
@@ -60,7 +61,7 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 1000, "requests per second of P4")
 	flag.BoolVar(&o.full, "full", false, "P8 at 250k, 500k and 1M events (50k cases) instead of --p8-events")
 	p8 := flag.String("p8-events", "250000,500000", "P8: event counts to seed and measure, comma-separated, ascending")
-	only := flag.String("only", "p3,p4,mix,p8", "figures to measure, comma-separated")
+	only := flag.String("only", "p3,p4,mix,p8", "figures to measure, comma-separated (also: feed, P11, not in the default run: several minutes on its own)")
 	flag.StringVar(&o.out, "out", "", "also write the table, machine and notes as markdown to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data directories")
 	flag.IntVar(&o.seedWorkers, "seed-workers", 256, "cases appended concurrently by P8's seeding")
@@ -140,6 +141,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.only["p8"] {
 		if err := measureP8(ctx, o, bin, tmp, rep); err != nil {
+			return err
+		}
+	}
+	if o.only["feed"] {
+		if err := measureFeed(ctx, o, bin, tmp, rep); err != nil {
 			return err
 		}
 	}
