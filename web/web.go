@@ -10,9 +10,18 @@
 // public client coming back to CallbackPath), and the provider's tokens are
 // kept in the tab's memory only; in demo mode, a token minted by POST
 // /demo/token for a demo identity, or a pasted one, is kept in sessionStorage
-// only. The hub's Content-Security-Policy (default-src 'self', with the
+// only. The one thing kept in lasting storage is the language the person
+// chose (English, French or German: the catalogues under static/ui/i18n,
+// which i18n_test.go keeps complete and in step with the protocol's
+// vocabulary). The hub's Content-Security-Policy (default-src 'self', with the
 // providers' token endpoints in connect-src) holds: no inline script or style,
 // no outside resource.
+//
+// What the console offers comes from the hub: who the person is and which
+// services and purposes are theirs (GET /v1/me), what they may record on a
+// case (GET /v1/cases/{id}/writable), and the form of each event type's data
+// (the hub's OpenAPI document, the schemas it validates with): the console
+// holds no per-type form of its own.
 package web
 
 import (

@@ -174,9 +174,22 @@ func TestScriptsImportOnlyEmbeddedModulesAndBuildNoMarkupFromStrings(t *testing.
 		for _, m := range importRef.FindAllStringSubmatch(a.body, -1) {
 			queue = append(queue, m[1])
 		}
-		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage", "setAttribute('style'"} {
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setAttribute('style'"} {
 			if strings.Contains(a.body, bad) {
 				t.Errorf("%s uses %s", name, bad)
+			}
+		}
+		// Lasting storage holds the person's language, and nothing else:
+		// never a token, never anything about a case.
+		if strings.Contains(a.body, "localStorage") {
+			uses := regexp.MustCompile(`localStorage\.(\w+)\(([^,)]*)`).FindAllStringSubmatch(a.body, -1)
+			if name != "i18n.js" || len(uses) == 0 || strings.Count(a.body, "localStorage") != len(uses) {
+				t.Errorf("%s uses localStorage (only i18n.js may, for the language)", name)
+			}
+			for _, u := range uses {
+				if u[2] != "PREF" {
+					t.Errorf("%s: localStorage.%s(%s): only the language (PREF) may be kept", name, u[1], u[2])
+				}
 			}
 		}
 	}

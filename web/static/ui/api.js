@@ -10,7 +10,7 @@ import { accessToken, freshToken, refresh } from './oidc.js';
 const SESSION = 'liaison.session';
 const RETURN = 'liaison.return';
 
-/** The purposes a read may state (docs/api.md, "The purpose of a read"). */
+/** The purposes a read may state (docs/api.md, "The purpose of a read"); /v1/me says which are the caller's. */
 export const PURPOSES = ['case-management', 'risk-management', 'reintegration', 'case-conference', 'oversight', 'research'];
 
 /** The sections of a case, in the protocol's order. */
@@ -130,10 +130,21 @@ export class ApiError extends Error {
 }
 
 /**
+ * onUnauthorized registers what the console does when the hub refuses the
+ * token of a signed-in person (401): fn returns a promise of true once the
+ * person signed in again (the call is then retried once), or false.
+ */
+let reauth = null;
+export function onUnauthorized(fn) {
+  reauth = fn;
+}
+
+/**
  * call sends one request to the hub as the signed-in user and returns the
  * parsed JSON answer. It throws ApiError for any answer but 2xx (status 0
- * when the hub cannot be reached). A 401 also fires "liaison:unauthorized" on
- * window, so that the console can send the user back to the sign-in page.
+ * when the hub cannot be reached). A 401 while signed in asks the person to
+ * sign in again (onUnauthorized) without leaving the page, then retries the
+ * call once with the new token: a form being submitted is submitted.
  */
 export async function call(method, path, body, retried) {
   let s = session();
@@ -155,7 +166,7 @@ export async function call(method, path, body, retried) {
   try {
     resp = await fetch(path, init);
   } catch {
-    throw new ApiError(0, { title: 'The hub cannot be reached', detail: 'check that it is running and try again' });
+    throw new ApiError(0, { title: '', detail: '', errors: [] });
   }
   const text = await resp.text();
   let data = null;
@@ -167,15 +178,16 @@ export async function call(method, path, body, retried) {
   if (resp.ok) return data;
   const p = data && typeof data === 'object' ? data : {};
   const err = new ApiError(resp.status, {
+    type: typeof p.type === 'string' ? p.type : '',
     title: p.title || resp.statusText || `Error ${resp.status}`,
     detail: typeof p.detail === 'string' ? p.detail : '',
     errors: Array.isArray(p.errors) ? p.errors : [],
   });
-  if (resp.status === 401 && s) {
+  if (resp.status === 401 && (s || storedSession()) && !retried) {
     // A provider's token the hub refuses may have been revoked or rotated
     // early: one refresh, one more try.
-    if (s.kind === 'oidc' && !retried && await refresh()) return call(method, path, body, true);
-    window.dispatchEvent(new CustomEvent('liaison:unauthorized'));
+    if (s && s.kind === 'oidc' && await refresh()) return call(method, path, body, true);
+    if (reauth && await reauth()) return call(method, path, body, true);
   }
   throw err;
 }
@@ -188,4 +200,56 @@ export function get(path, params) {
   }
   const qs = q.toString();
   return call('GET', qs ? `${path}?${qs}` : path);
+}
+
+/* What the hub says of the signed-in person (GET /v1/me), fetched once per sign-in. */
+let meCache = null;
+
+/**
+ * me returns GET /v1/me for the signed-in person: {issuer, sub, agency,
+ * org_type, roles, purposes, services, open_cases, organisations}, asked once
+ * per token and kept in memory.
+ */
+export async function me() {
+  const s = session();
+  const key = s ? s.token : '';
+  if (!meCache || meCache.key !== key) {
+    const p = call('GET', '/v1/me');
+    meCache = { key, p };
+    p.catch(() => { if (meCache && meCache.p === p) meCache = null; });
+  }
+  return meCache.p;
+}
+
+/** forgetMe drops the cached /v1/me (after a sign-in, a sign-out). */
+export function forgetMe() {
+  meCache = null;
+}
+
+let apiDoc = null;
+
+/**
+ * openapi returns the hub's OpenAPI document (GET /v1/openapi.json, no
+ * token): the one source of the event types' data schemas, shared with the
+ * hub's validation. Fetched once per page.
+ */
+export function openapi() {
+  if (!apiDoc) {
+    apiDoc = fetch('/v1/openapi.json', { headers: { Accept: 'application/json' }, cache: 'no-cache', credentials: 'omit' })
+      .then((r) => {
+        if (!r.ok) throw new ApiError(r.status, { title: '', detail: '', errors: [] });
+        return r.json();
+      });
+    apiDoc.catch(() => { apiDoc = null; });
+  }
+  return apiDoc;
+}
+
+/** kindOf names the error kind of an API error by its status (docs/api.md, "Errors"). */
+export function kindOf(err) {
+  const byStatus = {
+    0: 'unreachable', 400: 'invalid', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 409: 'conflict',
+    410: 'gone', 413: 'too-large', 429: 'too-many', 500: 'internal', 503: 'unavailable',
+  };
+  return byStatus[err && err.status] || 'internal';
 }

@@ -1,239 +1,344 @@
-// The case list (#/cases) and the case page (#/cases/ID): its sections — what
-// the reader may see, what is withheld and why — its timeline, and the
-// break-glass form.
+// The case list (#/cases): the cases the reader may read, newest change
+// first, found by subject reference (answered by the hub over every case),
+// the reader's caseload, stage, paging by the hub's cursor. The case page
+// (#/cases/ID): its summary, the "Record" card (write.js), its sections —
+// what the reader may see, what is withheld and why — its timeline, and
+// break-glass where the protocol would grant it.
 
-import { SECTIONS, STAGES, call, get, recall, remember, session } from './api.js';
-import { add, announce, capitalise, clear, field, fmtTime, h, humanise, problemView, select, shortId } from './dom.js';
+import { SECTIONS, STAGES, call, get, me, recall, remember, session } from './api.js';
+import { add, announce, clear, describe, field, h, heading, hubMessage, problemView, select, shortId, uid } from './dom.js';
+import { fmtNumber, fmtTime, orgName, t, tn, tv } from './i18n.js';
 import { itemView, timelineView } from './items.js';
+import { writePanel } from './write.js';
+
+/** The filters of the case list, as the hash carries them. */
+const LIST_PARAMS = ['q', 'caseload', 'stage', 'order', 'limit'];
 
 /** caseListView renders one page of the cases the user may read. */
 export async function caseListView(view, params) {
   const s = session();
+  const q = params.get('q') || '';
+  const caseload = params.get('caseload') || 'all';
   const stage = params.get('stage') || '';
+  const order = params.get('order') || 'recent';
   const limit = params.get('limit') || '50';
   const cursor = params.get('cursor') || '';
   const page = Number(params.get('page') || '1');
 
-  const stageSel = select('stage', [['', 'All stages'], ...STAGES.map((x) => [x, humanise(x)])], stage);
+  const qInput = h('input', { type: 'search', name: 'q', value: q, autocomplete: 'off', spellcheck: 'false', maxlength: '128' });
+  const qErr = h('p', { class: 'field-error', id: uid('err'), hidden: true });
+  const loadSel = select('caseload', [['all', t('cases.caseloadAll')], ['mine', t('cases.caseloadMine')]], caseload);
+  const stageSel = select('stage', [['', t('cases.allStages')], ...STAGES.map((x) => [x, tv('stage', x)])], stage);
+  const orderSel = select('order', [['recent', t('cases.orderRecent')], ['opened', t('cases.orderOpened')]], order);
   const limitSel = select('limit', [['25', '25'], ['50', '50'], ['100', '100'], ['250', '250']], limit);
-  const filters = h('form', { class: 'filters', 'aria-label': 'Filter cases' },
-    field('Stage', stageSel), field('Cases per page', limitSel),
-    h('button', { type: 'submit' }, 'Show cases'));
+  const qField = field(t('cases.search'), qInput, t('cases.searchHint'));
+  qField.insertBefore(qErr, qInput);
+  const filters = h('form', { class: 'filters case-filters', role: 'search', 'aria-label': t('cases.filtersLabel') },
+    qField, field(t('cases.caseload'), loadSel), field(t('cases.stage'), stageSel), field(t('cases.order'), orderSel),
+    field(t('cases.perPage'), limitSel), h('button', { type: 'submit' }, t('cases.show')));
   filters.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    location.hash = '#/cases?' + new URLSearchParams({ stage: stageSel.value, limit: limitSel.value });
+    const next = new URLSearchParams();
+    const vals = { q: qInput.value.trim(), caseload: loadSel.value, stage: stageSel.value, order: orderSel.value, limit: limitSel.value };
+    for (const k of LIST_PARAMS) if (vals[k] && !(k === 'caseload' && vals[k] === 'all') && !(k === 'order' && vals[k] === 'recent')) next.set(k, vals[k]);
+    location.hash = `#/cases?${next}`;
   });
 
   const idInput = h('input', { type: 'text', name: 'case', autocomplete: 'off', spellcheck: 'false', size: '38' });
-  const byId = h('form', { class: 'filters', 'aria-label': 'Open a case by id' },
-    field('Case id', idInput, 'The full id, e.g. from a case conference invitation.'),
-    h('button', { type: 'submit', class: 'secondary' }, 'Open case'));
+  const byId = h('form', { class: 'filters', 'aria-label': t('cases.byIdLabel') },
+    field(t('cases.byId'), idInput, t('cases.byIdHint')),
+    h('button', { type: 'submit', class: 'secondary' }, t('cases.openById')));
   byId.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const id = idInput.value.trim().toLowerCase();
     if (id) location.hash = `#/cases/${encodeURIComponent(id)}`;
   });
 
-  view.append(h('h1', { tabindex: '-1', text: 'Cases' }),
-    h('p', { class: 'lead' }, 'The cases you may read for the purpose ', h('strong', { text: s.purpose }),
-      ', in the order they were opened. Cases you may not see are not listed.'),
+  let who = null;
+  try {
+    who = await me();
+  } catch {
+    who = null;
+  }
+  view.append(
+    h('div', { class: 'title-row' }, heading(t('cases.title')),
+      who && who.open_cases ? h('a', { class: 'button', href: '#/cases/new', id: 'open-case' }, t('cases.open')) : null),
+    h('p', { class: 'lead' }, t('cases.lead', { purpose: tv('purpose', s.purpose) })),
     h('div', { class: 'toolbar' }, filters, byId));
   const out = h('div', { 'aria-busy': 'true' });
   view.append(out);
-  announce('Loading cases…');
+  announce(t('cases.loading'));
   let res;
   try {
-    res = await get('/v1/cases', { stage, limit, cursor });
+    res = await get('/v1/cases', { q, caseload: caseload === 'all' ? '' : caseload, stage, order, limit, cursor });
   } catch (e) {
-    out.append(problemView(e, 'The cases could not be listed'));
     out.removeAttribute('aria-busy');
-    return 'Cases';
+    const qe = e.status === 400 ? (e.problem.errors || []).find((x) => x.field === 'q') : null;
+    if (qe) {
+      qErr.hidden = false;
+      qErr.textContent = hubMessage(qe.message);
+      qInput.setAttribute('aria-invalid', 'true');
+      describe(qInput, qErr.id);
+    }
+    out.append(problemView(e, t('cases.failed')));
+    return t('cases.title');
   }
   out.removeAttribute('aria-busy');
   const items = res.items || [];
-  announce(`${items.length} cases on page ${page}.`);
+  announce(tn('cases.count', items.length, { page }));
   if (!items.length) {
-    out.append(h('p', { class: 'muted', text: page > 1 ? 'No more cases.' : 'No case you may read matches.' }));
+    out.append(h('p', { class: 'muted', text: page > 1 ? t('cases.noMore') : q ? t('cases.noneFound', { q }) : t('cases.none') }));
   } else {
+    const caption = [t('cases.page', { page }), q ? t('cases.matching', { q }) : '', caseload === 'mine' ? t('cases.caseloadMine') : '',
+      stage ? tv('stage', stage) : '', tn('cases.count', items.length, { page })].filter(Boolean).join(' · ');
     out.append(h('table', { class: 'data cases' },
-      h('caption', {}, `Page ${page}`, stage ? `, stage ${stage}` : '', ` — ${items.length} cases`),
-      h('thead', {}, h('tr', {}, ['Case', 'Stage', 'Version', 'Sections you may read'].map((c) => h('th', { scope: 'col', text: c })))),
-      h('tbody', {}, items.map((c) => h('tr', {},
-        h('th', { scope: 'row' }, h('a', { href: `#/cases/${c.case_id}`, 'aria-label': `Case ${c.case_id}`, title: c.case_id },
+      h('caption', { text: caption }),
+      h('thead', {}, h('tr', {}, [t('cases.colRef'), t('cases.colCase'), t('cases.colStage'), t('cases.colChange'), t('cases.colSections')]
+        .map((c) => h('th', { scope: 'col', text: c })))),
+      h('tbody', {}, items.map((c) => h('tr', { dataset: { caseId: c.case_id } },
+        h('th', { scope: 'row' }, c.subject_ref
+          ? h('a', { href: `#/cases/${c.case_id}`, class: 'ref' }, c.subject_ref)
+          : h('span', { class: 'muted', text: t('cases.refHidden') })),
+        h('td', {}, h('a', { href: `#/cases/${c.case_id}`, 'aria-label': t('cases.caseLink', { id: c.case_id }), title: c.case_id, tabindex: c.subject_ref ? '-1' : null },
           h('code', { text: shortId(c.case_id) }))),
-        h('td', {}, h('span', { class: `stage stage-${c.stage}`, text: humanise(c.stage) })),
-        h('td', { class: 'num', text: String(c.version) }),
-        h('td', { class: 'sections-cell', text: (c.sections || []).join(', ') || '—' }))))));
+        h('td', {}, h('span', { class: `stage stage-${c.stage}`, text: tv('stage', c.stage) })),
+        h('td', {}, c.last_change ? h('time', { datetime: c.last_change, text: fmtTime(c.last_change) }) : '—'),
+        h('td', { class: 'sections-cell', text: (c.sections || []).map((x) => tv('section', x)).join(', ') || '—' }))))));
   }
-  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of cases' });
-  if (page > 1) pager.append(h('a', { href: '#/cases?' + new URLSearchParams({ stage, limit }) }, '« First page'));
+  const base = new URLSearchParams();
+  for (const k of LIST_PARAMS) if (params.get(k)) base.set(k, params.get(k));
+  const pager = h('nav', { class: 'pager', 'aria-label': t('cases.pages') });
+  if (page > 1) pager.append(h('a', { href: `#/cases?${base}` }, t('pager.first')));
   if (res.next_cursor) {
-    pager.append(h('a', { href: '#/cases?' + new URLSearchParams({ stage, limit, cursor: res.next_cursor, page: String(page + 1) }) }, 'Next page »'));
+    const next = new URLSearchParams(base);
+    next.set('cursor', res.next_cursor);
+    next.set('page', String(page + 1));
+    pager.append(h('a', { href: `#/cases?${next}`, rel: 'next' }, t('pager.next')));
   }
   out.append(pager);
-  return 'Cases';
+  return t('cases.title');
 }
 
-/** caseView renders one case: summary, sections, timeline, break-glass. */
+/** caseView renders one case: summary, the "Record" card, sections, timeline, break-glass. */
 export async function caseView(view, id) {
   const s = session();
-  view.append(h('p', { class: 'crumbs' }, h('a', { href: '#/cases' }, '← All cases')),
-    h('h1', { tabindex: '-1' }, 'Case ', h('code', { text: shortId(id) })));
-  announce('Loading the case…');
+  const title = h('span', { text: shortId(id) });
+  view.append(h('p', { class: 'crumbs' }, h('a', { href: '#/cases' }, t('case.back'))),
+    heading(t('case.title'), ' ', title));
+  announce(t('case.loading'));
   let c;
   try {
     c = await call('GET', `/v1/cases/${encodeURIComponent(id)}`);
   } catch (e) {
     view.append(caseRefusal(e, id));
-    announce('The case could not be opened.');
-    return `Case ${shortId(id)}`;
+    announce(t('case.notOpened'));
+    return t('case.titleOf', { id: shortId(id) });
   }
   view.dataset.caseId = c.case_id;
-  const readable = new Set(c.sections || []);
+  const label = c.subject_ref || shortId(c.case_id);
+  title.textContent = label;
+  let writable = null;
+  try {
+    writable = await call('GET', `/v1/cases/${encodeURIComponent(c.case_id)}/writable`);
+  } catch {
+    writable = null; // the page still reads; nothing is offered to write
+  }
+  const summary = h('dl', { class: 'case-summary' });
+  const drawSummary = (cs) => {
+    clear(summary).append(
+      cs.subject_ref ? h('div', {}, h('dt', {}, t('case.subjectRef')), h('dd', { class: 'subject-ref', text: cs.subject_ref })) : null,
+      h('div', {}, h('dt', {}, t('case.id')), h('dd', {}, h('code', { text: cs.case_id }))),
+      h('div', {}, h('dt', {}, t('case.stage')), h('dd', {}, stageSteps(cs.stage))),
+      h('div', {}, h('dt', {}, t('case.version')), h('dd', { class: 'case-version', text: tn('case.events', cs.version) })),
+      cs.last_change ? h('div', {}, h('dt', {}, t('case.lastChange')), h('dd', {}, h('time', { datetime: cs.last_change, text: fmtTime(cs.last_change) }))) : null,
+      h('div', {}, h('dt', {}, t('case.purpose')), h('dd', { text: tv('purpose', s.purpose) })));
+  };
+  drawSummary(c);
   const bg = activeBreakGlass(c.case_id);
-  add(view,
-    h('dl', { class: 'case-summary' },
-      h('div', {}, h('dt', {}, 'Case id'), h('dd', {}, h('code', { text: c.case_id }))),
-      h('div', {}, h('dt', {}, 'Stage'), h('dd', {}, stageSteps(c.stage))),
-      h('div', {}, h('dt', {}, 'Version'), h('dd', { text: `${c.version} events` })),
-      h('div', {}, h('dt', {}, 'Your purpose'), h('dd', { text: s.purpose }))),
+  add(view, summary,
     bg ? h('p', { class: 'banner breakglass-banner', role: 'note' },
-      h('strong', {}, 'Break-glass active'), ` until ${fmtTime(bg)}: the sections it opens are shown; every read is flagged in the access log.`) : null,
-    h('p', { class: 'legend' }, 'Sections you may not read are greyed, with the rule that refuses them. ',
-      h('span', { class: 'withheld' }, 'Withheld'), ' marks the fields the protocol kept from you. ',
-      'Badges show the Traffic Light Protocol label of each item.'));
+      h('strong', {}, t('bg.active')), ' ', t('bg.activeUntil', { time: fmtTime(bg) })) : null,
+    h('p', { class: 'legend' }, t('case.legendRefused'), ' ',
+      h('span', { class: 'withheld' }, t('case.legendWithheldWord')), ' ', t('case.legendWithheld'), ' ', t('case.legendTlp')));
 
   const toc = h('ol', { class: 'toc' });
   const content = h('div', { class: 'sections' });
+  const timeline = timelineBox(c.case_id);
+  const column = h('div', {});
+  const boxes = new Map();
+  const page = {
+    caseId: c.case_id,
+    // refresh reloads what a write changed: the summary, the sections it
+    // feeds (all of them when null), the timeline, and what may be written.
+    async refresh(sections) {
+      const jobs = [
+        call('GET', `/v1/cases/${encodeURIComponent(c.case_id)}`).then(drawSummary, () => {}),
+        timeline.load(),
+        call('GET', `/v1/cases/${encodeURIComponent(c.case_id)}/writable`).then((w) => { if (panel) panel.update(w); }, () => {}),
+      ];
+      for (const [name, b] of boxes) if (!sections || sections.includes(name)) jobs.push(b.load());
+      await Promise.all(jobs);
+    },
+  };
+  let panel = null;
+  if (writable && (writable.events || []).length) {
+    try {
+      panel = await writePanel(page, writable);
+      column.append(panel.el);
+    } catch (e) {
+      column.append(problemView(e, t('write.unavailable')));
+    }
+  }
+  column.append(content, timeline.el);
+  if (writable && writable.break_glass) column.append(breakGlassBox(c.case_id));
   view.append(h('div', { class: 'case-grid' },
-    h('nav', { class: 'toc-box', 'aria-label': 'Sections of this case' }, h('h2', { class: 'toc-title', text: 'Sections' }), toc,
-      h('p', {}, h('button', { type: 'button', class: 'link', on: { click: () => focusBlock('timeline') } }, 'Timeline'))),
-    h('div', {}, content, timelineBox(), breakGlassBox(c.case_id))));
+    h('nav', { class: 'toc-box', 'aria-label': t('case.tocLabel') }, h('h2', { class: 'toc-title', text: t('case.sections') }), toc,
+      h('ul', { class: 'toc-more' },
+        panel ? h('li', {}, h('button', { type: 'button', class: 'link', on: { click: () => focusBlock('write', 'h2') } }, t('write.title'))) : null,
+        h('li', {}, h('button', { type: 'button', class: 'link', on: { click: () => focusBlock('timeline') } }, t('tl.title'))))),
+    column));
 
-  const loads = SECTIONS.map((name) => {
-    const box = h('section', { class: 'sec', id: `section-${name}`, dataset: { section: name, state: 'loading' }, 'aria-labelledby': `h-${name}` },
-      h('h3', { id: `h-${name}`, tabindex: '-1' }, humanise(name), ' ', h('span', { class: 'sec-state', text: 'loading…' })));
-    content.append(box);
-    const tocBtn = h('button', { type: 'button', class: 'link', on: { click: () => focusBlock(`section-${name}`) } }, humanise(name));
+  const readable = new Set(c.sections || []);
+  for (const name of SECTIONS) {
+    const box = h('section', { class: 'sec', id: `section-${name}`, dataset: { section: name, state: 'loading' }, 'aria-labelledby': `h-${name}` });
+    const tocBtn = h('button', { type: 'button', class: 'link', on: { click: () => focusBlock(`section-${name}`) } }, tv('section', name));
     const tocItem = h('li', {}, tocBtn);
     toc.append(tocItem);
-    return loadSection(c.case_id, name, readable.has(name), box, tocItem);
-  });
-  const timeline = loadTimeline(c.case_id, view.querySelector('#timeline-body'));
-  await Promise.all([...loads, timeline]);
-  const open = SECTIONS.filter((n) => view.querySelector(`#section-${n}`).dataset.state === 'loaded').length;
-  announce(`Case ${shortId(c.case_id)} loaded: ${open} of ${SECTIONS.length} sections readable.`);
-  return `Case ${shortId(c.case_id)}`;
+    content.append(box);
+    boxes.set(name, { load: () => loadSection(c.case_id, name, readable.has(name), box, tocItem, panel) });
+  }
+  await Promise.all([...[...boxes.values()].map((b) => b.load()), timeline.load()]);
+  const open = [...boxes.keys()].filter((n) => view.querySelector(`#section-${n}`).dataset.state === 'loaded').length;
+  announce(t('case.loaded', { ref: label, open: fmtNumber(open), all: fmtNumber(boxes.size) }));
+  return t('case.titleOf', { id: label });
 }
 
 /** caseRefusal explains a case that could not be opened: erased, unknown or hidden, or refused. */
 function caseRefusal(e, id) {
   if (e.status === 410) {
-    return h('div', { class: 'gone', role: 'alert' }, h('h2', {}, 'This case was erased'),
-      h('p', {}, 'Its content was crypto-shredded on a legal basis recorded by the data-protection officer: nobody can read it again. ',
-        'The access log keeps its records, which hold ids, never content.'));
+    return h('div', { class: 'gone', role: 'alert' }, h('h2', {}, t('case.erasedTitle')), h('p', {}, t('case.erased')));
   }
   if (e.status === 404) {
-    return h('div', { class: 'problem', role: 'alert' }, h('h2', {}, 'No such case'),
-      h('p', {}, 'There is no case ', h('code', { text: id }), ' that you may see. The hub answers the same for a case that does not exist ',
-        'and one the protocol hides from you (for example without the participant\'s consent).'));
+    return h('div', { class: 'problem', role: 'alert' }, h('h2', {}, t('case.noneTitle')),
+      h('p', {}, t('case.none', { id })));
   }
-  return problemView(e, 'The case could not be opened');
+  if (e.status === 403) return problemView(e, '', t('case.purposeRefused', { purpose: tv('purpose', session().purpose) }));
+  return problemView(e, t('case.notOpened'));
 }
 
 /** loadSection asks for one section and renders it: its items, or why it is refused. */
-async function loadSection(caseId, name, listed, box, tocItem) {
-  const state = box.querySelector('.sec-state');
-  const set = (st, label) => {
+async function loadSection(caseId, name, listed, box, tocItem, panel) {
+  const state = h('span', { class: 'sec-state', text: t('sec.loading') });
+  const set = (st, text) => {
     box.dataset.state = st;
-    state.textContent = label;
+    state.textContent = text;
     tocItem.className = `toc-${st}`;
-    tocItem.querySelector('button').setAttribute('aria-label', `${humanise(name)}: ${label}`);
+    tocItem.querySelector('button').setAttribute('aria-label', `${tv('section', name)}: ${text}`);
+    const old = tocItem.querySelector('.toc-note');
+    if (old) old.remove();
+    if (st === 'refused') tocItem.append(h('span', { class: 'toc-note', 'aria-hidden': 'true' }, ` ${t('sec.refusedShort')}`));
   };
+  const head = h('h3', { id: `h-${name}`, tabindex: '-1' }, tv('section', name), ' ', state);
+  box.setAttribute('aria-busy', 'true');
   let sec;
   try {
     sec = await call('GET', `/v1/cases/${encodeURIComponent(caseId)}/sections/${name}`);
   } catch (e) {
+    clear(box).append(head);
+    box.removeAttribute('aria-busy');
+    box.classList.remove('sec-breakglass');
     if (e.status === 403 || e.status === 404) {
-      set('refused', 'not available to you');
-      box.append(h('p', { class: 'refusal' }, h('strong', {}, 'Not available to you. '), refusalReason(e, name, listed)));
+      set('refused', t('sec.refusedState'));
+      const s = session();
+      const why = e.status === 404 ? t('sec.hidden')
+        : t('sec.refused', { org: orgName(s.agency), purpose: tv('purpose', s.purpose) });
+      box.append(h('p', { class: 'refusal' }, h('strong', {}, t('sec.notAvailable')), ' ', why),
+        e.problem.detail ? h('details', { class: 'problem-details' }, h('summary', {}, t('sec.rule')), h('p', { class: 'muted', text: e.problem.detail })) : null);
     } else if (e.status === 410) {
-      set('error', 'erased');
-      box.append(h('p', { class: 'refusal', text: 'The case was erased: its content can no longer be read.' }));
+      set('error', t('sec.erasedState'));
+      box.append(h('p', { class: 'refusal', text: t('case.erased') }));
     } else {
-      set('error', 'could not be loaded');
+      set('error', t('sec.errorState'));
       box.append(problemView(e));
     }
     return;
   }
+  clear(box).append(head);
+  box.removeAttribute('aria-busy');
   const items = sec.items || [];
-  set('loaded', items.length === 1 ? '1 item' : `${items.length} items`);
+  set('loaded', tn('sec.items', items.length));
+  box.classList.toggle('sec-breakglass', !!sec.break_glass);
   if (sec.break_glass) {
-    box.classList.add('sec-breakglass');
-    state.textContent += ' · break-glass';
-    box.append(h('p', { class: 'banner breakglass-banner' }, h('strong', {}, 'Opened under your break-glass grant. '),
-      'This read is flagged in the access log for the oversight board.'));
+    state.textContent += ` · ${t('sec.bgState')}`;
+    box.append(h('p', { class: 'banner breakglass-banner' }, h('strong', {}, t('sec.bgOpened')), ' ', t('sec.bgFlagged')));
   }
   const reasons = Array.isArray(sec.reasons) ? sec.reasons : [];
-  if (reasons.length) box.append(h('p', { class: 'rule', text: `Rule: ${reasons.map(capitalise).join('; ')}.` }));
+  const s = session();
+  const why = t('item.withheldWhy', { org: orgName(s.agency) });
+  if (reasons.length) {
+    box.append(h('details', { class: 'rule' }, h('summary', {}, t('sec.rule')), h('ul', {}, reasons.map((r) => h('li', { text: r })))));
+  }
+  const writeHere = panel ? panel.types().filter((type) => panel.sectionsOf(type).includes(name)) : [];
   if (!items.length) {
-    box.append(h('p', { class: 'muted', text: 'No items you may read in this section.' }));
-    return;
+    box.append(h('p', { class: 'muted', text: t('sec.empty') }));
+  } else {
+    for (const it of items) box.append(itemView(it, why));
   }
-  const why = withheldWhy(name, reasons);
-  for (const it of items) box.append(itemView(it, why));
-}
-
-/**
- * refusalReason is the hub's reason for refusing a section: the problem's
- * detail, which names the rule when the hub gives it.
- */
-function refusalReason(e, name, listed) {
-  const detail = e.problem && e.problem.detail ? capitalise(e.problem.detail) + '.' : '';
-  if (e.status === 404) return 'The hub does not show this section to you.';
-  if (!listed && /^The sharing protocol does not allow this\.?$/i.test(detail)) {
-    const s = session();
-    return `The sharing protocol does not open the ${name} section of this case to ${s.agency} for the purpose ${s.purpose}.`;
-  }
-  return detail || 'The sharing protocol does not allow this.';
-}
-
-/** withheldWhy says which rule withheld an item's fields: the hub's section rule when it gives one. */
-function withheldWhy(name, reasons) {
-  const rule = reasons.filter((r) => /summary|field|withheld|redact/i.test(r));
-  if (rule.length) return `Rule: ${rule.map(capitalise).join('; ')}.`;
-  return `The protocol shares only some fields of ${name} items with ${session().agency}.`;
-}
-
-function timelineBox() {
-  return h('section', { class: 'sec timeline-box', id: 'timeline', 'aria-labelledby': 'h-timeline' },
-    h('h3', { id: 'h-timeline', tabindex: '-1', text: 'Timeline' }),
-    h('p', { class: 'muted', text: 'Every event of this case you may read, oldest first.' }),
-    h('div', { id: 'timeline-body' }, h('p', { class: 'muted', text: 'Loading…' })));
-}
-
-async function loadTimeline(caseId, body) {
-  try {
-    const res = await call('GET', `/v1/cases/${encodeURIComponent(caseId)}/events`);
-    clear(body).append(timelineView(res.items || [], `The protocol shares only some fields of this item with ${session().agency}.`));
-  } catch (e) {
-    clear(body).append(problemView(e, 'The timeline could not be loaded'));
+  if (writeHere.length) {
+    box.append(h('p', { class: 'sec-write' }, writeHere.map((type) =>
+      h('button', { type: 'button', class: 'link', dataset: { writeType: type }, on: { click: () => panel.open(type) } },
+        t('sec.recordHere', { type: tv('event', type) })))));
   }
 }
 
-function focusBlock(id) {
+/** timelineBox is the case's timeline, oldest or newest first (the reader's choice, kept for the tab). */
+function timelineBox(caseId) {
+  let newest = recall('timeline-newest') === true;
+  const body = h('div', { id: 'timeline-body' }, h('p', { class: 'muted', text: t('sec.loading') }));
+  const toggle = h('button', { type: 'button', class: 'secondary small', id: 'timeline-order', 'aria-pressed': String(newest) }, t('tl.newestFirst'));
+  const note = h('p', { class: 'muted tl-note', text: newest ? t('tl.leadNewest') : t('tl.leadOldest') });
+  let items = null;
+  const draw = () => {
+    if (!items) return;
+    clear(body).append(timelineView(items, t('item.withheldWhy', { org: orgName(session().agency) }), newest));
+  };
+  toggle.addEventListener('click', () => {
+    newest = !newest;
+    remember('timeline-newest', newest);
+    toggle.setAttribute('aria-pressed', String(newest));
+    note.textContent = newest ? t('tl.leadNewest') : t('tl.leadOldest');
+    draw();
+    announce(newest ? t('tl.leadNewest') : t('tl.leadOldest'));
+  });
+  const el = h('section', { class: 'sec timeline-box', id: 'timeline', 'aria-labelledby': 'h-timeline' },
+    h('div', { class: 'tl-top' }, h('h3', { id: 'h-timeline', tabindex: '-1', text: t('tl.title') }), toggle), note, body);
+  return {
+    el,
+    async load() {
+      try {
+        const res = await call('GET', `/v1/cases/${encodeURIComponent(caseId)}/events`);
+        items = res.items || [];
+        draw();
+      } catch (e) {
+        clear(body).append(problemView(e, t('tl.failed')));
+      }
+    },
+  };
+}
+
+function focusBlock(id, level) {
   const box = document.getElementById(id);
   if (!box) return;
   box.scrollIntoView({ block: 'start' });
-  const heading = box.querySelector('h3');
-  if (heading) heading.focus({ preventScroll: true });
+  const hd = box.querySelector(level || 'h3');
+  if (hd) hd.focus({ preventScroll: true });
 }
 
 /** stageSteps shows the case's stage among all stages, in order. */
 function stageSteps(stage) {
   const at = STAGES.indexOf(stage);
-  return h('ol', { class: 'steps', 'aria-label': `Stage: ${stage}` }, STAGES.map((st, i) =>
-    h('li', { class: i < at ? 'done' : i === at ? 'current' : 'todo', 'aria-current': i === at ? 'step' : null, text: humanise(st) })));
+  return h('ol', { class: 'steps', 'aria-label': t('case.stageIs', { stage: tv('stage', stage) }) }, STAGES.map((st, i) =>
+    h('li', { class: i < at ? 'done' : i === at ? 'current' : 'todo', 'aria-current': i === at ? 'step' : null, text: tv('stage', st) })));
 }
 
 /** activeBreakGlass returns the expiry of this tab's break-glass grant on a case, if still running. */
@@ -243,21 +348,20 @@ function activeBreakGlass(caseId) {
   return exp && new Date(exp) > new Date() ? exp : null;
 }
 
-/** breakGlassBox is the emergency-access form, folded by default. */
+/** breakGlassBox is the emergency-access form, folded by default; offered only where the protocol would grant it. */
 function breakGlassBox(caseId) {
-  const just = h('textarea', { id: 'bg-justification', rows: '3', minlength: '20', required: true });
-  const count = h('span', { class: 'hint', 'aria-live': 'polite' }, '0 characters; at least 20.');
-  just.addEventListener('input', () => { count.textContent = `${just.value.trim().length} characters; at least 20.`; });
+  const just = h('textarea', { id: 'bg-justification', rows: '3', minlength: '20', 'aria-required': 'true' });
+  const count = h('span', { class: 'hint', 'aria-live': 'polite' }, tn('bg.chars', 0));
+  just.addEventListener('input', () => { count.textContent = tn('bg.chars', just.value.trim().length); });
   const out = h('div', { class: 'bg-out' });
-  const submit = h('button', { type: 'submit', class: 'danger' }, 'Invoke break-glass');
-  const form = h('form', { novalidate: true }, field('Justification (at least 20 characters)', just,
-    'Say what emergency requires this access. It is recorded in the case\'s log.'), h('p', {}, count), submit, out);
+  const submit = h('button', { type: 'submit', class: 'danger' }, t('bg.submit'));
+  const form = h('form', { novalidate: true }, field(t('bg.justification'), just, t('bg.justificationHint')), h('p', {}, count), submit, out);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clear(out);
     const text = just.value.trim();
     if (text.length < 20) {
-      out.append(problemView({ problem: { title: 'The justification is too short', errors: [{ field: 'justification', message: `has ${text.length} characters; at least 20 are needed` }] } }));
+      out.append(problemView({ problem: { title: '', detail: '', errors: [{ field: 'justification', message: `must be at least 20 characters (${text.length})` }] }, status: 400 }, '', t('bg.tooShort')));
       just.focus();
       return;
     }
@@ -267,18 +371,16 @@ function breakGlassBox(caseId) {
       const grants = recall('breakglass') || {};
       grants[caseId] = res.expires_at;
       remember('breakglass', grants);
-      out.append(h('p', { class: 'ok', role: 'status' }, h('strong', {}, 'Break-glass granted'), ` until ${fmtTime(res.expires_at)}. Reloading the case…`));
-      announce(`Break-glass granted until ${fmtTime(res.expires_at)}.`);
+      out.append(h('p', { class: 'ok', role: 'status' }, h('strong', {}, t('bg.granted', { time: fmtTime(res.expires_at) })), ' ', t('bg.reloading')));
+      announce(t('bg.granted', { time: fmtTime(res.expires_at) }));
       setTimeout(() => window.dispatchEvent(new CustomEvent('liaison:refresh')), 600);
     } catch (e) {
-      out.append(problemView(e, 'Break-glass refused'));
+      out.append(problemView(e, t('bg.refused')));
       submit.disabled = false;
     }
   });
   return h('details', { class: 'breakglass', id: 'breakglass' },
-    h('summary', {}, 'Emergency access (break-glass)'),
-    h('p', {}, 'In an emergency, break-glass opens every section of this case except counselling to you alone for 60 minutes, ',
-      'whatever the consent and stage — but never others\' TLP:AMBER+STRICT or TLP:RED items. Only some roles may invoke it; ',
-      'the invocation and every read under it are flagged for the oversight board.'),
+    h('summary', {}, t('bg.title')),
+    h('p', {}, t('bg.explain')),
     form);
 }

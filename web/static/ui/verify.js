@@ -126,25 +126,26 @@ export async function verifyConsistency(first, second, firstRoot, secondRoot, pa
  * checkNote verifies a signed checkpoint note with a note verifier key
  * ("name+hash+base64(0x01 ‖ Ed25519 public key)"). It returns {body, signed,
  * checked, why}: signed is true when a signature line of that key verifies;
- * checked is false when this browser cannot verify Ed25519 (then why says so).
+ * checked is false when this browser cannot verify Ed25519. why names what
+ * failed, as a code the console translates (cp.why.<code>).
  */
 export async function checkNote(note, verifierKey) {
   const cut = note.lastIndexOf('\n\n');
-  if (cut < 0) return { body: null, signed: false, checked: true, why: 'the note has no signature block' };
+  if (cut < 0) return { body: null, signed: false, checked: true, why: 'no-signatures' };
   const body = note.slice(0, cut + 1);
   // name+hash+key, where the base64 key may itself hold "+".
   const m = String(verifierKey || '').match(/^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/);
-  if (!m) return { body, signed: false, checked: true, why: 'the verifier key is malformed' };
+  if (!m) return { body, signed: false, checked: true, why: 'key-malformed' };
   const [, name, hashHex, keyB64] = m;
   const key = b64(keyB64);
-  if (key.length !== 33 || key[0] !== 1) return { body, signed: false, checked: true, why: 'the verifier key is not an Ed25519 key' };
+  if (key.length !== 33 || key[0] !== 1) return { body, signed: false, checked: true, why: 'key-not-ed25519' };
   const kh = (await sha256(concat(enc.encode(`${name}\n`), key))).slice(0, 4);
-  if (hex(kh) !== hashHex) return { body, signed: false, checked: true, why: 'the verifier key\'s hash does not match its key' };
+  if (hex(kh) !== hashHex) return { body, signed: false, checked: true, why: 'key-hash' };
   let pub;
   try {
     pub = await crypto.subtle.importKey('raw', key.slice(1), { name: 'Ed25519' }, false, ['verify']);
   } catch {
-    return { body, signed: false, checked: false, why: 'this browser cannot verify Ed25519 signatures' };
+    return { body, signed: false, checked: false, why: 'no-ed25519' };
   }
   for (const line of note.slice(cut + 2).split('\n')) {
     const m = line.match(/^\u2014 (\S+) (\S+)$/);
@@ -155,7 +156,7 @@ export async function checkNote(note, verifierKey) {
       return { body, signed: true, checked: true, why: '' };
     }
   }
-  return { body, signed: false, checked: true, why: `no valid signature by ${name}` };
+  return { body, signed: false, checked: true, why: 'no-valid-signature' };
 }
 
 /** parseCheckpointBody reads "origin\nsize\nbase64 root\n…". */
