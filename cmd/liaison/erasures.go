@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,18 +20,26 @@ import (
 // docs/protocol.md, "Erasure (four eyes)").
 //
 // When the projections apply a CaseErased event, the hub destroys the case
-// key and enters the erasure, with that very event, in the register of
-// erasures kept with the keys (keystore.FileStore.DestroyNoted). At start,
-// before the projections read the log, it compares the register with the
-// log: a case the register says was erased whose stream holds no CaseErased
-// — a log restored from a backup taken before the erasure — gets the noted
-// event appended again, with an access record saying why, so that the hub
-// answers for it exactly as it did after the erasure (410 to those who could
-// see it, 404 to everyone else, in no list), and its content, whose key is
-// gone, is read by nobody.
+// key and enters the erasure with its events (the officer's ErasureRequested,
+// when there was one, and CaseErased; both unsealed: codes and ids, no
+// content) in the register of erasures kept with the keys
+// (keystore.FileStore.DestroyNoted). At start, before the projections read
+// the log, it compares the register with the log: a case the register says
+// was erased whose stream holds no CaseErased — a log restored from a backup
+// taken before the erasure — gets the noted events it lacks appended again,
+// with an access record saying why, so that the hub answers for it exactly
+// as it did after the erasure (410 to those who could see it, 404 to
+// everyone else, in no list, in the register of erasures as confirmed), and
+// its content, whose key is gone, is read by nobody.
 
-// erasedNote is the CaseErased event as the register keeps it.
+// erasedNote is what the register keeps of an erasure: its events, in log
+// order, CaseErased last.
 type erasedNote struct {
+	Events []noteEvent `json:"events"`
+}
+
+// noteEvent is one event as stored in the log.
+type noteEvent struct {
 	ID       []byte `json:"id"`
 	Type     string `json:"type"`
 	Metadata []byte `json:"metadata"`
@@ -47,14 +56,29 @@ func (m *Main) destroyKey(ctx context.Context, keys keystore.Store, caseID strin
 	if !ok || fk.Noted(caseID) {
 		return keys.Destroy(ctx, caseID)
 	}
-	var note []byte
+	requests := map[string]noteEvent{} // ErasureRequested by event id
+	var erasure []noteEvent
 	for r, err := range m.Log.ReadStream(ctx, caseID, 1) {
 		if err != nil {
 			return err
 		}
-		if domain.EventType(r.Type) == domain.CaseErased {
-			note, _ = json.Marshal(erasedNote{ID: r.ID[:], Type: r.Type, Metadata: r.Metadata, Data: r.Data})
+		ev := noteEvent{ID: bytes.Clone(r.ID[:]), Type: r.Type, Metadata: bytes.Clone(r.Metadata), Data: bytes.Clone(r.Data)}
+		switch domain.EventType(r.Type) {
+		case domain.ErasureRequested:
+			requests[domain.FormatID(r.ID)] = ev
+		case domain.CaseErased:
+			erasure = []noteEvent{ev}
+			var d domain.CaseErasedData
+			if plain, err := m.codec.Open(ctx, r); err == nil && json.Unmarshal(plain, &d) == nil {
+				if req, ok := requests[d.RequestID]; ok {
+					erasure = []noteEvent{req, ev}
+				}
+			}
 		}
+	}
+	var note []byte
+	if erasure != nil {
+		note, _ = json.Marshal(erasedNote{Events: erasure})
 	}
 	return fk.DestroyNoted(ctx, caseID, note)
 }
@@ -72,22 +96,37 @@ func (m *Main) reapplyErasures(ctx context.Context, keys *keystore.FileStore, ac
 	for _, e := range keys.Erasures() {
 		var version uint64
 		erased := false
+		have := map[[16]byte]bool{}
 		for r, err := range m.Log.ReadStream(ctx, e.CaseID, 1) {
 			if err != nil {
 				return n, err
 			}
 			version = r.Version
 			erased = erased || domain.EventType(r.Type) == domain.CaseErased
+			have[r.ID] = true
 		}
 		if version == 0 || erased {
 			continue // opened after the backup, or erased in the log too
 		}
 		var note erasedNote
-		if e.Note == nil || json.Unmarshal(e.Note, &note) != nil || len(note.ID) != 16 || note.Type != string(domain.CaseErased) {
+		if e.Note != nil && json.Unmarshal(e.Note, &note) != nil {
+			note.Events = nil
+		}
+		var evs []eventlog.Event
+		for _, ne := range note.Events {
+			if len(ne.ID) != 16 {
+				evs = nil
+				break
+			}
+			if ev := (eventlog.Event{ID: [16]byte(ne.ID), Type: ne.Type, Metadata: ne.Metadata, Data: ne.Data}); !have[ev.ID] {
+				evs = append(evs, ev)
+			}
+		}
+		if len(evs) == 0 || evs[len(evs)-1].Type != string(domain.CaseErased) {
 			m.Logger.Error("the register of erasures says this case was erased, but keeps no event to apply again: its content is unreadable (its key is gone), but the hub still lists it", "case_id", e.CaseID)
 			continue
 		}
-		ev := eventlog.Event{ID: [16]byte(note.ID), Type: note.Type, Metadata: note.Metadata, Data: note.Data}
+		ev := evs[len(evs)-1]
 		now := m.Clock()
 		rec := &accesslog.Record{
 			Time: now, RequestID: "restore-" + strconv.FormatInt(now.UnixNano(), 36), Action: "case.erase",
@@ -101,7 +140,7 @@ func (m *Main) reapplyErasures(ctx context.Context, keys *keystore.FileStore, ac
 			rec.LegalBasis, rec.Reference = d.LegalBasis, d.Reference
 		}
 		_, err := access.AppendWith(rec, func(record []byte) (uint64, error) {
-			_, first, err := rl.AppendWithRecords(ctx, e.CaseID, int64(version), []eventlog.Event{ev}, [][]byte{record})
+			_, first, err := rl.AppendWithRecords(ctx, e.CaseID, int64(version), evs, [][]byte{record})
 			return first, err
 		})
 		if err != nil {
