@@ -76,7 +76,9 @@ func runKeysCreate(args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	masters, src, err := openMasters(mf, dir, !keystore.DirHoldsKeys(filepath.Join(dir, "casekeys")))
+	// Creating where missing: a token without a master key gets its first
+	// (the first step of moving a software master key into a token).
+	masters, src, err := openMasters(mf, dir, true)
 	if err != nil {
 		return err
 	}
