@@ -1,6 +1,7 @@
 package accesslog_test
 
 import (
+	"crypto/rand"
 	"errors"
 	"reflect"
 	"sync/atomic"
@@ -24,7 +25,7 @@ func TestAppendWith(t *testing.T) {
 	commit := func(expected int64) func([]byte) (uint64, error) {
 		return func(record []byte) (uint64, error) {
 			_, first, err := h.st.AppendWithRecords(ctx, "case-1", expected,
-				[]eventlog.Event{{ID: [16]byte{1}, Type: "CaseOpened", Data: []byte(`{}`)}}, [][]byte{record})
+				[]eventlog.Event{{ID: randomID(), Type: "CaseOpened", Data: []byte(`{}`)}}, [][]byte{record})
 			return first, err
 		}
 	}
@@ -118,4 +119,12 @@ func TestQueryReturnsTheOptionalFields(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomID returns a random event ID: every event is a new one (the store
+// deduplicates an event appended again at the same version).
+func randomID() [16]byte {
+	var id [16]byte
+	rand.Read(id[:])
+	return id
 }

@@ -77,6 +77,9 @@ type request struct {
 	appended eventlog.Appended
 	first    uint64
 	err      error
+	// dup says the request's events were in the stream already (a retry):
+	// it wrote none of them.
+	dup bool
 }
 
 // group is one batch of requests.
@@ -158,6 +161,9 @@ func (s *Store) AppendRecords(ctx context.Context, records ...[]byte) (uint64, e
 func (s *Store) do(ctx context.Context, r *request) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if err := s.space.admit(); err != nil {
+		return err // a full disk (space.go): nothing written
 	}
 	r.done = make(chan struct{})
 	s.mu.Lock()
@@ -360,10 +366,18 @@ func (s *Store) apply(b *pebble.Batch) (err error) {
 }
 
 // stageAppend checks r's expected version and adds its events to the group's
-// batch. It returns the bytes added.
+// batch. It returns the bytes added. An append whose events are in the stream
+// already, right after the version it expects, is a retry of one whose answer
+// was lost: it succeeds with that append's outcome and writes no event twice
+// (as EventStoreDB deduplicates by event id), its records included (they are
+// the retry's own).
 func (s *Store) stageAppend(g *group, r *request, now int64) int {
 	cur := s.heads[r.stream]
 	if r.expected != eventlog.AnyVersion && uint64(r.expected) != cur {
+		if a, ok := s.duplicate(g, r, cur); ok {
+			r.appended, r.dup = a, true
+			return 0
+		}
 		r.err = fmt.Errorf("%w: stream %q is at version %d, expected %d",
 			eventlog.ErrConflict, r.stream, cur, r.expected)
 		return 0
@@ -401,6 +415,62 @@ func (s *Store) stageAppend(g *group, r *request, now int64) int {
 		Position: eventlog.Position{Commit: s.lastPos, Prepare: s.lastPos},
 	}
 	return size
+}
+
+// duplicate reports whether r's events are those of the stream at the
+// versions right after the one r expects, and returns what their append
+// returned. Events with a zero ID never match.
+func (s *Store) duplicate(g *group, r *request, cur uint64) (eventlog.Appended, bool) {
+	n := uint64(len(r.events))
+	if n == 0 || r.expected < 0 || uint64(r.expected)+n > cur {
+		return eventlog.Appended{}, false
+	}
+	var pos uint64
+	for i := range r.events {
+		if r.events[i].ID == ([16]byte{}) {
+			return eventlog.Appended{}, false
+		}
+		id, p, ok := s.eventAt(g, r, uint64(r.expected)+1+uint64(i))
+		if !ok || id != r.events[i].ID {
+			return eventlog.Appended{}, false
+		}
+		pos = p
+	}
+	return eventlog.Appended{Version: uint64(r.expected) + n, Position: eventlog.Position{Commit: pos, Prepare: pos}}, true
+}
+
+// eventAt returns the ID and position of the event at version v of r's
+// stream: staged by an earlier request of the group g, or stored.
+func (s *Store) eventAt(g *group, r *request, v uint64) ([16]byte, uint64, bool) {
+	for _, q := range g.reqs {
+		if q == r || q.stream != r.stream || q.err != nil || q.dup || len(q.events) == 0 {
+			continue
+		}
+		last := q.appended.Version
+		first := last + 1 - uint64(len(q.events))
+		if v >= first && v <= last {
+			return q.events[v-first].ID, q.appended.Position.Commit - (last - v), true
+		}
+	}
+	pv, closer, err := s.db.Get(appendVersion(streamPrefix(r.stream), v))
+	if err != nil {
+		return [16]byte{}, 0, false
+	}
+	if len(pv) != 8 {
+		closer.Close()
+		return [16]byte{}, 0, false
+	}
+	pos := binary.BigEndian.Uint64(pv)
+	closer.Close()
+	ev, closer, err := s.db.Get(numKey(prefixEvent, pos))
+	if err != nil {
+		return [16]byte{}, 0, false
+	}
+	defer closer.Close()
+	if len(ev) < eventHeaderLen {
+		return [16]byte{}, 0, false
+	}
+	return [16]byte(ev[21:37]), pos, true
 }
 
 // stageRecords adds r's journal records to the group's batch and returns the

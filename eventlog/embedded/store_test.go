@@ -1,6 +1,7 @@
 package embedded_test
 
 import (
+	"crypto/rand"
 	"errors"
 	"io"
 	"iter"
@@ -43,8 +44,12 @@ func openStore(t testing.TB, dir string, opts ...func(*embedded.Options)) *embed
 	return s
 }
 
+// event returns an event with data and a random ID: two events, even with
+// the same data, are never one appended twice (the store deduplicates).
 func event(data string) eventlog.Event {
-	return eventlog.Event{ID: [16]byte{byte(len(data)), 1}, Type: "test.event", Data: []byte(data)}
+	var id [16]byte
+	rand.Read(id[:])
+	return eventlog.Event{ID: id, Type: "test.event", Data: []byte(data)}
 }
 
 func mustAppend(t *testing.T, s *embedded.Store, stream string, expected int64, events ...eventlog.Event) eventlog.Appended {

@@ -109,6 +109,36 @@ var appendTests = []test{
 			t.Errorf("Appended.Position: got %v, want the last event's %v", a.Position, got[len(got)-1].Position)
 		}
 	}},
+	{"an append repeated with the same event IDs at the same expected version writes them once", func(t *testing.T, l eventlog.Log) {
+		// A writer that lost the answer to its append (a timeout after the
+		// commit) tries it again, with the same events and expected version:
+		// the log answers as it did and writes nothing twice (EventStoreDB
+		// deduplicates by event id; the embedded store does the same).
+		s := newStream(t)
+		opened := newEvents(1)
+		a0 := mustAppend(t, l, s, eventlog.NoStream, opened...)
+		if again := mustAppend(t, l, s, eventlog.NoStream, opened...); again != a0 {
+			t.Errorf("the repeated first append answered %+v, the first %+v", again, a0)
+		}
+		evs := newEvents(2)
+		a := mustAppend(t, l, s, 1, evs...)
+		if again := mustAppend(t, l, s, 1, evs...); again != a {
+			t.Errorf("the repeated append answered %+v, the first %+v", again, a)
+		}
+		later := newEvents(1)
+		mustAppend(t, l, s, 3, later...)
+		if again := mustAppend(t, l, s, 1, evs...); again != a {
+			t.Errorf("the append repeated after another answered %+v, the first %+v", again, a)
+		}
+		// Other events at that version are a conflict, as ever, and so are
+		// the same events with one of them changed.
+		checkConflict(t, l, s, 1)
+		changed := []eventlog.Event{evs[0], newEvent("test.event", "other")}
+		if _, err := l.Append(t.Context(), s, 1, changed...); !errors.Is(err, eventlog.ErrConflict) {
+			t.Errorf("the repeated append with one event changed: got %v, want ErrConflict", err)
+		}
+		checkEvents(t, readStream(t, l, s, 0), s, 1, append(append(opened, evs...), later...)...)
+	}},
 	{"append with a cancelled context returns its error and appends nothing", func(t *testing.T, l eventlog.Log) {
 		s := newStream(t)
 		_, err := l.Append(cancelled(t), s, eventlog.NoStream, newEvents(1)...)
