@@ -31,13 +31,41 @@
 // (starting with one event, then in growing pages). Deployments whose $all is
 // dominated by other streams pay for that in Head and ReadAll calls.
 //
+// The client has defects this backend works around (conn.go):
+//   - it sets the requires-leader header on an incoming, not an outgoing, gRPC
+//     context, so the header never reaches the server, and a call may be served
+//     by a follower that lags the leader. Every call here carries the header
+//     itself, and a follower answers not-leader (the client reconnects to the
+//     leader and the call is retried) or unavailable;
+//   - when node discovery fails (maxDiscoverAttempts, 10 tries 100 ms apart by
+//     default: shorter than a leader election), it closes itself for good, and
+//     callers queued on it at that moment block forever on an internal channel
+//     nobody reads; closing it then makes them panic. Calls therefore run on a
+//     goroutine of their own and are abandoned when their context or the Log
+//     ends, panics are recovered, and a client that gave up is replaced by a
+//     new one (closing the old one releases its stuck callers).
+//
+// # Bad days
+//
+// A call that fails for a reason that may pass (no leader, a node away, a
+// server timeout, a client that gave up) is retried, for Options.RetryFor,
+// with the same event ids: EventStoreDB deduplicates an append whose ids it
+// holds at the expected revision, so a retry after a timeout that committed
+// appends nothing twice. Subscriptions resubscribe until the Log is closed.
+// LostSince says since when the cluster has not answered (a probe every
+// Options.ProbeInterval, and every call's outcome); Health turns the hub's
+// readiness 503 meanwhile, and `liaison serve --cluster-timeout` exits when
+// it lasts (docs/operations.md, "When the cluster is away").
+//
 // # Event IDs
 //
 // An eventlog event ID is the EventStoreDB event id, except the zero ID, which
 // EventStoreDB refuses: it is stored under a marked random id and read back as
-// zero. Journal records get random ids.
+// zero. Journal records get random ids, kept across the retries of a batch.
 //
-// Reading $all needs a user allowed to read it (an admin in a secure cluster).
+// Reading $all needs a user allowed to read it (an admin in a secure cluster):
+// give it in the URL or as Options.Username and Options.Password (sent over
+// TLS only, as the client does).
 package esdb
 
 import (
@@ -48,6 +76,8 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
@@ -60,6 +90,13 @@ const (
 	DefaultStreamPrefix = "liaison-case-"
 	// DefaultAuditStream is the default Options.AuditStream.
 	DefaultAuditStream = "liaison-audit"
+	// DefaultAttemptTimeout is the default Options.AttemptTimeout (the
+	// client's own default deadline).
+	DefaultAttemptTimeout = 10 * time.Second
+	// DefaultRetryFor is the default Options.RetryFor.
+	DefaultRetryFor = time.Minute
+	// DefaultProbeInterval is the default Options.ProbeInterval.
+	DefaultProbeInterval = 2 * time.Second
 )
 
 // Options configure Open.
@@ -68,6 +105,11 @@ type Options struct {
 	// "esdb://localhost:2113?tls=false" for an insecure single node, or
 	// "esdb://admin:changeit@host1:2113,host2:2113?tls=true" for a cluster.
 	URL string
+	// Username and Password, when Username is set, are the credentials of the
+	// hub's user, in place of those of the URL (keep them out of the URL:
+	// docs/operations.md). The client sends them over TLS only.
+	Username string
+	Password string
 	// StreamPrefix is prepended to a case id to name its stream, and is the
 	// server-side $all filter. It must not start with "$". Default
 	// DefaultStreamPrefix.
@@ -78,6 +120,16 @@ type Options struct {
 	// Logger receives the backend's and the client's log lines (the client's at
 	// Debug and Warn level). Default slog.Default().
 	Logger *slog.Logger
+	// AttemptTimeout bounds one attempt of a call (an append, the start of a
+	// read, a probe). Default DefaultAttemptTimeout.
+	AttemptTimeout time.Duration
+	// RetryFor bounds how long a call keeps retrying failures that may pass
+	// (no leader, a node away, a server timeout) before it fails. Default
+	// DefaultRetryFor. Subscriptions retry until the Log is closed.
+	RetryFor time.Duration
+	// ProbeInterval is how often the Log checks that the cluster answers
+	// (LostSince). Default DefaultProbeInterval.
+	ProbeInterval time.Duration
 }
 
 // withDefaults fills in the zero fields of o.
@@ -90,6 +142,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if o.RetryFor <= 0 {
+		o.RetryFor = DefaultRetryFor
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = DefaultProbeInterval
 	}
 	return o
 }
@@ -112,22 +173,29 @@ func (o Options) validate() error {
 // Log is an eventlog.Log and an eventlog.Journal stored in EventStoreDB. It is safe
 // for concurrent use. Open creates it; Close releases it.
 type Log struct {
-	client *esdb.Client
-	prefix string
-	audit  string
-	log    *slog.Logger
+	conf     esdb.Configuration // a copy for every client (newConn)
+	prefix   string
+	audit    string
+	log      *slog.Logger
+	attempt  time.Duration
+	retryFor time.Duration
+	every    time.Duration
 
-	// life is done when Close starts: reads and subscriptions in flight run
-	// under contexts that end with it (see opContext).
+	// life is done when Close starts: calls in flight return
+	// eventlog.ErrClosed, reads and subscriptions end.
 	life context.Context
 	kill context.CancelFunc
 
-	// mu is held shared around every call into the client, and exclusively by
-	// Close while it sets closed and closes the client: the client panics when
-	// an operation races with its Close (it sends on a closed channel).
-	mu        sync.RWMutex
-	closed    bool
-	closeOnce sync.Once
+	mu     sync.Mutex
+	cur    *conn // the client calls go to (conn.go)
+	closed bool
+	// monitored is closed when the probe loop has ended (nil before Open
+	// starts it).
+	monitored chan struct{}
+
+	// lost is when the cluster stopped answering (Unix nanoseconds), 0 while
+	// it answers.
+	lost atomic.Int64
 
 	// batch queues the journal appends of concurrent callers (AppendRecords).
 	batch recordQueue
@@ -138,15 +206,16 @@ var (
 	_ eventlog.Journal = (*Log)(nil)
 )
 
-// Open connects to EventStoreDB at opts.URL and checks that $all can be read.
+// Open connects to EventStoreDB at opts.URL and waits until the cluster
+// answers with a leader and $all can be read: a hub started before its
+// cluster has elected a leader waits for it (docs/operations.md).
 //
 // It returns an error, and no Log, when the options are invalid (empty URL, a
 // prefix or audit stream starting with "$", an audit stream under the case
-// prefix), when the URL does not parse, when the server cannot be reached or
-// refuses the credentials, or ctx.Err() when ctx ends first. ctx only bounds Open:
-// the Log lives until Close. The client's node discovery does not watch ctx; if
-// ctx ends during it, Open returns at once and the client is closed in the
-// background once discovery gives up.
+// prefix), when the URL does not parse, when the cluster refuses the
+// credentials or the access to $all, or, wrapping ctx.Err() and naming the
+// last failure, when ctx ends before the cluster answers. ctx only bounds
+// Open: the Log lives until Close.
 func Open(ctx context.Context, opts Options) (*Log, error) {
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
@@ -157,87 +226,173 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("esdb: parse connection string: %w", err)
 	}
 	conf.Logger = clientLogger(opts.Logger)
-	client, err := esdb.NewClient(conf)
-	if err != nil {
-		return nil, fmt.Errorf("esdb: new client: %w", err)
+	// The client gives up on the cluster for good after maxDiscoverAttempts
+	// failed discoveries, 10 tries 100 ms apart by default: shorter than a
+	// leader election. A client that gave up is replaced (conn.go), but
+	// callers queued in it stay stuck there: unless the connection string
+	// says otherwise, discover for 30 s (60 tries 500 ms apart) before.
+	if !urlSets(opts.URL, "maxDiscoverAttempts") {
+		conf.MaxDiscoverAttempts = defaultDiscoverAttempts
 	}
-	life, kill := context.WithCancel(context.WithoutCancel(ctx))
+	if !urlSets(opts.URL, "discoveryInterval") {
+		conf.DiscoveryInterval = defaultDiscoveryInterval
+	}
+	if opts.Username != "" {
+		conf.Username, conf.Password = opts.Username, opts.Password
+	}
+	if conf.Username != "" && conf.DisableTLS {
+		opts.Logger.Warn("esdb: the connection string disables TLS: the client will not send the credentials")
+	}
+	life, kill := context.WithCancel(context.Background())
 	l := &Log{
-		client: client,
-		prefix: opts.StreamPrefix,
-		audit:  opts.AuditStream,
-		log:    opts.Logger,
-		life:   life,
-		kill:   kill,
+		conf:     *conf,
+		prefix:   opts.StreamPrefix,
+		audit:    opts.AuditStream,
+		log:      opts.Logger,
+		attempt:  opts.AttemptTimeout,
+		retryFor: opts.RetryFor,
+		every:    opts.ProbeInterval,
+		life:     life,
+		kill:     kill,
 	}
-
-	probed := make(chan error, 1)
-	go func() { probed <- l.probe(ctx) }()
-	select {
-	case err := <-probed:
-		if err != nil {
-			_ = l.Close()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+	if l.cur, err = l.newConn(); err != nil {
+		kill()
+		return nil, err
+	}
+	delay := minBackoff
+	for waited := false; ; {
+		err := l.probe(ctx)
+		if err == nil {
+			if waited {
+				l.log.Info("esdb: the cluster answers")
 			}
+			break
+		}
+		if ctx.Err() != nil {
+			_ = l.Close()
+			return nil, fmt.Errorf("esdb: connect: no cluster with a leader answered: %w (last: %v)", ctx.Err(), err)
+		}
+		if !transient(err) {
+			_ = l.Close()
 			return nil, fmt.Errorf("esdb: connect: %w", err)
 		}
-		return l, nil
-	case <-ctx.Done():
-		go func() {
-			<-probed // closing the client while the probe runs can panic it
-			_ = l.Close()
-		}()
-		return nil, ctx.Err()
+		if !waited {
+			l.log.Warn("esdb: waiting for the cluster to answer with a leader", "err", err)
+			waited = true
+		}
+		if !sleep(ctx, l.life, delay) {
+			continue // ctx ended: reported above
+		}
+		delay = min(2*delay, maxBackoff)
 	}
+	l.monitored = make(chan struct{})
+	go l.monitor()
+	return l, nil
 }
 
-// probe reads one event of $all backwards, which connects the client (node
-// discovery happens on the first call) and checks the credentials.
+// Node discovery unless the connection string sets it (see Open).
+const (
+	defaultDiscoverAttempts  = 60
+	defaultDiscoveryInterval = 500 // milliseconds
+)
+
+// urlSets reports whether the connection string sets the query parameter
+// key (the client reads its keys without regard to case).
+func urlSets(url, key string) bool {
+	_, query, ok := strings.Cut(url, "?")
+	if !ok {
+		return false
+	}
+	for _, kv := range strings.Split(query, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// probe reads one event of $all backwards, once: the cluster answers, with a
+// leader, and $all can be read with the credentials.
 func (l *Log) probe(ctx context.Context) error {
-	var rs *esdb.ReadStream
-	err := l.guard(func() (err error) {
-		rs, err = l.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer rs.Close()
-	err = l.guard(func() error {
-		_, err := rs.Recv()
-		return err
-	})
-	if errors.Is(err, io.EOF) {
-		return nil
-	}
+	ctx, cancel := context.WithTimeout(ctx, l.attempt)
+	defer cancel()
+	_, err := l.readAllPage(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1,
+		func(*esdb.RecordedEvent) (bool, error) { return false, nil })
 	return err
 }
 
-// Close stops reads and subscriptions in flight (Subscribe returns
-// eventlog.ErrClosed, iterators yield it), waits for appends in flight to
-// complete or fail, and closes the client. Later calls return eventlog.ErrClosed.
-// Close always returns nil, and may be called more than once.
-func (l *Log) Close() error {
-	l.closeOnce.Do(func() {
-		l.kill()
-		l.mu.Lock()
-		l.closed = true
-		l.mu.Unlock()
-		_ = l.client.Close()
-	})
+// monitor probes the cluster every l.every until Close.
+func (l *Log) monitor() {
+	defer close(l.monitored)
+	t := time.NewTicker(l.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.life.Done():
+			return
+		case <-t.C:
+		}
+		_ = l.probe(l.life)
+	}
+}
+
+// LostSince returns since when the cluster has not answered (a probe or a
+// call failed for a reason other than the caller's), the zero time while it
+// answers. `liaison serve` exits when it has been lost for longer than
+// --cluster-timeout.
+func (l *Log) LostSince() time.Time {
+	if n := l.lost.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// Health returns nil while the cluster answers, and an error saying since
+// when it has not otherwise: the hub's readiness is 503 meanwhile (the hub
+// asks its log's Health, docs/operations.md, "When the cluster is away").
+func (l *Log) Health() error {
+	if since := l.LostSince(); !since.IsZero() {
+		return fmt.Errorf("esdb: the cluster has not answered since %s", since.UTC().Format(time.RFC3339))
+	}
 	return nil
 }
 
-// guard runs fn, one call into the client, unless the log is closed
-// (eventlog.ErrClosed), and keeps Close from closing the client meanwhile.
-func (l *Log) guard(fn func() error) error {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return eventlog.ErrClosed
+// observe notes the outcome of a call to the cluster (for LostSince).
+func (l *Log) observe(err error) {
+	if answered(err) {
+		if l.lost.Swap(0) != 0 {
+			l.log.Info("esdb: the cluster answers again")
+		}
+		return
 	}
-	return fn()
+	if l.lost.CompareAndSwap(0, time.Now().UnixNano()) {
+		l.log.Warn("esdb: the cluster does not answer", "err", err)
+	}
+}
+
+// Close stops the calls in flight (they return eventlog.ErrClosed; an
+// append's outcome is then unknown, as when its context ends), reads and
+// subscriptions (Subscribe returns eventlog.ErrClosed, iterators yield it),
+// and closes the client. Later calls return eventlog.ErrClosed. Close never
+// waits for the cluster, always returns nil, and may be called more than once.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	c, monitored := l.cur, l.monitored
+	l.mu.Unlock()
+	l.kill()
+	if c != nil {
+		c.retire() // closed once the calls inside it, ended by l.life, are out
+	}
+	if monitored != nil {
+		<-monitored
+	}
+	return nil
 }
 
 // opContext returns a context for reads and subscriptions: it ends with ctx, or
@@ -252,16 +407,14 @@ func (l *Log) opContext(ctx context.Context) (op context.Context, release func()
 }
 
 // translate maps an error of the client, for the operation op, to the eventlog
-// contract. ctx is the caller's context (not the one from opContext):
+// contract. ctx is the caller's context:
 //   - the caller's ctx ended: ctx.Err(), unwrapped;
 //   - wrong expected version (found with errors.As and the *esdb.Error's code,
 //     never from the message): an error wrapping eventlog.ErrConflict and the
 //     *esdb.Error;
 //   - the Log was closed meanwhile: eventlog.ErrClosed;
-//   - the client's connection is closed (ErrorCodeConnectionClosed, also what the
-//     client reports for good once node discovery has failed): an error
-//     wrapping eventlog.ErrClosed;
-//   - anything else: wrapped with the operation.
+//   - anything else, a client that gave up on the cluster included (it is
+//     replaced, see conn.go): wrapped with the operation.
 func (l *Log) translate(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
@@ -276,8 +429,6 @@ func (l *Log) translate(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("esdb: %s: %w: %w", op, eventlog.ErrConflict, err)
 	case errors.Is(err, eventlog.ErrClosed) || l.life.Err() != nil:
 		return eventlog.ErrClosed
-	case isESDB && e.Code() == esdb.ErrorCodeConnectionClosed:
-		return fmt.Errorf("esdb: %s: %w: %w", op, eventlog.ErrClosed, err)
 	}
 	return fmt.Errorf("esdb: %s: %w", op, err)
 }
@@ -288,65 +439,121 @@ func isNotFound(err error) bool {
 	return errors.As(err, &e) && e.Code() == esdb.ErrorCodeResourceNotFound
 }
 
-// readStream reads the EventStoreDB stream name with opts, at most count events,
-// calling fn for each until fn returns false. A stream that does not exist reads
-// as empty.
-func (l *Log) readStream(ctx context.Context, name string, opts esdb.ReadStreamOptions, count uint64, fn func(*esdb.RecordedEvent) (bool, error)) error {
-	op, release := l.opContext(ctx)
-	defer release()
-	var rs *esdb.ReadStream
-	err := l.guard(func() (err error) {
-		rs, err = l.client.ReadStream(op, name, opts, count)
-		return err
-	})
-	if err != nil {
-		if isNotFound(err) {
+// retry runs attempt until it succeeds, fails for a reason that will not pass
+// (transient), has made progress (a read that failed half-way is not
+// repeated: its caller has seen part of it), ctx ends or the Log closes, or
+// l.retryFor has passed; it returns the last error, translated for op.
+func (l *Log) retry(ctx context.Context, op string, attempt func(ctx context.Context) (progressed bool, err error)) error {
+	deadline := time.Now().Add(l.retryFor)
+	delay := retryMin
+	for {
+		progressed, err := attempt(ctx)
+		if err == nil {
 			return nil
 		}
-		return l.translate(ctx, "read "+name, err)
+		var f final
+		if errors.As(err, &f) {
+			return f.err // the caller's own error, as is
+		}
+		terr := l.translate(ctx, op, err)
+		if progressed || !transient(err) || errors.Is(terr, eventlog.ErrClosed) || ctx.Err() != nil || time.Now().Add(delay).After(deadline) {
+			return terr
+		}
+		l.log.DebugContext(ctx, "esdb: retrying", "op", op, "retry_in", delay, "err", err)
+		if !sleep(ctx, l.life, delay) {
+			return l.translate(ctx, op, err)
+		}
+		delay = min(2*delay, retryMax)
 	}
-	defer rs.Close()
-	return l.drain(ctx, "read "+name, rs, fn)
+}
+
+// Retries of calls: from retryMin, doubling up to retryMax.
+const (
+	retryMin = 50 * time.Millisecond
+	retryMax = time.Second
+)
+
+// sleep waits for d; it returns false when ctx or life ends first.
+func sleep(ctx, life context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-life.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// readStream reads the EventStoreDB stream name with opts, at most count events,
+// calling fn for each until fn returns false. A stream that does not exist reads
+// as empty. A failure before the first event is retried (retry).
+func (l *Log) readStream(ctx context.Context, name string, opts esdb.ReadStreamOptions, count uint64, fn func(*esdb.RecordedEvent) (bool, error)) error {
+	return l.retry(ctx, "read "+name, func(ctx context.Context) (bool, error) {
+		return l.use(ctx, func(c *conn, op context.Context) (bool, error) {
+			rs, err := call(l, c, op, func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
+				return c.ReadStream(ctx, name, opts, count)
+			}, (*esdb.ReadStream).Close)
+			if err != nil {
+				if isNotFound(err) {
+					return false, nil
+				}
+				return false, err
+			}
+			defer rs.Close()
+			return l.drain(op, c, rs, fn)
+		})
+	})
 }
 
 // readAll reads $all with opts, at most count events, like readStream.
 func (l *Log) readAll(ctx context.Context, opts esdb.ReadAllOptions, count uint64, fn func(*esdb.RecordedEvent) (bool, error)) error {
-	op, release := l.opContext(ctx)
-	defer release()
-	var rs *esdb.ReadStream
-	err := l.guard(func() (err error) {
-		rs, err = l.client.ReadAll(op, opts, count)
-		return err
+	return l.retry(ctx, "read $all", func(ctx context.Context) (bool, error) {
+		return l.readAllPage(ctx, opts, count, fn)
 	})
-	if err != nil {
-		return l.translate(ctx, "read $all", err)
-	}
-	defer rs.Close()
-	return l.drain(ctx, "read $all", rs, fn)
+}
+
+// readAllPage is one attempt of readAll.
+func (l *Log) readAllPage(ctx context.Context, opts esdb.ReadAllOptions, count uint64, fn func(*esdb.RecordedEvent) (bool, error)) (bool, error) {
+	return l.use(ctx, func(c *conn, op context.Context) (bool, error) {
+		rs, err := call(l, c, op, func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
+			return c.ReadAll(ctx, opts, count)
+		}, (*esdb.ReadStream).Close)
+		if err != nil {
+			return false, err
+		}
+		defer rs.Close()
+		return l.drain(op, c, rs, fn)
+	})
 }
 
 // drain receives the events of rs until its end, fn returns false or an error,
-// or the read fails. A stream not found ends the read without error.
-func (l *Log) drain(ctx context.Context, what string, rs *esdb.ReadStream, fn func(*esdb.RecordedEvent) (bool, error)) error {
+// or the read fails; progressed tells whether fn saw an event. A stream not
+// found ends the read without error.
+func (l *Log) drain(ctx context.Context, c *conn, rs *esdb.ReadStream, fn func(*esdb.RecordedEvent) (bool, error)) (progressed bool, err error) {
 	for {
-		var ev *esdb.ResolvedEvent
-		err := l.guard(func() (err error) {
-			ev, err = rs.Recv()
-			return err
-		})
+		ev, err := call(l, c, ctx, func(context.Context, *esdb.Client) (*esdb.ResolvedEvent, error) {
+			return rs.Recv()
+		}, nil)
 		switch {
 		case errors.Is(err, io.EOF), isNotFound(err):
-			return nil
+			return progressed, nil
 		case err != nil:
-			return l.translate(ctx, what, err)
+			return progressed, err
 		}
 		rec := ev.OriginalEvent()
 		if rec == nil {
 			continue
 		}
+		progressed = true
 		more, err := fn(rec)
-		if err != nil || !more {
-			return err
+		if err != nil {
+			return progressed, final{err}
+		}
+		if !more {
+			return progressed, nil
 		}
 	}
 }

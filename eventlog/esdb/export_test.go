@@ -1,5 +1,7 @@
 package esdb
 
+import "time"
+
 // Exports of the pure mappings for the tests in package esdb_test.
 var (
 	StreamName       = streamName
@@ -17,3 +19,14 @@ var (
 	StoredID         = storedID
 	EventID          = eventID
 )
+
+// SetTTL sets how long the store keeps a key (for tests).
+func (k *KeyStore) SetTTL(d time.Duration) { k.ttl = d }
+
+// QueuedRecords returns how many AppendRecords calls wait for a batch (for
+// tests).
+func (l *Log) QueuedRecords() int {
+	l.batch.mu.Lock()
+	defer l.batch.mu.Unlock()
+	return len(l.batch.queue)
+}

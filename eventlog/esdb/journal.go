@@ -17,16 +17,19 @@ import (
 const recordType = "liaison-access-record"
 
 // AppendRecords implements eventlog.Journal. Concurrent calls are batched on the
-// client (group commit): one caller at a time appends everything queued so far in
-// one AppendToStream call to the audit stream (at most maxBatchBytes per call),
-// records in order, expected revision esdb.Any{} — so that every replica's
-// records land in one ordered stream at a round trip per batch, not per record.
+// client (group commit): a flusher goroutine appends everything queued so far
+// in one AppendToStream call to the audit stream (at most maxBatchBytes per
+// call), records in order, expected revision esdb.Any{} — so that every
+// replica's records land in one ordered stream at a round trip per batch, not
+// per record. Callers only queue and wait for their own records: none of them
+// flushes for the others, so none is held by a steady stream of later calls.
 //
 // The index of a record is its stream revision (0-based), so the first index of a
 // batch is derived from the append result: NextExpectedVersion is the revision of
 // the last record written, and the first is NextExpectedVersion - n + 1 (see
-// firstIndex). Each record gets a fresh random event ID. With no records it
-// writes nothing and returns Len.
+// firstIndex). Each record gets a random event ID, kept across the retries of
+// its batch (see Append), so that a retry after a timeout that committed does
+// not write it twice. With no records it writes nothing and returns Len.
 //
 // Errors: ctx.Err() when ctx ends first (the records may or may not have been
 // written), eventlog.ErrClosed after Close, the client's error, wrapped,
@@ -38,15 +41,20 @@ func (l *Log) AppendRecords(ctx context.Context, records ...[]byte) (uint64, err
 	if len(records) == 0 {
 		return l.Len(ctx)
 	}
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return 0, eventlog.ErrClosed
+	}
 	req := &recordBatch{records: records, done: make(chan struct{})}
 	l.batch.mu.Lock()
 	l.batch.queue = append(l.batch.queue, req)
-	if !l.batch.flushing {
-		l.batch.flushing = true
-		l.batch.mu.Unlock()
-		l.flushRecords()
-	} else {
-		l.batch.mu.Unlock()
+	start := !l.batch.flushing
+	l.batch.flushing = true
+	l.batch.mu.Unlock()
+	if start {
+		go l.flushRecords()
 	}
 	select {
 	case <-req.done:
@@ -71,12 +79,12 @@ type recordBatch struct {
 type recordQueue struct {
 	mu       sync.Mutex
 	queue    []*recordBatch
-	flushing bool
+	flushing bool // a flusher goroutine runs
 }
 
-// flushRecords appends queued calls until the queue is empty. Only one caller
-// flushes at a time; the appends run under the Log's lifetime, not a caller's
-// context, so one caller giving up does not fail the others.
+// flushRecords appends queued calls until the queue is empty, then ends. It
+// runs on a goroutine of its own (one at a time), under the Log's lifetime,
+// not a caller's context, so one caller giving up does not fail the others.
 func (l *Log) flushRecords() {
 	for {
 		l.batch.mu.Lock()
@@ -100,18 +108,12 @@ func (l *Log) flushRecords() {
 				data = append(data, esdb.EventData{EventID: newEventID(), EventType: recordType, ContentType: esdb.ContentTypeBinary, Data: r})
 			}
 		}
-		var res *esdb.WriteResult
-		err := l.guard(func() (err error) {
-			res, err = l.client.AppendToStream(l.life, l.audit, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}}, data...)
-			return err
-		})
+		res, err := l.appendToStream(l.life, l.audit, esdb.Any{}, data)
 		var next uint64
 		switch {
 		case err != nil && (errors.Is(err, eventlog.ErrClosed) || l.life.Err() != nil):
 			err = eventlog.ErrClosed
-		case err != nil:
-			err = l.translate(l.life, "append to "+l.audit, err)
-		default:
+		case err == nil:
 			next = firstIndex(res.NextExpectedVersion, len(data))
 		}
 		for _, b := range take {

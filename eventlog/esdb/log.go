@@ -27,11 +27,6 @@ const (
 	// over once an attempt delivered something.
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 5 * time.Second
-
-	// readAllFailures is how many subscription attempts in a row may fail before
-	// ReadAll gives up (Subscribe keeps trying until its ctx ends or the log is
-	// closed).
-	readAllFailures = 4
 )
 
 // caseStream returns the EventStoreDB stream of a case, or an error for an empty
@@ -53,21 +48,28 @@ func (l *Log) caseStream(caseID string) (string, error) {
 //     eventlog.AnyVersion, or an event type starting with "$" (reserved by
 //     EventStoreDB for system events);
 //   - ctx.Err() when ctx ends first (the append may or may not have happened);
-//   - eventlog.ErrClosed after Close.
+//   - eventlog.ErrClosed after Close (likewise);
+//   - the client's error, wrapped, when the cluster did not take the append
+//     within Options.RetryFor (likewise: the append may have happened).
 //
-// EventStoreDB deduplicates by event ID: appending events whose IDs were just
-// appended at the same expected version returns success without writing them
-// twice. EventStoreDB refuses the nil UUID, so an event with a zero ID is
-// stored under a marked random id and read back with a zero ID (see
-// zeroIDTail). With no events, Append writes nothing: it only checks expected
-// against the stream's version and returns that version with a zero Position
-// (nothing was written), as the embedded backend does.
+// A failed attempt that may pass (no leader, a node away, a server timeout:
+// see retry) is tried again, each attempt bounded by Options.AttemptTimeout,
+// with the same event ids and the same expected revision: EventStoreDB
+// deduplicates by event id, so an attempt that committed although its answer
+// was lost makes the next one succeed without writing the events twice, and
+// report their revision. EventStoreDB refuses the nil UUID, so an event with
+// a zero ID is stored under a marked random id, drawn once per Append, and
+// read back with a zero ID (see zeroIDTail). With no events, Append writes
+// nothing: it only checks expected against the stream's version and returns
+// that version with a zero Position (nothing was written), as the embedded
+// backend does.
 //
-// Appended.Position is the position of the last event written. For one event it
-// is the append's result; for several it is read back from the stream, because
-// the server reports one position for the whole write, which need not be its
-// last event's. If that read fails the append still succeeds and reports the
-// append's result (a warning is logged).
+// Appended.Position is the position of the last event written. For one event
+// it is the append's result; when the server reports none (a deduplicated
+// append) or the append wrote several events (the server reports one position
+// for the whole write, which need not be its last event's), it is read back
+// from the stream. If that read fails the append still succeeds and reports
+// the append's result (a warning is logged).
 func (l *Log) Append(ctx context.Context, stream string, expected int64, events ...eventlog.Event) (eventlog.Appended, error) {
 	if err := ctx.Err(); err != nil {
 		return eventlog.Appended{}, err
@@ -90,19 +92,15 @@ func (l *Log) Append(ctx context.Context, stream string, expected int64, events 
 		}
 		data[i] = toEventData(e)
 	}
-	var res *esdb.WriteResult
-	err = l.guard(func() (err error) {
-		res, err = l.client.AppendToStream(ctx, name, esdb.AppendToStreamOptions{ExpectedRevision: want}, data...)
-		return err
-	})
+	res, err := l.appendToStream(ctx, name, want, data)
 	if err != nil {
-		return eventlog.Appended{}, l.translate(ctx, "append to "+name, err)
+		return eventlog.Appended{}, err
 	}
 	out := eventlog.Appended{
 		Version:  versionOf(res.NextExpectedVersion),
 		Position: eventlog.Position{Commit: res.CommitPosition, Prepare: res.PreparePosition},
 	}
-	if len(events) > 1 {
+	if len(events) > 1 || out.Position.IsZero() {
 		pos, err := l.positionOf(ctx, name, res.NextExpectedVersion)
 		switch {
 		case err != nil:
@@ -112,6 +110,22 @@ func (l *Log) Append(ctx context.Context, stream string, expected int64, events 
 		}
 	}
 	return out, nil
+}
+
+// appendToStream appends data to the EventStoreDB stream name, expecting
+// want, retrying as Append says.
+func (l *Log) appendToStream(ctx context.Context, name string, want esdb.ExpectedRevision, data []esdb.EventData) (*esdb.WriteResult, error) {
+	var res *esdb.WriteResult
+	err := l.retry(ctx, "append to "+name, func(ctx context.Context) (bool, error) {
+		return l.use(ctx, func(c *conn, op context.Context) (bool, error) {
+			var err error
+			res, err = call(l, c, op, func(ctx context.Context, c *esdb.Client) (*esdb.WriteResult, error) {
+				return c.AppendToStream(ctx, name, esdb.AppendToStreamOptions{ExpectedRevision: want, Deadline: &l.attempt}, data...)
+			}, nil)
+			return false, err
+		})
+	})
+	return res, err
 }
 
 // appendNothing is Append without events: the expected-version check only.
@@ -233,9 +247,9 @@ func (l *Log) Head(ctx context.Context) (eventlog.Position, error) {
 // streams (the client cannot filter plain $all reads), from after, ending once
 // it has delivered the head taken at the call (see Head), or once the server
 // reports it has passed it (a checkpoint beyond it, or caught up). A dropped
-// subscription is resumed after the last event yielded, as in Subscribe, up to
-// a few failures in a row. It yields, and stops after, ctx.Err(),
-// eventlog.ErrClosed, or the client's error, wrapped.
+// subscription is resumed after the last event yielded, as in Subscribe, until
+// attempts have failed in a row for Options.RetryFor. It yields, and stops
+// after, ctx.Err(), eventlog.ErrClosed, or the client's error, wrapped.
 func (l *Log) ReadAll(ctx context.Context, after eventlog.Position) iter.Seq2[eventlog.Recorded, error] {
 	return func(yield func(eventlog.Recorded, error) bool) {
 		head, err := l.Head(ctx)
@@ -247,12 +261,12 @@ func (l *Log) ReadAll(ctx context.Context, after eventlog.Position) iter.Seq2[ev
 			return
 		}
 		errStop := errors.New("stop")
-		err = l.follow(ctx, after, &head, readAllFailures, func(r eventlog.Recorded) error {
+		err = l.follow(ctx, l.prefix, after, &head, true, l.caseEvents(func(r eventlog.Recorded) error {
 			if !yield(r, nil) {
 				return errStop
 			}
 			return nil
-		})
+		}))
 		if err != nil && err != errStop {
 			yield(eventlog.Recorded{}, err)
 		}
@@ -269,13 +283,28 @@ func (l *Log) ReadAll(ctx context.Context, after eventlog.Position) iter.Seq2[ev
 // Checkpoints the server sends while filtering are not events: handle never
 // sees them, and resumption never uses them.
 //
+// While the cluster is away it keeps trying, at most every 5s (a client that
+// gave up on the cluster is replaced, see conn.go), so that it goes on where
+// it stopped when the cluster is back: being away is no end of the log.
+// LostSince tells for how long the cluster has been away, and the hub decides
+// when that is too long (docs/operations.md, "When the cluster is away").
+//
 // It returns ctx.Err() when ctx ends, handle's error (as is) when handle fails,
-// eventlog.ErrClosed when the log is closed, or an error wrapping
-// eventlog.ErrClosed when the client has given up on the server for good (the Go
-// client closes itself when node discovery fails), and the client's error,
-// wrapped, when the server refuses the subscription (credentials, access).
+// eventlog.ErrClosed when the log is closed, and the client's error, wrapped,
+// when the server refuses the subscription (credentials, access).
 func (l *Log) Subscribe(ctx context.Context, after eventlog.Position, handle func(eventlog.Recorded) error) error {
-	return l.follow(ctx, after, nil, 0, handle)
+	return l.follow(ctx, l.prefix, after, nil, false, l.caseEvents(handle))
+}
+
+// caseEvents adapts handle to follow: the events of case streams, system
+// events left out.
+func (l *Log) caseEvents(handle func(eventlog.Recorded) error) func(*esdb.RecordedEvent) error {
+	return func(rec *esdb.RecordedEvent) error {
+		if r, ok := fromRecorded(l.prefix, rec); ok && !isSystemEvent(r.Type) {
+			return handle(r)
+		}
+		return nil
+	}
 }
 
 // final wraps an error that ends follow without resubscribing.
@@ -284,15 +313,18 @@ type final struct{ err error }
 func (f final) Error() string { return f.err.Error() }
 func (f final) Unwrap() error { return f.err }
 
-// follow delivers to handle the case events after `after`, in $all order,
+// follow delivers to handle the events of the streams under prefix after
+// `after`, in $all order,
 // resubscribing after drops (see Subscribe). With until set it returns nil once
 // the event at until has been delivered or the server has passed it; with
-// maxFailures > 0 it gives up after that many failed attempts in a row.
-func (l *Log) follow(ctx context.Context, after eventlog.Position, until *eventlog.Position, maxFailures int, handle func(eventlog.Recorded) error) error {
+// bounded set it gives up once attempts have failed in a row for
+// Options.RetryFor.
+func (l *Log) follow(ctx context.Context, prefix string, after eventlog.Position, until *eventlog.Position, bounded bool, handle func(*esdb.RecordedEvent) error) error {
 	last := after
 	delay, failures := minBackoff, 0
+	failingSince := time.Now()
 	for {
-		progressed, err := l.subscribeOnce(ctx, &last, until, handle)
+		progressed, err := l.subscribeOnce(ctx, prefix, &last, until, handle)
 		if err == nil {
 			return nil
 		}
@@ -300,10 +332,10 @@ func (l *Log) follow(ctx context.Context, after eventlog.Position, until *eventl
 			return f.err
 		}
 		if progressed {
-			delay, failures = minBackoff, 0
+			delay, failures, failingSince = minBackoff, 0, time.Now()
 		}
 		failures++
-		if maxFailures > 0 && failures >= maxFailures {
+		if bounded && time.Since(failingSince) >= l.retryFor {
 			return err
 		}
 		l.log.WarnContext(ctx, "esdb: $all subscription dropped, resubscribing",
@@ -326,26 +358,31 @@ func (l *Log) follow(ctx context.Context, after eventlog.Position, until *eventl
 // past every event it receives. It returns nil when until is reached, a final
 // error when follow must stop, and any other error when the subscription
 // dropped; progressed tells whether any event came through.
-func (l *Log) subscribeOnce(ctx context.Context, last *eventlog.Position, until *eventlog.Position, handle func(eventlog.Recorded) error) (progressed bool, err error) {
+func (l *Log) subscribeOnce(ctx context.Context, prefix string, last *eventlog.Position, until *eventlog.Position, handle func(*esdb.RecordedEvent) error) (progressed bool, err error) {
+	c, err := l.acquire()
+	if err != nil {
+		return false, final{err}
+	}
+	defer c.leave()
 	op, release := l.opContext(ctx)
 	defer release()
-	var sub *esdb.Subscription
-	err = l.guard(func() (err error) {
-		sub, err = l.client.SubscribeToAll(op, esdb.SubscribeToAllOptions{
+	sub, err := call(l, c, op, func(ctx context.Context, c *esdb.Client) (*esdb.Subscription, error) {
+		return c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{
 			From: fromPosition(*last),
-			// Server-side filter: only streams under the case prefix. The prefix
+			// Server-side filter: only streams under the prefix. The prefix
 			// never starts with "$", so system streams are excluded too.
 			// MaxSearchWindow and CheckpointInterval keep the client's defaults
 			// (a checkpoint every 32 events scanned).
-			Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{l.prefix}},
+			Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{prefix}},
 		})
-		return err
-	})
+	}, func(s *esdb.Subscription) { _ = s.Close() })
 	if err != nil {
 		return false, l.subscriptionError(ctx, err)
 	}
 	defer sub.Close()
 	for {
+		// Recv never blocks on the client's internal channel (it does not
+		// report errors to the client): no goroutine needed.
 		ev := sub.Recv()
 		switch {
 		case ev.EventAppeared != nil:
@@ -359,10 +396,8 @@ func (l *Log) subscribeOnce(ctx context.Context, last *eventlog.Position, until 
 			if !last.IsZero() && !last.Less(pos) {
 				continue
 			}
-			if r, ok := fromRecorded(l.prefix, rec); ok && !isSystemEvent(r.Type) {
-				if err := handle(r); err != nil {
-					return progressed, final{err}
-				}
+			if err := handle(rec); err != nil {
+				return progressed, final{err}
 			}
 			*last, progressed = pos, true
 			if until != nil && !pos.Less(*until) {
@@ -383,6 +418,9 @@ func (l *Log) subscribeOnce(ctx context.Context, last *eventlog.Position, until 
 				return progressed, nil
 			}
 		case ev.SubscriptionDropped != nil:
+			if ctx.Err() == nil && l.life.Err() == nil {
+				l.observe(ev.SubscriptionDropped.Error)
+			}
 			return progressed, l.subscriptionError(ctx, ev.SubscriptionDropped.Error)
 		}
 		// FellBehind: nothing to do, the server catches up on its own.
