@@ -7,6 +7,7 @@ import (
 	"crypto/cipher"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/eventlog"
@@ -23,7 +24,7 @@ func testAEAD(t *testing.T) cipher.AEAD {
 }
 
 func TestAEADCacheKeepsTheMostRecentlyUsed(t *testing.T) {
-	c := newAEADCache(2)
+	c := newAEADCache(2, time.Hour)
 	a, b, d := testAEAD(t), testAEAD(t), testAEAD(t)
 	c.put("a", a)
 	c.put("b", b)
@@ -54,7 +55,7 @@ func TestCodecBeyondItsCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := New(ks)
-	c.aeads = newAEADCache(3)
+	c.aeads = newAEADCache(3, time.Hour)
 	ctx := context.Background()
 	var recs []eventlog.Recorded
 	for i := range 10 {

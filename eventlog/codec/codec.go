@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/eventlog"
@@ -37,12 +38,18 @@ type Codec struct {
 }
 
 // CacheSize is how many cases' AES-GCM instances a Codec keeps (≈ 1 KiB each),
-// the least recently used going first. A case out of the cache costs a key
-// store look-up and an AES-GCM set-up (a few µs) at its next use.
-const CacheSize = 4096
+// the least recently used going first, each for at most CacheTTL. A case out
+// of the cache costs a key store look-up and an AES-GCM set-up (a few µs) at
+// its next use.
+const (
+	CacheSize = 4096
+	CacheTTL  = 5 * time.Minute
+)
 
 // New returns a codec over a key store.
-func New(keys keystore.Store) *Codec { return &Codec{keys: keys, aeads: newAEADCache(CacheSize)} }
+func New(keys keystore.Store) *Codec {
+	return &Codec{keys: keys, aeads: newAEADCache(CacheSize, CacheTTL)}
+}
 
 // Encode seals e for the log. The case gets a key on its first event. e.RawData
 // must hold the canonical data (domain.DecodeData's output). It returns a
@@ -143,13 +150,15 @@ func (c *Codec) OpenInto(ctx context.Context, r eventlog.Recorded, e *domain.Eve
 	return nil
 }
 
-// Forget drops the cached key of a case (after its key was destroyed).
+// Forget drops the cached key of a case (after its key was destroyed); a key
+// being read meanwhile is not cached either.
 func (c *Codec) Forget(caseID string) { c.aeads.remove(caseID) }
 
 func (c *Codec) aead(ctx context.Context, caseID string, create bool) (cipher.AEAD, error) {
 	if a := c.aeads.get(caseID); a != nil {
 		return a, nil
 	}
+	gen := c.aeads.generation()
 	key, err := c.keys.Key(ctx, caseID, create)
 	switch {
 	case errors.Is(err, keystore.ErrDestroyed):
@@ -171,7 +180,7 @@ func (c *Codec) aead(ctx context.Context, caseID string, create bool) (cipher.AE
 	if err != nil {
 		return nil, domain.Internal(err)
 	}
-	c.aeads.put(caseID, aead)
+	c.aeads.putIf(caseID, aead, gen)
 	return aead, nil
 }
 
