@@ -47,6 +47,7 @@ func (s *Server) listCases(k *call) (int, any, error) {
 			return 0, nil, domain.Invalid("invalid stage", domain.FieldError{Field: "stage", Message: "must be one of intake, assessment, intervention, transition, released, closed"})
 		}
 	}
+	lq.Search, lq.Order, lq.Caseload = q.Get("q"), q.Get("order"), q.Get("caseload")
 	page, err := s.cfg.Hub.ListCases(k.ctx, k.hc, lq)
 	return http.StatusOK, page, err
 }

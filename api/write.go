@@ -45,3 +45,20 @@ func (s *Server) listErasures(k *call) (int, any, error) {
 		Items []hub.Erasure `json:"items"`
 	}{items}, err
 }
+
+func (s *Server) findErasable(k *call) (int, any, error) {
+	items, err := s.cfg.Hub.FindErasable(k.ctx, k.hc, k.c.QueryParam("case_id"), k.c.QueryParam("subject_ref"))
+	return http.StatusOK, struct {
+		Items []hub.ErasableCase `json:"items"`
+	}{items}, err
+}
+
+func (s *Server) writable(k *call) (int, any, error) {
+	w, err := s.cfg.Hub.Writable(k.ctx, k.hc, k.c.Param("id"))
+	return http.StatusOK, w, err
+}
+
+func (s *Server) me(k *call) (int, any, error) {
+	me, err := s.cfg.Hub.Me(k.ctx, k.hc)
+	return http.StatusOK, me, err
+}

@@ -76,6 +76,9 @@ type BreakGlassGrant struct {
 
 // Profile holds the case facts used for listing and statistics.
 type Profile struct {
+	// SubjectRef is the participant's pseudonymous reference, by which a case
+	// is found (never shown but to those who read the profile).
+	SubjectRef  string
 	OpenedAt    time.Time
 	TargetGroup string
 	Gender      string
@@ -105,6 +108,7 @@ func (c *Case) Apply(e Event) {
 	case CaseOpenedData:
 		c.Profile.OpenedAt = e.RecordedAt
 		c.Profile.TargetGroup, c.Profile.Gender, c.Profile.Regime, c.Profile.Programme = d.TargetGroup, d.Gender, d.Regime, d.Programme
+		c.Profile.SubjectRef = d.SubjectRef
 	case ConsentGivenData:
 		consent := c.cloneConsent()
 		for _, org := range d.Organisations {

@@ -516,3 +516,9 @@ func (r *fieldReader) elem(path string, v json.RawMessage, fn func(*fieldReader)
 	fn(sub)
 	sub.done()
 }
+
+// CheckRef checks s as a reference of the contract (a subject_ref, a
+// mentor_ref: letters, digits and . _ : / -, at most MaxRefLen bytes) and
+// returns what is wrong with it, "" when nothing is: for a query that names
+// one, such as a search by subject reference.
+func CheckRef(s string) string { return checkText(s, textRef, MaxRefLen) }

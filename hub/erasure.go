@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,4 +193,67 @@ func (s *Service) eraseCase(ctx context.Context, c *Call, caseID string, dr draf
 	}
 	s.cfg.Codec.Forget(caseID)
 	return nil
+}
+
+// ErasableCase is a case as an officer finds it to erase it: its id, when it
+// was opened, whether it is closed and the request pending on it, if any —
+// nothing of its content (docs/protocol.md, "Erasure (four eyes)": the
+// officer reads no case content).
+type ErasableCase struct {
+	CaseID   string   `json:"case_id"`
+	OpenedAt string   `json:"opened_at"`
+	Closed   bool     `json:"closed"`
+	Pending  *Erasure `json:"pending"`
+}
+
+// FindErasable answers the cases not yet erased whose id is caseID, or whose
+// subject reference is subjectRef (without regard to case; one of the two is
+// given), for an officer about to request an erasure. It returns
+// KindForbidden to a caller who may not read the register of erasures and
+// KindInvalid naming subject_ref when neither or both are given or the
+// reference is not one.
+func (s *Service) FindErasable(ctx context.Context, c *Call, caseID, subjectRef string) ([]ErasableCase, error) {
+	if err := s.service(ctx, c, "erasure.list"); err != nil {
+		return nil, err
+	}
+	subjectRef = strings.TrimSpace(subjectRef)
+	switch msg := domain.CheckRef(subjectRef); {
+	case (caseID == "") == (subjectRef == ""):
+		return nil, domain.Invalid("invalid query", domain.FieldError{Field: "subject_ref", Message: "give either case_id or subject_ref"})
+	case msg != "":
+		return nil, domain.Invalid("invalid query", domain.FieldError{Field: "subject_ref", Message: msg})
+	}
+	if !s.cfg.Projector.Ready() {
+		return nil, errNotReady
+	}
+	found := []ErasableCase{}
+	take := func(v *projections.View) {
+		if v == nil || v.Case.Erased {
+			return
+		}
+		ec := ErasableCase{CaseID: v.Case.ID, OpenedAt: domain.FormatTime(v.Case.Profile.OpenedAt), Closed: v.Case.Closed}
+		if r, ok := v.Case.PendingErasure(c.Now); ok {
+			for _, e := range s.cfg.Projector.Erasures(func(e projections.Erasure) bool { return e.RequestID == r.ID }) {
+				o := erasureOf(e, c.Now)
+				ec.Pending = &o
+			}
+		}
+		found = append(found, ec)
+	}
+	if caseID != "" {
+		v, _ := s.cfg.Projector.Get(caseID)
+		take(v)
+	} else {
+		s.cfg.Projector.Scan(0, func(v *projections.View) bool {
+			if strings.EqualFold(v.Case.Profile.SubjectRef, subjectRef) {
+				take(v)
+			}
+			return true
+		})
+	}
+	c.Record.Reasons = append(c.Record.Reasons, "found "+strconv.Itoa(len(found))+" cases")
+	if len(found) == 1 {
+		c.Record.CaseID = found[0].CaseID
+	}
+	return found, nil
 }

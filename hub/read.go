@@ -14,12 +14,16 @@ import (
 )
 
 // CaseSummary is a case as a reader gets it: the stage, version and readable
-// sections of its view.
+// sections of its view, the time of the last event in it, and the subject
+// reference when the reader reads it (the CaseOpened item and its
+// subject_ref field are in its view).
 type CaseSummary struct {
-	CaseID   string           `json:"case_id"`
-	Stage    domain.Stage     `json:"stage"`
-	Version  uint64           `json:"version"`
-	Sections []domain.Section `json:"sections"`
+	CaseID     string           `json:"case_id"`
+	Stage      domain.Stage     `json:"stage"`
+	Version    uint64           `json:"version"`
+	Sections   []domain.Section `json:"sections"`
+	SubjectRef string           `json:"subject_ref,omitempty"`
+	LastChange string           `json:"last_change,omitempty"`
 }
 
 // Item is one event as a reader gets it (docs/api.md, "Items"): numbered in
@@ -88,7 +92,14 @@ func (s *Service) Case(ctx context.Context, c *Call, caseID string) (*Answer, er
 }
 
 func summaryOf(v *projections.View, rv *readerView) CaseSummary {
-	return CaseSummary{CaseID: v.Case.ID, Stage: rv.stage(), Version: rv.version(), Sections: orEmpty(rv.dec.Sections)}
+	sum := CaseSummary{CaseID: v.Case.ID, Stage: rv.stage(), Version: rv.version(), Sections: orEmpty(rv.dec.Sections)}
+	if n := len(rv.items); n > 0 {
+		sum.LastChange = domain.FormatTime(rv.items[n-1].it.RecordedAt())
+		if first := rv.items[0]; first.it.Type() == domain.CaseOpened && slices.Contains(first.dec.Fields, "subject_ref") {
+			sum.SubjectRef = v.Case.Profile.SubjectRef
+		}
+	}
+	return sum
 }
 
 // Section answers a read of one section of a case, with the errors of Case,

@@ -23,6 +23,8 @@ const (
 	queryService = "data.liaison.service.decision"
 	// queryAudience names the organisations that can see a case.
 	queryAudience = "data.liaison.read.audience"
+	// queryWritable says what a caller may append to a case, and how.
+	queryWritable = "data.liaison.write.writable"
 )
 
 // keyAudience names the audience in the decoder's wrapping object.
@@ -78,6 +80,7 @@ type state struct {
 	writeQ    rego.PreparedEvalQuery
 	serviceQ  rego.PreparedEvalQuery
 	audienceQ rego.PreparedEvalQuery
+	writableQ rego.PreparedEvalQuery
 	cases     *cache[CaseDecision]
 	sections  *cache[SectionDecision]
 	items     *cache[ItemDecision]
@@ -152,7 +155,7 @@ func (a *Authorizer) prepare(ctx context.Context, b *Bundle) (*state, error) {
 		dst   *rego.PreparedEvalQuery
 	}{
 		{queryCase, &st.caseQ}, {querySection, &st.sectionQ}, {queryItem, &st.itemQ},
-		{queryWrite, &st.writeQ}, {queryService, &st.serviceQ}, {queryAudience, &st.audienceQ},
+		{queryWrite, &st.writeQ}, {queryService, &st.serviceQ}, {queryAudience, &st.audienceQ}, {queryWritable, &st.writableQ},
 	} {
 		if len(b.compiler.GetRules(ast.MustParseRef(q.query))) == 0 {
 			return nil, fmt.Errorf("policies: bundle %s defines no rule %s", b.source, q.query)

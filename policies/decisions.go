@@ -283,6 +283,87 @@ func (a *Authorizer) Audience(ctx context.Context, c *domain.Case, now time.Time
 	return orgs, nil
 }
 
+// WriteOption is what a caller may append of one event type: the labels it
+// may give, the label and share list it gets when it gives neither, and
+// whether it may give a share list at all.
+type WriteOption struct {
+	Labels         []domain.TLP
+	Classification domain.TLP
+	ShareWith      []string
+	ShareList      bool
+}
+
+// Writable is what a caller may append to a case now: the status a write
+// would get (200, or the 404 or 410 of a case it cannot see or that was
+// erased, with nothing else then), the event types of the events endpoint and
+// how it may append each, and whether it may break the glass.
+type Writable struct {
+	Status     int
+	Options    map[domain.EventType]WriteOption
+	BreakGlass bool
+}
+
+// Writable answers what the caller may append to case c now
+// (data.liaison.write.writable): what the console offers. It returns an
+// error when the policy cannot answer.
+func (a *Authorizer) Writable(ctx context.Context, id domain.Identity, c *domain.Case, now time.Time) (Writable, error) {
+	st := a.state.Load()
+	now = a.now(now)
+	in := ast.NewObject(
+		ast.Item(keySubject, subjectTerm(id)),
+		ast.Item(keyNow, ast.StringTerm(domain.FormatTime(now))),
+		ast.Item(keyToday, ast.StringTerm(now.UTC().Format(time.DateOnly))),
+		ast.Item(keyCase, caseTermFor(c, domain.Facts{}, true)),
+	)
+	obj, err := eval(ctx, &a.counts[kindAppend], st.writableQ, queryWritable, in)
+	if err != nil {
+		return Writable{}, err
+	}
+	d := decoder{obj: obj}
+	w := Writable{Status: d.int(keyStatus), Options: map[domain.EventType]WriteOption{}}
+	if w.Status == 200 {
+		w.BreakGlass = d.bool(keyBreakGlass)
+	} else if w.Status != 404 && w.Status != 410 {
+		d.fail(keyStatus, "not 200, 404 or 410")
+	}
+	if d.err != nil {
+		return Writable{}, fmt.Errorf("policies: %s: %w", queryWritable, d.err)
+	}
+	if w.Status != 200 {
+		return Writable{Status: w.Status}, nil
+	}
+	opts, ok := d.value(keyOptions).(ast.Object)
+	if !ok {
+		return Writable{}, fmt.Errorf("policies: %s: %w: options is not an object", queryWritable, ErrShape)
+	}
+	var derr error
+	opts.Foreach(func(k, v *ast.Term) {
+		name, ok1 := k.Value.(ast.String)
+		o, ok2 := v.Value.(ast.Object)
+		if !ok1 || !ok2 {
+			derr = fmt.Errorf("policies: %s: %w: not an object of options", queryWritable, ErrShape)
+			return
+		}
+		d := decoder{obj: o}
+		opt := WriteOption{
+			Classification: domain.TLP(d.string(keyClassification)),
+			ShareWith:      d.strings(keyShareWith),
+			ShareList:      d.bool(keyShareList),
+		}
+		for _, l := range d.strings(keyLabels) {
+			opt.Labels = append(opt.Labels, domain.TLP(l))
+		}
+		if d.err != nil {
+			derr = fmt.Errorf("policies: %s: %w", queryWritable, d.err)
+		}
+		w.Options[domain.EventType(name)] = opt
+	})
+	if derr != nil {
+		return Writable{}, derr
+	}
+	return w, nil
+}
+
 // Purposes returns the purposes the bundle in force allows the organisation
 // agency to read for (data.protocol.read.purposes of its type), nil for an
 // organisation outside the directory or one that reads no case content.

@@ -17,7 +17,7 @@ func oddBundle(t testing.TB, read, write, service string) *policies.Bundle {
 	return load(t, writeBundle(t, map[string]string{
 		"data.json":            minimalData,
 		"liaison/read.rego":    "package liaison.read\n\naudience := set()\n\n" + read,
-		"liaison/write.rego":   "package liaison.write\n\n" + write,
+		"liaison/write.rego":   "package liaison.write\n\nwritable := {}\n\n" + write,
 		"liaison/service.rego": "package liaison.service\n\n" + service,
 	}))
 }

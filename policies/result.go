@@ -21,6 +21,9 @@ var (
 	keyMessage      = ast.StringTerm("message")
 	keyBreakMinutes = ast.StringTerm("break_glass_minutes")
 	keyErasureDays  = ast.StringTerm("erasure_days")
+	keyLabels       = ast.StringTerm("labels")
+	keyShareList    = ast.StringTerm("share_list")
+	keyOptions      = ast.StringTerm("options")
 )
 
 // decoder reads fields of a decision object, remembering the first field that

@@ -438,6 +438,13 @@ func (s *niScenario) snapshot(t *testing.T) niSnapshot {
 	paths := []struct{ what, path string }{
 		{"GET case", base},
 		{"GET list", "/v1/cases"},
+		// The console's list: newest first, the caseload, a search by
+		// subject reference (which only readers of the reference match).
+		{"GET list newest first", "/v1/cases?order=recent"},
+		{"GET caseload", "/v1/cases?caseload=mine&order=recent"},
+		{"GET search", "/v1/cases?q=ni-2026"},
+		// What the console offers the reader to write.
+		{"GET writable", base + "/writable"},
 	}
 	for _, st := range []string{"intake", "assessment", "intervention", "transition"} {
 		paths = append(paths, struct{ what, path string }{"GET list at stage " + st, "/v1/cases?stage=" + st})

@@ -284,3 +284,60 @@ reasons contains msg if {
 	status == 201
 	msg := sprintf("%s may append %s", [subject.org, input.event.type])
 }
+
+# writable answers what the caller may append to input.case now: status 200,
+# or the 404 or 410 a write would get (the case unseen or erased: then
+# nothing else, so that the answer says no more than a refused write); the
+# options of the events endpoint; and whether it may break the glass. The
+# console builds its forms and offers break-glass from it. Input: {subject,
+# now, today, case}.
+writable := {"status": 410} if {
+	access.erased_for_caller
+} else := {"status": 404} if {
+	not access.profile_visible
+} else := {"status": 200, "options": options, "break_glass": may_break_glass}
+
+# options: for each event type of the write table the caller may append now
+# through the events endpoint (status 201), the labels it may give (those its
+# row allows), the label and share list it gets when it gives neither, and
+# whether it may give a share list. The events with endpoints of their own
+# fall out: CaseOpened and the erasure's events do not take a case the caller
+# sees, break-glass takes a justification.
+options := {t: opt |
+	some t, row in data.protocol.write.events
+	requirement_of(row) == "visible"
+	probe := {"type": t, "classification": "", "share_with": [], "justification": "", "request_id": ""}
+	status == 201 with input.event as probe
+	label := classification with input.event as probe
+	audience := share_with with input.event as probe
+	opt := {
+		"labels": [l |
+			some l in all_labels
+			not label_refused(row, l)
+		],
+		"classification": label,
+		"share_with": audience,
+		"share_list": object.get(row, "share_list", true),
+	}
+}
+
+all_labels := ["TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED"]
+
+requirement_of(row) := object.get(row, "case", "visible")
+
+label_refused(row, label) if {
+	row.labels
+	not label in row.labels
+}
+
+# may_break_glass: break-glass would be granted on a justification long
+# enough (its remit, the case's state).
+default may_break_glass := false
+
+may_break_glass if {
+	probe := {
+		"type": "BreakGlassInvoked", "classification": "", "share_with": [], "request_id": "",
+		"justification": concat("", ["x" | some _ in numbers.range(0, data.protocol.break_glass.min_justification)]),
+	}
+	status == 201 with input.event as probe
+}

@@ -389,3 +389,52 @@ test_every_named_role_is_known if {
 		pair[1] in data.protocol.roles[pair[0]]
 	}
 }
+
+options_for(who, c) := got if {
+	got := write.options with input as writable_input(who, c)
+}
+
+writable_input(who, c) := {"subject": who, "now": fixtures.now, "today": fixtures.today, "case": c}
+
+test_writable_answers_404_to_a_caller_who_cannot_see_the_case if {
+	got := write.writable with input as writable_input(fixtures.users["civil-society-mentor"], fixtures.a_case("intake"))
+	got == {"status": 404}
+}
+
+test_writable_offers_break_glass_only_in_its_remit if {
+	manager := write.writable with input as writable_input(fixtures.users["prison-manager"], fixtures.open_to_all)
+	manager.status == 200
+	manager.break_glass == true
+	caseworker := write.writable with input as writable_input(fixtures.users["prison-caseworker"], fixtures.open_to_all)
+	caseworker.break_glass == false
+	count(caseworker.options) > 0
+}
+
+test_options_list_what_the_caller_may_append_now if {
+	got := options_for(fixtures.users["prison-caseworker"], fixtures.open_to_all)
+	expected := {type |
+		some type, writers in protocol_writers
+		"prison-caseworker" in writers
+		not type in {"CaseOpened", "BreakGlassInvoked", "CaseErased", "ErasureRequested", "ErasureCancelled"}
+	}
+	object.keys(got) == expected
+}
+
+test_options_give_the_labels_a_row_allows if {
+	got := options_for(fixtures.users["prison-manager"], fixtures.open_to_all)
+	got.CaseClosed.labels == ["TLP:CLEAR", "TLP:GREEN"]
+	got.CaseClosed.share_list == false
+	count(got.TreatmentPlanAdopted.labels) == 5
+	got.TreatmentPlanAdopted.classification == "TLP:GREEN"
+}
+
+test_options_give_the_default_audience if {
+	got := options_for(fixtures.users["civil-society-mentor"], fixtures.open_to_all)
+	got.RiskDisclosureRaised.classification == "TLP:AMBER"
+	got.RiskDisclosureRaised.share_with == ["intelligence-service", "prison-service"]
+}
+
+test_options_are_empty_where_nothing_may_be_appended if {
+	options_for(fixtures.users["civil-society-mentor"], fixtures.a_case("intake")) == {}
+	options_for(fixtures.users["prison-caseworker"], fixtures.closed(fixtures.open_to_all)) == {}
+}

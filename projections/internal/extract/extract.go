@@ -54,7 +54,7 @@ type field struct {
 // decoder), so that a field the data gains is checked (a value of the wrong
 // type noticed) without an edit here.
 var keeps = map[domain.EventType]map[string]int8{
-	domain.CaseOpened:           {"target_group": 0, "gender": 1, "regime": 2, "programme": 3},
+	domain.CaseOpened:           {"target_group": 0, "gender": 1, "regime": 2, "programme": 3, "subject_ref": 4},
 	domain.ConsentGiven:         {"organisations": 0, "expires_at": 0},
 	domain.ConsentWithdrawn:     {"organisations": 0, "all": 0},
 	domain.ReleaseScheduled:     {"release_date": 0},
@@ -102,7 +102,7 @@ func fieldsOf(s domain.Schema, keep map[string]int8) ([]field, bool) {
 		if slot, ok := keep[p.Name]; ok {
 			f.slot = slot
 			where := [2]int{int(f.kind), int(slot)}
-			if used[where] || slot < 0 || f.kind == kString && slot >= 4 || f.kind == kInt || f.kind == kOther || f.kind != kString && slot != 0 {
+			if used[where] || slot < 0 || f.kind == kString && int(slot) >= len(kept{}.str) || f.kind == kInt || f.kind == kOther || f.kind != kString && slot != 0 {
 				return nil, false
 			}
 			used[where] = true
@@ -154,7 +154,7 @@ func kindOf(s domain.Schema) fieldKind {
 
 // kept is what Data keeps of one event's data.
 type kept struct {
-	str   [4]string
+	str   [5]string
 	strs  []string
 	flag  bool
 	reint *domain.Reintegration
@@ -187,7 +187,7 @@ func Data(t domain.EventType, b []byte, strs *Strings) (domain.Data, bool) {
 	}
 	switch t {
 	case domain.CaseOpened:
-		return domain.CaseOpenedData{TargetGroup: k.str[0], Gender: k.str[1], Regime: k.str[2], Programme: k.str[3]}, true
+		return domain.CaseOpenedData{TargetGroup: k.str[0], Gender: k.str[1], Regime: k.str[2], Programme: k.str[3], SubjectRef: k.str[4]}, true
 	case domain.ConsentGiven:
 		return domain.ConsentGivenData{Organisations: k.strs, ExpiresAt: k.str[0]}, true
 	case domain.ConsentWithdrawn:

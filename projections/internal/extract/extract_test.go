@@ -287,7 +287,7 @@ func BenchmarkData(b *testing.B) {
 func neededData(d domain.Data) domain.Data {
 	switch d := d.(type) {
 	case domain.CaseOpenedData:
-		return domain.CaseOpenedData{TargetGroup: d.TargetGroup, Gender: d.Gender, Regime: d.Regime, Programme: d.Programme}
+		return domain.CaseOpenedData{TargetGroup: d.TargetGroup, Gender: d.Gender, Regime: d.Regime, Programme: d.Programme, SubjectRef: d.SubjectRef}
 	case domain.ConsentGivenData:
 		return domain.ConsentGivenData{Organisations: d.Organisations, ExpiresAt: d.ExpiresAt}
 	case domain.ConsentWithdrawnData:
