@@ -209,6 +209,12 @@ func (c *Case) pruneBreakGlass(now time.Time) {
 // append, separately). It returns KindNotFound for a case that does not exist
 // (except for CaseOpened), KindConflict for CaseOpened on an existing case and
 // for anything but CaseErased on a closed case, KindGone on an erased case.
+//
+// The rules that depend on the case's history (a release after its
+// schedule, an outcome after release…) are CheckOrder's (order.go): they are
+// judged on the writer's own view of the case, which the aggregate does not
+// know, and the hub's write path runs them after this check
+// (docs/protocol.md, "Order rules").
 func (c *Case) CheckAppend(t EventType) error {
 	switch {
 	case c.Erased:

@@ -77,7 +77,7 @@ func TestDecodeDataRefusesBadInputNamingTheField(t *testing.T) {
 		{"bad date", domain.CounsellingNoteAdded, `{"date":"2026-02-30","note":"n"}`, []string{"data.date"}},
 		{"date with time", domain.CounsellingNoteAdded, `{"date":"2026-02-01T00:00:00Z","note":"n"}`, []string{"data.date"}},
 		{"wrong type", domain.InterventionRecorded, `{"practice_code":8,"date":"2026-03-01"}`, []string{"data.practice_code"}},
-		{"unknown practice code", domain.InterventionRecorded, `{"practice_code":"15","date":"2026-03-01"}`, []string{"data.practice_code"}},
+		{"unknown practice code", domain.InterventionRecorded, `{"practice_code":"23","date":"2026-03-01"}`, []string{"data.practice_code"}},
 		{"fractional minutes", domain.InterventionRecorded, `{"practice_code":"08","date":"2026-03-01","duration_minutes":1.5}`, []string{"data.duration_minutes"}},
 		{"nested bad enum", domain.NeedsAssessmentRecorded, `{"needs":[{"area":"housing","level":"high"},{"area":"moon","level":"high"}]}`, []string{"data.needs[1].area"}},
 		{"nested unknown field", domain.NeedsAssessmentRecorded, `{"needs":[{"area":"housing","level":"high","x":1}]}`, []string{"data.needs[0].x"}},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -405,6 +406,39 @@ func (r *fieldReader) stringsOf(name string, required, nonEmpty bool, kind textK
 			return
 		}
 		out = append(out, s)
+	})
+	if !ok {
+		return nil
+	}
+	return out
+}
+
+// enumList reads an array of distinct values, each one of values (the need
+// areas a goal answers).
+func (r *fieldReader) enumList(name string, required, nonEmpty bool, values []string) []string {
+	if r.desc != nil {
+		l := listSchema(&Schema{Type: "string", Enum: values, NotBlank: true}, nonEmpty, MaxListLen)
+		l.Unique = true
+		r.describe(name, required, l)
+		return nil
+	}
+	out := []string{}
+	seen := map[string]bool{}
+	ok := r.array(name, required, nonEmpty, func(path string, v json.RawMessage) {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			addErr(r.errs, path, "must be a string")
+			return
+		}
+		switch {
+		case !slices.Contains(values, s):
+			addErr(r.errs, path, "must be one of "+strings.Join(values, ", "))
+		case seen[s]:
+			addErr(r.errs, path, "is named twice")
+		default:
+			seen[s] = true
+			out = append(out, s)
+		}
 	})
 	if !ok {
 		return nil

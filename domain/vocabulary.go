@@ -1,5 +1,7 @@
 package domain
 
+import "slices"
+
 // The protocol's vocabulary. Every enumeration here is persisted (in events, in
 // access records, in policy data): the lists are append-only, never reorder or
 // rename a value.
@@ -154,6 +156,16 @@ var Practices = []Practice{
 	{"12", "Change talk"},
 	{"13", "Deradicalisation (ideology-focused activities)"},
 	{"14", "Religious intervention"},
+	// The practices the working group named that the survey did not code
+	// (docs/domain.md, "Practice codes"): codes of the hub's own.
+	{"15", "Systemic approach (family and environment)"},
+	{"16", "Schema therapy"},
+	{"17", "Psychological support"},
+	{"18", "Problem solving"},
+	{"19", "Civic and political education"},
+	{"20", "Language courses"},
+	{"21", "Vocational training"},
+	{"22", "Interfaith meetings"},
 	{"99", "Not applicable"},
 }
 
@@ -189,6 +201,18 @@ var (
 	Formats        = []string{"individual", "group"}
 	Urgencies      = []string{"routine", "urgent", "imminent"}
 	RecidivismKind = []string{"none", "non-violent", "violent", "extremist"}
+	// Participations says how a person takes part in a programme
+	// (docs/domain.md, "The life of a case").
+	Participations = []string{"voluntary", "mandated"}
+	// GoalStatuses are the states of a treatment plan's goal, in the order a
+	// goal moves through them; achieved and dropped are final
+	// (docs/domain.md, "The treatment plan").
+	GoalStatuses = []string{GoalPlanned, GoalInProgress, GoalAchieved, GoalDropped}
+	// RiskChanges say how an assessor judges the risk to have changed since
+	// the previous assessment; "first" when there is none.
+	RiskChanges = []string{"first", "lower", "unchanged", "higher"}
+	// MentoringEndings are the reasons mentoring ends.
+	MentoringEndings = []string{"completed", "participant-withdrew", "organisation-withdrew", "transferred", "other"}
 	// LegalBases are the legal grounds of an erasure (docs/protocol.md,
 	// "Erasure (four eyes)").
 	LegalBases = []string{LegalBasisRetention, "subject-request", "court-order", "unlawful-processing", LegalBasisOther}
@@ -205,3 +229,71 @@ const (
 // MaxErasureReference bounds an erasure's reference (a file number, never
 // content).
 const MaxErasureReference = 200
+
+// Goal statuses with a meaning of their own to the hub.
+const (
+	GoalPlanned    = "planned"
+	GoalInProgress = "in-progress"
+	GoalAchieved   = "achieved"
+	GoalDropped    = "dropped"
+)
+
+// GoalFinal reports whether a goal in status s is closed: achieved or
+// dropped. A goal update never reopens it; a later plan that lists it again
+// does (docs/domain.md, "The treatment plan").
+func GoalFinal(s string) bool { return s == GoalAchieved || s == GoalDropped }
+
+// RiskTool is a structured-professional-judgement instrument as the hub
+// knows it (docs/domain.md, "Risk and needs"): its name as an assessment
+// records it, the domains its indicators are grouped in, and the scale they
+// are rated on. The tool frames the indicators; the overall judgement stays
+// the assessor's own, never a score computed from them.
+type RiskTool struct {
+	// Name is the tool as RiskAssessmentRecorded's tool names it.
+	Name string
+	// Domains are the tool's domains, in its own order; nil for a tool whose
+	// domains the hub does not fix (any reference is a domain).
+	Domains []string
+	// Scale is the ratings of one indicator, from the least to the most
+	// concerning (for protective indicators: from the weakest to the
+	// strongest).
+	Scale []string
+}
+
+// RiskToolOther is the frame of a tool the hub does not know, and of the tool
+// recorded as "other": any domain, rated low, moderate or high.
+var RiskToolOther = RiskTool{Name: "other", Scale: []string{"low", "moderate", "high"}}
+
+// RiskTools lists the tools the hub knows, each with its domains and scale
+// (docs/domain.md, "Risk and needs"). Append-only.
+var RiskTools = []RiskTool{
+	{Name: "VERA-2R", Domains: []string{"beliefs-attitudes", "context-intent", "history-capability", "commitment-motivation", "protective-resilience"}, Scale: []string{"low", "moderate", "high"}},
+	{Name: "ERG22+", Domains: []string{"engagement-identification", "intent", "capability"}, Scale: []string{"not-present", "partly-present", "strongly-present"}},
+	{Name: "TRAP-18", Domains: []string{"proximal-warning-behaviours", "distal-characteristics"}, Scale: []string{"absent", "present"}},
+	{Name: "RADAR-iTE", Scale: []string{"no", "unknown", "yes"}},
+	RiskToolOther,
+}
+
+// RiskToolOf returns the frame of the tool named name: one of RiskTools, or
+// RiskToolOther for a name the hub does not know.
+func RiskToolOf(name string) RiskTool {
+	for _, t := range RiskTools {
+		if t.Name == name {
+			return t
+		}
+	}
+	return RiskToolOther
+}
+
+// riskRatings lists every rating of every known tool's scale, once each.
+func riskRatings() []string {
+	var out []string
+	for _, t := range RiskTools {
+		for _, v := range t.Scale {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
