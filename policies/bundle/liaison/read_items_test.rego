@@ -20,7 +20,10 @@ decide_as(who, purpose, c, section, it) := got if {
 	got := read.item_decision with input as fixtures.item_input(who, purpose, c, section, it)
 }
 
-all_risk_fields := ["tool", "assessed_at", "overall_judgement", "domains", "protective_factors", "notes", "next_review_due"]
+all_risk_fields := [
+	"tool", "assessed_at", "overall_judgement", "domains", "protective_factors", "notes", "next_review_due",
+	"indicators", "judgement_rationale", "change_since_previous", "gender_considerations",
+]
 
 # TLP on top of the table: prison and intelligence both read risk at intake.
 # Each row: label, share list, whether intelligence (the reader) sees an item
@@ -95,6 +98,23 @@ test_the_risk_summary_for_civil_society if {
 	got.visible
 	got.fields == ["assessed_at", "overall_judgement", "next_review_due"]
 	got.author == false
+}
+
+# The structured risk judgement (issue 18: indicators on the tool's scale,
+# the assessor's rationale, the change since the previous assessment,
+# gender-specific considerations) reaches the readers of risk in full, and
+# stays out of civil society's summary.
+structured_risk_fields := {"indicators", "judgement_rationale", "change_since_previous", "gender_considerations"}
+
+test_the_structured_risk_judgement_stays_out_of_the_summary if {
+	full := decide("intelligence", fixtures.open_to_all, "risk", risk_item("prison-service", "TLP:GREEN", []))
+	every f in structured_risk_fields {
+		f in full.fields
+	}
+	summary := decide("civil-society", fixtures.open_to_all, "risk", risk_item("prison-service", "TLP:GREEN", []))
+	every f in structured_risk_fields {
+		not f in summary.fields
+	}
 }
 
 test_the_summary_never_grants_a_field_the_allow_list_lacks if {

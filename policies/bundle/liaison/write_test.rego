@@ -10,17 +10,23 @@ protocol_writers := {
 	"CaseOpened": {"prison-caseworker", "prison-manager", "probation-officer"},
 	"ConsentGiven": {"prison-caseworker", "probation-officer"},
 	"ConsentWithdrawn": {"prison-caseworker", "probation-officer", "civil-society-mentor"},
+	"ParticipationChanged": {"prison-caseworker", "prison-manager", "probation-officer"},
+	"Transferred": {"prison-caseworker", "prison-manager"},
 	"RiskAssessmentRecorded": {"prison-psychologist", "probation-officer"},
 	"NeedsAssessmentRecorded": {"prison-caseworker", "prison-psychologist", "probation-officer", "civil-society-mentor+c"},
 	"TreatmentPlanAdopted": {"prison-caseworker", "prison-manager", "probation-officer"},
+	"GoalUpdated": {"prison-caseworker", "prison-psychologist", "prison-manager", "probation-officer", "municipality-coordinator+c", "civil-society-mentor+c", "family-support-counsellor+c"},
+	"PlanReviewed": {"prison-caseworker", "prison-manager", "probation-officer"},
 	"InterventionRecorded": {"prison-caseworker", "prison-psychologist", "prison-security-officer", "prison-manager", "probation-officer", "civil-society-mentor+c", "family-support-counsellor+c"},
 	"CounsellingNoteAdded": {"prison-psychologist", "probation-officer", "civil-society-mentor+c", "family-support-counsellor+c"},
 	"CaseConferenceHeld": {"prison-manager", "probation-officer", "municipality-coordinator+c"},
+	"ConferenceActionCompleted": {"prison-caseworker", "prison-manager", "probation-officer", "intelligence-analyst", "municipality-coordinator+c", "civil-society-mentor+c"},
 	"IntelligenceNoteAdded": {"intelligence-analyst"},
 	"RiskDisclosureRaised": {"prison-caseworker", "prison-psychologist", "prison-security-officer", "prison-manager", "probation-officer", "intelligence-analyst", "municipality-coordinator", "civil-society-mentor", "family-support-counsellor"},
 	"FamilyContactRecorded": {"prison-caseworker", "civil-society-mentor+c", "family-support-counsellor+c"},
 	"TransitionPlanAgreed": {"prison-caseworker", "prison-manager", "probation-officer"},
 	"MentorAssigned": {"probation-officer", "civil-society-mentor+c"},
+	"MentoringEnded": {"probation-officer", "civil-society-mentor+c"},
 	"ReleaseScheduled": {"prison-caseworker", "prison-manager"},
 	"Released": {"prison-caseworker", "prison-manager"},
 	"ProbationHandoverCompleted": {"probation-officer"},
@@ -437,4 +443,40 @@ test_options_give_the_default_audience if {
 test_options_are_empty_where_nothing_may_be_appended if {
 	options_for(fixtures.users["civil-society-mentor"], fixtures.a_case("intake")) == {}
 	options_for(fixtures.users["prison-caseworker"], fixtures.closed(fixtures.open_to_all)) == {}
+}
+
+# Issue 18's events: the plan's goals move, conferences' actions are marked
+# done, the detention path and the end of mentoring are recorded, each by
+# those whose work it is; every one of them stops at closure and takes the
+# default label.
+issue_18_types := {"ParticipationChanged", "Transferred", "GoalUpdated", "PlanReviewed", "ConferenceActionCompleted", "MentoringEnded"}
+
+test_issue_18_events_stop_at_closure[type] if {
+	some type in issue_18_types
+	some name in protocol_writers[type]
+	who := fixtures.users[name]
+	decide(who, fixtures.closed(fixtures.open_to_all), type).status == 409
+}
+
+test_issue_18_events_take_green_unless_told[type] if {
+	some type in issue_18_types
+	data.protocol.write.classification.by_type[type] == "TLP:GREEN"
+}
+
+# A goal's responsible organisation may move it only while the participant's
+# consent covers it, as it reads the plan.
+test_a_goal_moves_with_consent_only if {
+	mentor := fixtures.users["civil-society-mentor"]
+	status(mentor, fixtures.open_to_all, "GoalUpdated") == 201
+	status(mentor, fixtures.a_case("intervention"), "GoalUpdated") == 404
+	status(fixtures.users["intelligence-analyst"], fixtures.open_to_all, "GoalUpdated") == 403
+}
+
+# The order rules (a release after its schedule, an outcome after release…)
+# depend on the case's history as the writer sees it, which the policy is not
+# given: they are the hub's (domain.CheckOrder; docs/protocol.md, "Order
+# rules"). The policy alone lets a release be appended to any visible case.
+test_the_order_rules_are_not_the_policys if {
+	status(fixtures.users["prison-caseworker"], fixtures.a_case("intake"), "Released") == 201
+	status(fixtures.users["probation-officer"], fixtures.a_case("intake"), "OutcomeRecorded") == 201
 }
