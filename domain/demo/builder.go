@@ -42,6 +42,43 @@ type builder struct {
 	codes   []string // practice codes of the case's programme
 	mentor  string   // the mentoring organisation, once chosen
 	release time.Time
+
+	// The case's story as the stories of issue 18 tell it: the detention
+	// path, the plan's goals and the conference actions, the mentoring.
+	regime, participation string
+	tool                  string          // the risk tool of the case
+	prevRisk              int             // the judgement before the latest assessment
+	transition            bool            // a transition plan was agreed: probation reads the treatment sections
+	assessed              map[string]bool // need areas assessed, any writer
+	assessedByProbation   map[string]bool // need areas probation itself assessed
+	goals                 []*demoGoal
+	actions               []*demoAction
+	series                map[string]int // practice code → sessions of its group series so far
+	mentoring             string         // the organisation whose mentoring runs
+	mentoringFrom         time.Time
+	hard                  hardCase
+	followedUp            bool // no more follow-ups: lost to follow-up or deceased
+}
+
+// demoGoal is a goal of the case's plan as the builder tracks it.
+type demoGoal struct {
+	id, org, status string
+}
+
+// demoAction is a conference action as the builder tracks it; amber says its
+// conference was shared with the prison, probation and intelligence only.
+type demoAction struct {
+	id, owner string
+	due       time.Time
+	amber     bool
+	done      bool
+}
+
+// hardCase is what the follow-ups of a released case record honestly
+// (docs/domain.md, "Outcomes").
+type hardCase struct {
+	heavySupport, citizenshipLost, noSupport bool
+	lostAt, deceasedAt                       int // months after release; 0 for never
 }
 
 // byActor lists, for each actor, the indexes of its members.
@@ -53,7 +90,7 @@ var byActor = func() (out [numActors][]int) {
 }()
 
 func newBuilder(r *rand.Rand, idx int, p profile) *builder {
-	b := &builder{r: r, idx: idx, p: p, consent: map[string]int{}}
+	b := &builder{r: r, idx: idx, p: p, consent: map[string]int{}, assessed: map[string]bool{}, assessedByProbation: map[string]bool{}, series: map[string]int{}}
 	for a := range numActors {
 		b.team[a] = members[pick(r, byActor[a])].identity()
 	}
@@ -62,6 +99,29 @@ func newBuilder(r *rand.Rand, idx int, p profile) *builder {
 		b.risk = 1
 	}
 	b.codes = programme(r, p.practice)
+	for _, o := range otherPractices {
+		c := o.chance
+		if slices.Contains(o.more, p.group) {
+			c *= 2.5
+		}
+		if chance(r, c) {
+			b.codes = append(b.codes, o.code)
+		}
+	}
+	b.regime, b.tool = p.regime, "VERA-2R"
+	if chance(r, 0.2) {
+		b.tool = "ERG22+"
+	}
+	b.hard = hardCase{heavySupport: chance(r, 0.12), noSupport: chance(r, 0.07)}
+	if p.group == "returnee" && chance(r, 0.2) || chance(r, 0.02) {
+		b.hard.citizenshipLost, b.hard.noSupport = true, b.hard.noSupport || chance(r, 0.6)
+	}
+	switch x := r.IntN(100); {
+	case x < 6:
+		b.hard.lostAt = pick(r, []int{12, 18, 24})
+	case x < 7:
+		b.hard.deceasedAt = pick(r, []int{6, 12, 18})
+	}
 	return b
 }
 
@@ -430,6 +490,9 @@ func (b *builder) assessmentPhase(p *phase) {
 	if chance(b.r, 0.3) {
 		p.sometime(func(t time.Time) { b.conference(t, confIntake) })
 	}
+	if chance(b.r, 0.08) {
+		p.sometime(b.transfer)
+	}
 }
 
 func (b *builder) interventionPhase(p *phase, ongoing bool) {
@@ -453,6 +516,20 @@ func (b *builder) interventionPhase(p *phase, ongoing bool) {
 	}
 	if chance(b.r, 0.1) {
 		p.sometime(b.disclosure)
+	}
+	// The plan moves: its goals are taken up and reached (or dropped), it is
+	// reviewed, the conferences' actions are done; some are moved to another
+	// regime, and some start or stop taking part by mandate.
+	p.times(between(b.r, 2, 5), b.goalUpdate)
+	if days(p.from, p.to) >= 200 {
+		p.at(p.from.AddDate(0, 6, 0), b.planReview)
+	}
+	p.times(between(b.r, 1, 2), b.completeActions)
+	if chance(b.r, 0.3) {
+		p.sometime(b.transfer)
+	}
+	if chance(b.r, 0.08) {
+		p.sometime(b.participationChange)
 	}
 }
 
@@ -487,6 +564,17 @@ func (b *builder) transitionPhase(p *phase, ongoing bool, projected time.Time) {
 	if chance(b.r, 0.05) {
 		p.sometime(b.disclosure)
 	}
+	p.times(between(b.r, 1, 2), b.goalUpdate)
+	p.times(between(b.r, 1, 2), b.completeActions)
+	if chance(b.r, 0.3) {
+		p.sometime(b.planReview)
+	}
+	if chance(b.r, 0.08) {
+		p.sometime(b.transfer)
+	}
+	if chance(b.r, 0.05) {
+		p.sometime(b.participationChange)
+	}
 }
 
 func (b *builder) releasedPhase(p *phase) {
@@ -499,10 +587,18 @@ func (b *builder) releasedPhase(p *phase) {
 		}
 	}
 	pivot := between(b.r, 0, max(0, len(follow)-1))
+	// Follow-ups are missed: most participants keep their appointments, some
+	// miss many, a few are hard to reach for months; the latest is recorded
+	// whatever (docs/domain.md, "Outcomes": recorded honestly, gaps
+	// included).
+	skip := []float64{0.05, 0.4, 0.85}[weighted(b.r, []int{60, 30, 10})]
 	for i, m := range follow {
 		recid := "none"
 		if i >= pivot {
 			recid = b.p.recidivism
+		}
+		if i < len(follow)-1 && i != pivot && chance(b.r, skip) {
+			continue
 		}
 		p.at(p.from.AddDate(0, m, 0), func(t time.Time) { b.outcome(t, m, recid) })
 	}
@@ -516,5 +612,11 @@ func (b *builder) releasedPhase(p *phase) {
 	}
 	if chance(b.r, 0.3) {
 		p.sometime(b.intelNote)
+	}
+	p.times(between(b.r, 0, 1), b.goalUpdate)
+	p.times(between(b.r, 0, 2), b.completeActions)
+	// Mentoring ends after six months to a year, when the case runs so long.
+	if end := p.from.AddDate(0, between(b.r, 6, 12), 0); !end.After(p.to) && chance(b.r, 0.6) {
+		p.at(end, b.mentoringEnded)
 	}
 }

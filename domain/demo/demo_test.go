@@ -171,6 +171,10 @@ var demoTypes = []domain.EventType{
 	domain.RiskDisclosureRaised, domain.FamilyContactRecorded, domain.TransitionPlanAgreed,
 	domain.MentorAssigned, domain.ReleaseScheduled, domain.Released, domain.ProbationHandoverCompleted,
 	domain.OutcomeRecorded, domain.CaseClosed, domain.BreakGlassInvoked,
+	// The stories of issue 18: the detention path, plans that move,
+	// conference actions done, mentoring that ends.
+	domain.ParticipationChanged, domain.Transferred, domain.GoalUpdated, domain.PlanReviewed,
+	domain.ConferenceActionCompleted, domain.MentoringEnded,
 }
 
 func TestEveryCategoryOccurs(t *testing.T) {

@@ -182,6 +182,12 @@ var dated = map[domain.EventType]string{
 	domain.Released:                   "released_at",
 	domain.ProbationHandoverCompleted: "date",
 	domain.OutcomeRecorded:            "follow_up_at",
+	domain.ParticipationChanged:       "date",
+	domain.Transferred:                "date",
+	domain.GoalUpdated:                "date",
+	domain.PlanReviewed:               "date",
+	domain.ConferenceActionCompleted:  "date",
+	domain.MentoringEnded:             "ended_at",
 }
 
 // prerequisite names the event type that must come earlier in the case.
@@ -192,6 +198,10 @@ var prerequisite = map[domain.EventType][]domain.EventType{
 	domain.Released:                   {domain.ReleaseScheduled},
 	domain.ProbationHandoverCompleted: {domain.Released},
 	domain.OutcomeRecorded:            {domain.Released},
+	domain.GoalUpdated:                {domain.TreatmentPlanAdopted},
+	domain.PlanReviewed:               {domain.TreatmentPlanAdopted},
+	domain.ConferenceActionCompleted:  {domain.CaseConferenceHeld},
+	domain.MentoringEnded:             {domain.MentorAssigned},
 }
 
 func TestHistoriesFollowStagesAndTime(t *testing.T) {
@@ -257,5 +267,31 @@ func datesIn(v any) []string {
 func mustUnmarshal(raw []byte, v any) {
 	if err := json.Unmarshal(raw, v); err != nil {
 		panic(err)
+	}
+}
+
+// TestEveryStepKeepsTheOrderRules: each step passes the order rules
+// (domain.CheckOrder; docs/protocol.md, "Order rules") over the case's
+// history before it. The hub checks them over the writer's own view, which
+// the hub's tests load the demo through (hub/order_test.go).
+func TestEveryStepKeepsTheOrderRules(t *testing.T) {
+	dir := demo.Directory()
+	for _, seed := range []uint64{1, 2, 11} {
+		for i, cs := range demo.Generate(seed, 300) {
+			var h []domain.Event
+			for k, s := range cs.Steps {
+				var d domain.Data
+				if s.Data != nil && s.Type != domain.CaseOpened {
+					var err error
+					if d, _, err = domain.DecodeData(s.Type, s.Data, dir, "data"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := domain.CheckOrder(s.Type, d, h); err != nil {
+					t.Fatalf("seed %d case %d step %d %s: %v", seed, i, k, s.Type, err)
+				}
+				h = append(h, domain.Event{Type: s.Type, Version: uint64(k + 1), Data: d})
+			}
+		}
 	}
 }

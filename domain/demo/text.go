@@ -107,11 +107,36 @@ var codeWriters = map[string][]actor{
 	"01": {psychologist, mentor}, "02": {psychologist}, "03": {mentor, psychologist}, "04": {mentor, caseworker},
 	"05": {caseworker}, "06": {psychologist}, "07": {caseworker}, "08": {caseworker, counsellor, officer},
 	"09": {counsellor, mentor}, "10": {caseworker, officer}, "11": {mentor}, "12": {mentor, psychologist},
-	"13": {mentor, psychologist}, "14": {caseworker}, "99": {caseworker},
+	"13": {mentor, psychologist}, "14": {caseworker}, "15": {counsellor, mentor}, "16": {psychologist},
+	"17": {psychologist}, "18": {caseworker, mentor}, "19": {caseworker, mentor}, "20": {caseworker},
+	"21": {caseworker}, "22": {caseworker}, "99": {caseworker},
 }
 
 // groupCodes are the practices also run in groups.
-var groupCodes = []string{"02", "05", "09", "13", "14", "99"}
+var groupCodes = []string{"02", "05", "09", "13", "14", "18", "19", "20", "21", "22", "99"}
+
+// groupProgrammes name the group programmes of the practices run in groups:
+// a series of sessions (docs/domain.md, "Practice codes": one French
+// programme runs groups of 12 over 20 sessions).
+var groupProgrammes = map[string]string{
+	"02": "Thinking skills group", "05": "Anger and emotion management group", "09": "Social networks group",
+	"13": "Empathy, open-mindedness and media literacy group", "14": "Faith and responsibility group",
+	"18": "Problem-solving skills group", "19": "Civic and political education course", "20": "Language course",
+	"21": "Vocational training workshop", "22": "Interfaith dialogue circle", "99": "Sports and art workshop",
+}
+
+// otherPractices are the practices the working group named beside the
+// survey's codes, with the chance that a case receives each, and the target
+// groups more likely to (docs/domain.md, "Practice codes").
+var otherPractices = []struct {
+	code   string
+	chance float64
+	more   []string
+}{
+	{"15", 0.10, []string{"vulnerable"}}, {"16", 0.05, nil}, {"17", 0.18, []string{"returnee"}},
+	{"18", 0.10, nil}, {"19", 0.12, []string{"right-wing", "left-wing"}}, {"20", 0.08, []string{"returnee"}},
+	{"21", 0.25, nil}, {"22", 0.05, []string{"islamist"}},
+}
 
 var sessionSummaries = map[string][]string{
 	"01": {"Explored ambivalence about leaving the movement; participant named two reasons for change.", "Discussed goals for the coming months; motivation rated higher than at intake."},
@@ -128,7 +153,15 @@ var sessionSummaries = map[string][]string{
 	"12": {"Elicited change talk about a life without violence.", "Reinforced statements about future plans outside the milieu."},
 	"13": {"Dialogue on ideological narratives and their contradictions.", "Group session on media literacy and propaganda techniques.", "Discussed counter-narratives with a former member."},
 	"14": {"Conversation with the prison imam on interpretations of religious texts.", "Religious counselling on questions of faith and violence.", "Meeting with the chaplain on forgiveness and responsibility."},
-	"99": {"Language course session.", "Vocational training module in the workshop.", "Civic education session on democracy and the rule of law."},
+	"15": {"Session with the participant and the family on patterns at home.", "Systemic session mapping the environment the participant returns to."},
+	"16": {"Schema therapy: worked on the abandonment schema behind the search for belonging.", "Schema therapy session on mistrust and the need for control."},
+	"17": {"Psychological support after a bereavement in the family.", "Supportive session on anxiety and sleep problems."},
+	"18": {"Problem-solving training: steps from a problem to a plan.", "Worked through a conflict with a neighbour on the unit, step by step."},
+	"19": {"Civic education session on democracy and the rule of law.", "Discussion of fundamental rights and how to claim them."},
+	"20": {"Language course session.", "Language course: reading official letters."},
+	"21": {"Vocational training module in the workshop.", "Vocational training: certificate module completed."},
+	"22": {"Interfaith meeting with a chaplain and an imam.", "Interfaith dialogue on shared values."},
+	"99": {"Sports programme session.", "Art workshop session."},
 }
 
 var counsellingNotes = map[actor][]string{
@@ -257,6 +290,8 @@ var outcomeNotes = map[string][]string{
 	"extremist": {"New offence with an extremist motive; exit work failed in this case."},
 }
 
+var lostNotes = []string{"No contact since the end of supervision; whereabouts unknown.", "Moved abroad; no further information."}
+
 var hardshipNotes = []string{
 	"Citizenship revoked before release; no entitlement to local services; relies on the exit worker alone.",
 	"Needs heavy psychological support; isolated and without stable housing.",
@@ -272,4 +307,68 @@ var justifications = []string{
 	"Imminent risk disclosure received; full case picture needed for an urgent threat assessment.",
 	"Reported threat against staff; security review requires the plan and intervention records.",
 	"Urgent multi-agency meeting at short notice; needs and plan sections required to assess release risk.",
+}
+
+// The structured risk judgement (docs/domain.md, "Risk and needs"): indicator
+// codes per domain of each tool the demo uses, the assessor's reasons and
+// gender-specific considerations.
+var riskIndicators = map[string]map[string][]string{
+	"VERA-2R": {
+		"beliefs-attitudes": {"BA1", "BA2", "BA3", "BA4", "BA5"}, "context-intent": {"CI1", "CI2", "CI3", "CI4", "CI5"},
+		"history-capability": {"HC1", "HC2", "HC3", "HC4", "HC5", "HC6"}, "commitment-motivation": {"CM1", "CM2", "CM3", "CM4", "CM5"},
+		"protective-resilience": {"P1", "P2", "P3", "P4", "P5", "P6"},
+	},
+	"ERG22+": {
+		"engagement-identification": {"E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9", "E10", "E11", "E12", "E13"},
+		"intent":                    {"I1", "I2", "I3", "I4", "I5", "I6"}, "capability": {"C1", "C2", "C3"},
+	},
+}
+
+var riskRationales = [3][]string{
+	{"Indicators of commitment are low and protective factors strong; the offence was driven by belonging more than by ideology.", "No intent shown; distance from the milieu confirmed by the exit worker's observations."},
+	{"Beliefs are still held, but there is no sign of intent; motivation to change is visible and protective factors are growing.", "Isolation on the unit and contacts outside keep the judgement at moderate despite progress in sessions."},
+	{"Justification of violence and search for like-minded detainees outweigh the protective factors.", "Stable commitment and capability indicators; protective factors are weak or absent."},
+}
+
+var genderConsiderations = map[string][]string{
+	"female": {
+		"Role within the milieu was shaped by a partner; dependence on him weighs on the judgement.",
+		"Responsibility for children is both a protective factor and a source of pressure from the family of the milieu.",
+		"Returned with children; the relationship with them is central to her motivation.",
+	},
+	"male": {
+		"Masculinity norms of the milieu (honour, protection) shape the justification of violence.",
+		"Peer dynamics among young men on the unit reinforce the group identity.",
+	},
+}
+
+var transferReasons = map[string][]string{
+	"separation": {"Moved to the separated unit after attempts to recruit other detainees.", "Separation ordered after a security incident."},
+	"dispersion": {"Separation order ended; moved to the ordinary regime.", "Transferred to a facility nearer the family."},
+	"mixed":      {"Moved to the mixed unit to take part in the group programme.", "Regime eased after a positive review."},
+}
+
+var participationReasons = map[string][]string{
+	"voluntary": {"Agreed to continue the programme voluntarily once the court's condition lapsed.", "Asked to take part after the first sessions."},
+	"mandated":  {"Made a condition of the licence by the court.", "Programme attendance ordered as part of the sentence plan."},
+}
+
+var goalNotes = map[string][]string{
+	domain.GoalInProgress: {"Work on this goal has started.", "First appointments held; progress is steady.", "Some delay, still on track."},
+	domain.GoalAchieved:   {"Goal reached.", "Achieved ahead of the due date.", "Achieved with support from the partners."},
+	domain.GoalDropped:    {"Dropped: no longer relevant after the transfer.", "Dropped after the participant declined; to be revisited."},
+}
+
+var reviewNotes = []string{
+	"Plan reviewed with the participant; basic needs on track, identity work to be intensified.",
+	"Review: two goals achieved, housing remains open; next review before the transition plan.",
+	"Plan reviewed at the case conference; responsibilities confirmed.",
+}
+
+var actionDoneNotes = []string{"Done as agreed.", "Completed; reported at the next conference.", "Done, with a short delay."}
+
+var mentoringEndNotes = map[string][]string{
+	"completed":             {"Mentoring ended as planned; the participant keeps contact with the alumni group.", "Agreed end of mentoring after a stable year."},
+	"participant-withdrew":  {"The participant ended the mentoring; the door stays open."},
+	"organisation-withdrew": {"Mentoring ended for lack of capacity; probation continues the contact."},
 }
