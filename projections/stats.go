@@ -14,12 +14,21 @@ const MinCell = 5
 // caseFacts is what the statistics know of one case: no content, only the
 // coded facts that the aggregates count.
 type caseFacts struct {
-	targetGroup, gender, regime string
-	stage                       domain.Stage
-	sessions                    map[string]int // practice code → sessions; nil before the first
-	recidivism                  string         // latest outcome
-	housing, employment, social *bool          // latest reintegration
-	outcome                     bool
+	targetGroup, gender string
+	regime              string // the latest: at intake, then as transfers moved it
+	participation       string // the latest: at intake, then as it changed
+	stage               domain.Stage
+	sessions            map[string]int // practice code → sessions; nil before the first
+	recidivism          string         // latest outcome
+	// The latest reintegration: housing, employment, social network,
+	// education, family.
+	housing, employment, social, education, family *bool
+
+	// The cohorts' facts (cohorts.go): the date of the latest release, the
+	// regime and participation then, and the follow-ups since.
+	released                                string
+	regimeAtRelease, participationAtRelease string
+	followUps                               []followUp
 }
 
 // Stats aggregates coded facts over all cases, erased ones excluded.
@@ -47,20 +56,28 @@ func (s *Stats) apply(caseID string, after *domain.Case, data domain.Data) {
 	f.stage = after.Stage
 	switch d := data.(type) {
 	case domain.CaseOpenedData:
-		f.targetGroup, f.gender, f.regime = d.TargetGroup, d.Gender, d.Regime
+		f.targetGroup, f.gender, f.regime, f.participation = d.TargetGroup, d.Gender, d.Regime, d.Participation
+	case domain.TransferredData:
+		if d.Regime != "" {
+			f.regime = d.Regime
+		}
+	case domain.ParticipationChangedData:
+		f.participation = d.Participation
+	case domain.ReleasedData:
+		f.released, f.regimeAtRelease, f.participationAtRelease = d.ReleasedAt, f.regime, f.participation
 	case domain.InterventionData:
 		if f.sessions == nil {
 			f.sessions = map[string]int{}
 		}
 		f.sessions[d.PracticeCode]++
 	case domain.OutcomeData:
-		f.outcome = true
 		if d.Recidivism != "" {
 			f.recidivism = d.Recidivism
 		}
-		if d.Reintegration != nil {
-			f.housing, f.employment, f.social = d.Reintegration.Housing, d.Reintegration.Employment, d.Reintegration.SocialNetwork
+		if r := d.Reintegration; r != nil {
+			f.housing, f.employment, f.social, f.education, f.family = r.Housing, r.Employment, r.SocialNetwork, r.Education, r.Family
 		}
+		f.followUps = append(f.followUps, followUpOf(d))
 	}
 }
 
@@ -106,8 +123,9 @@ type Table struct {
 	Cells     []Cell `json:"cells"`
 }
 
-// Breakdowns returns the case counts by target group, regime, gender, stage,
-// latest recidivism and reintegration outcome, each with small cells suppressed
+// Breakdowns returns the case counts by target group, regime (the latest:
+// after transfers), gender, participation (the latest), stage, latest
+// recidivism and reintegration outcome, each with small cells suppressed
 // and, where one cell of a partition is suppressed, the next smallest too, so
 // that no suppressed count can be recovered from the total.
 func (s *Stats) Breakdowns() []Table {
@@ -120,11 +138,14 @@ func (s *Stats) Breakdowns() []Table {
 		{"target_group", domain.TargetGroups, func(f *caseFacts) (string, bool) { return f.targetGroup, true }},
 		{"regime", append(append([]string{}, domain.Regimes...), "unrecorded"), func(f *caseFacts) (string, bool) { return orUnrecorded(f.regime), true }},
 		{"gender", append(append([]string{}, domain.Genders...), "unrecorded"), func(f *caseFacts) (string, bool) { return orUnrecorded(f.gender), true }},
+		{"participation", withUnrecorded(domain.Participations), func(f *caseFacts) (string, bool) { return orUnrecorded(f.participation), true }},
 		{"stage", stageNames(), func(f *caseFacts) (string, bool) { return string(f.stage), true }},
 		{"recidivism", domain.RecidivismKind, func(f *caseFacts) (string, bool) { return f.recidivism, f.recidivism != "" }},
 		{"housing_reintegrated", []string{"yes", "no"}, func(f *caseFacts) (string, bool) { return yesNo(f.housing) }},
 		{"employment_reintegrated", []string{"yes", "no"}, func(f *caseFacts) (string, bool) { return yesNo(f.employment) }},
 		{"social_network_reintegrated", []string{"yes", "no"}, func(f *caseFacts) (string, bool) { return yesNo(f.social) }},
+		{"education_reintegrated", []string{"yes", "no"}, func(f *caseFacts) (string, bool) { return yesNo(f.education) }},
+		{"family_reintegrated", []string{"yes", "no"}, func(f *caseFacts) (string, bool) { return yesNo(f.family) }},
 	}
 	counts := make([]map[string]int, len(dims))
 	for i := range dims {
@@ -189,6 +210,15 @@ func suppress(cells []Cell, counts []int, partition bool) {
 func hide(c *Cell) {
 	c.Cases, c.Sessions, c.Suppressed = nil, nil, true
 }
+
+// withUnrecorded is values and "unrecorded", for a dimension a case may not
+// record.
+func withUnrecorded(values []string) []string {
+	return append(append([]string{}, values...), unrecorded)
+}
+
+// unrecorded is the key of the cases that do not record a value.
+const unrecorded = "unrecorded"
 
 func orUnrecorded(s string) string {
 	if s == "" {

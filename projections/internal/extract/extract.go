@@ -47,21 +47,25 @@ type field struct {
 
 // keeps names the types whose data the projections read (the aggregate or
 // the statistics) and, of each, the fields they keep, with where Data keeps
-// them: str[slot] for a string; strs, flag and reint for the one list,
-// boolean and object of booleans kept. The values are built from them in
+// them: str[slot] for a string, flags[slot] for a boolean; strs and reint
+// for the one list and object of booleans kept. The values are built from them in
 // Data. Every other field of the data is read and checked, not kept: that
 // list comes from the type's schema (domain.DataSchema, derived from its
 // decoder), so that a field the data gains is checked (a value of the wrong
 // type noticed) without an edit here.
 var keeps = map[domain.EventType]map[string]int8{
-	domain.CaseOpened:           {"target_group": 0, "gender": 1, "regime": 2, "programme": 3, "subject_ref": 4},
+	domain.CaseOpened:           {"target_group": 0, "gender": 1, "regime": 2, "programme": 3, "subject_ref": 4, "participation": 5},
 	domain.ConsentGiven:         {"organisations": 0, "expires_at": 0},
 	domain.ConsentWithdrawn:     {"organisations": 0, "all": 0},
 	domain.ReleaseScheduled:     {"release_date": 0},
 	domain.Released:             {"released_at": 0},
 	domain.BreakGlassInvoked:    {"expires_at": 0},
 	domain.InterventionRecorded: {"practice_code": 0},
-	domain.OutcomeRecorded:      {"reintegration": 0, "recidivism": 0},
+	domain.OutcomeRecorded: {"reintegration": 0, "recidivism": 0, "follow_up_at": 1,
+		"heavy_psychological_support": 0, "citizenship_lost": 1, "no_support_after_release": 2, "deceased": 3, "lost_to_follow_up": 4},
+	// The statistics follow the detention path (docs/api.md, "Statistics").
+	domain.ParticipationChanged: {"participation": 0},
+	domain.Transferred:          {"regime": 0},
 	// The register of erasures keeps every field of the erasure's events.
 	domain.ErasureRequested: {"legal_basis": 0, "reference": 1, "expires_at": 2},
 	domain.ErasureCancelled: {"request_id": 0},
@@ -70,7 +74,7 @@ var keeps = map[domain.EventType]map[string]int8{
 
 // flagSlots says where Data keeps each member of a kept object of booleans
 // (OutcomeData.Reintegration); other members are checked, not kept.
-var flagSlots = map[string]int8{"housing": 0, "employment": 1, "social_network": 2}
+var flagSlots = map[string]int8{"housing": 0, "employment": 1, "social_network": 2, "education": 3, "family": 4}
 
 // schemas lists every field of the data of the types in keeps, derived once
 // from their schemas. A type whose fields Data cannot keep as keeps says is
@@ -102,7 +106,7 @@ func fieldsOf(s domain.Schema, keep map[string]int8) ([]field, bool) {
 		if slot, ok := keep[p.Name]; ok {
 			f.slot = slot
 			where := [2]int{int(f.kind), int(slot)}
-			if used[where] || slot < 0 || f.kind == kString && int(slot) >= len(kept{}.str) || f.kind == kInt || f.kind == kOther || f.kind != kString && slot != 0 {
+			if used[where] || slot < 0 || f.kind == kString && int(slot) >= len(kept{}.str) || f.kind == kBool && int(slot) >= len(kept{}.flags) || f.kind == kInt || f.kind == kOther || f.kind != kString && f.kind != kBool && slot != 0 {
 				return nil, false
 			}
 			used[where] = true
@@ -154,9 +158,9 @@ func kindOf(s domain.Schema) fieldKind {
 
 // kept is what Data keeps of one event's data.
 type kept struct {
-	str   [5]string
+	str   [6]string
 	strs  []string
-	flag  bool
+	flags [5]*bool
 	reint *domain.Reintegration
 }
 
@@ -187,11 +191,11 @@ func Data(t domain.EventType, b []byte, strs *Strings) (domain.Data, bool) {
 	}
 	switch t {
 	case domain.CaseOpened:
-		return domain.CaseOpenedData{TargetGroup: k.str[0], Gender: k.str[1], Regime: k.str[2], Programme: k.str[3], SubjectRef: k.str[4]}, true
+		return domain.CaseOpenedData{TargetGroup: k.str[0], Gender: k.str[1], Regime: k.str[2], Programme: k.str[3], SubjectRef: k.str[4], Participation: k.str[5]}, true
 	case domain.ConsentGiven:
 		return domain.ConsentGivenData{Organisations: k.strs, ExpiresAt: k.str[0]}, true
 	case domain.ConsentWithdrawn:
-		return domain.ConsentWithdrawnData{Organisations: k.strs, All: k.flag}, true
+		return domain.ConsentWithdrawnData{Organisations: k.strs, All: k.flags[0] != nil && *k.flags[0]}, true
 	case domain.ReleaseScheduled:
 		return domain.ReleaseScheduledData{ReleaseDate: k.str[0]}, true
 	case domain.Released:
@@ -201,7 +205,15 @@ func Data(t domain.EventType, b []byte, strs *Strings) (domain.Data, bool) {
 	case domain.InterventionRecorded:
 		return domain.InterventionData{PracticeCode: k.str[0]}, true
 	case domain.OutcomeRecorded:
-		return domain.OutcomeData{Reintegration: k.reint, Recidivism: k.str[0]}, true
+		return domain.OutcomeData{
+			Reintegration: k.reint, Recidivism: k.str[0], FollowUpAt: k.str[1],
+			HeavyPsychologicalSupport: k.flags[0], CitizenshipLost: k.flags[1], NoSupportAfterRelease: k.flags[2],
+			Deceased: k.flags[3], LostToFollowUp: k.flags[4],
+		}, true
+	case domain.ParticipationChanged:
+		return domain.ParticipationChangedData{Participation: k.str[0]}, true
+	case domain.Transferred:
+		return domain.TransferredData{Regime: k.str[0]}, true
 	case domain.ErasureRequested:
 		return domain.ErasureRequestedData{LegalBasis: k.str[0], Reference: k.str[1], ExpiresAt: k.str[2]}, true
 	case domain.ErasureCancelled:
@@ -327,7 +339,7 @@ func (s *scanner) keep(f *field, k *kept) bool {
 		}
 		v, ok := s.boolean()
 		if f.slot >= 0 {
-			k.flag = v
+			k.flags[f.slot] = &v
 		}
 		return ok
 	case kInt:
@@ -349,7 +361,7 @@ func (s *scanner) keep(f *field, k *kept) bool {
 			return true
 		}
 		var r domain.Reintegration
-		flags := [3]**bool{&r.Housing, &r.Employment, &r.SocialNetwork}
+		flags := [5]**bool{&r.Housing, &r.Employment, &r.SocialNetwork, &r.Education, &r.Family}
 		s.depth++
 		ok := s.object(f.members, func(m *field) bool {
 			if s.lit("null") {
