@@ -86,7 +86,7 @@ func buildOpenAPI(static []byte) ([]byte, error) {
 	for _, p := range domain.Practices {
 		codes, practiceNames = append(codes, string(p.Code)), append(practiceNames, p.Name)
 	}
-	practices := jsonObj("type", "string", "description", "A practice code of the EUTEx survey: "+describeNames(codes, practiceNames), "enum", codes, "x-enum-descriptions", practiceNames)
+	practices := jsonObj("type", "string", "description", "A practice code: the EUTEx survey's (01 to 14, 99) and the hub's own for the practices the survey did not code (15 to 22): "+describeNames(codes, practiceNames), "enum", codes, "x-enum-descriptions", practiceNames)
 	for _, err := range []error{
 		enum("Stage", "Where a case stands in its life; stages only move forward, in this order.", vocabStrings(domain.Stages)),
 		enum("SectionName", "A section of a case, the unit of read access, in the protocol's order.", vocabStrings(domain.Sections)),

@@ -129,8 +129,15 @@ func (s *Service) Writable(ctx context.Context, c *Call, caseID string) (Writabl
 		return Writable{}, domain.Internal(err)
 	}
 	out := Writable{CaseID: v.Case.ID, Version: version, Events: []WriteForm{}, BreakGlass: w.BreakGlass}
+	// The order rules, over the caller's view (hub/order.go): a release is
+	// offered once its schedule is in the view, a goal update while a goal
+	// is open…
+	ordered, err := s.orderAllows(ctx, c, v)
+	if err != nil {
+		return Writable{}, domain.Internal(err)
+	}
 	for _, t := range domain.EventTypes {
-		if o, ok := w.Options[t]; ok {
+		if o, ok := w.Options[t]; ok && ordered(t) {
 			out.Events = append(out.Events, WriteForm{
 				Type: t, Sections: orEmpty(domain.SectionsOf(t)), Labels: orEmpty(o.Labels),
 				Classification: o.Classification, ShareWith: orEmpty(o.ShareWith), ShareList: o.ShareList,

@@ -2,7 +2,12 @@ package hub
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/projections"
 )
 
@@ -45,4 +50,79 @@ func (s *Service) statsReady(ctx context.Context, c *Call) error {
 		return errNotReady
 	}
 	return nil
+}
+
+// CohortStats are the cohort tables (docs/api.md, "Statistics"): released
+// cases by target group, gender, regime, participation and practice
+// received, against their outcomes at 6, 12 and 24 months after release,
+// with small and complementary cells suppressed. They hold counts only:
+// never a case id, never content.
+type CohortStats struct {
+	MinCell    int                       `json:"min_cell"`
+	AsOf       string                    `json:"as_of"`
+	Horizons   []int                     `json:"horizons"`
+	Dimensions []string                  `json:"dimensions"`
+	Outcomes   map[string][]string       `json:"outcomes"`
+	Tables     []projections.CohortTable `json:"tables"`
+}
+
+// CohortFilter selects cohort tables: a dimension, a horizon (months) and an
+// outcome, each "" for all, as a query gives them.
+type CohortFilter struct {
+	Dimension, Horizon, Outcome string
+}
+
+// Cohorts answers the cohort tables the filter selects, as of the call's day.
+// It returns KindInvalid naming the parameter at fault, and the errors of
+// Practices (which come first).
+func (s *Service) Cohorts(ctx context.Context, c *Call, f CohortFilter) (CohortStats, error) {
+	if err := s.statsReady(ctx, c); err != nil {
+		return CohortStats{}, err
+	}
+	q, err := f.query()
+	if err != nil {
+		return CohortStats{}, err
+	}
+	out := CohortStats{
+		MinCell: projections.MinCell, AsOf: c.Now.UTC().Format(time.DateOnly),
+		Horizons: projections.Horizons, Dimensions: projections.CohortDimensions, Outcomes: map[string][]string{},
+		Tables: s.cfg.Projector.Stats().Cohorts(c.Now, q),
+	}
+	for _, o := range projections.CohortOutcomes {
+		out.Outcomes[o] = projections.CohortColumns(o)
+	}
+	if out.Tables == nil {
+		out.Tables = []projections.CohortTable{}
+	}
+	return out, nil
+}
+
+// query checks the filter's values against the cohorts' dimensions,
+// horizons and outcomes.
+func (f CohortFilter) query() (projections.CohortQuery, error) {
+	var q projections.CohortQuery
+	var errs []domain.FieldError
+	if f.Dimension != "" {
+		if !slices.Contains(projections.CohortDimensions, f.Dimension) {
+			errs = append(errs, domain.FieldError{Field: "dimension", Message: "must be one of " + strings.Join(projections.CohortDimensions, ", ")})
+		}
+		q.Dimension = f.Dimension
+	}
+	if f.Horizon != "" {
+		h, err := strconv.Atoi(f.Horizon)
+		if err != nil || !slices.Contains(projections.Horizons, h) {
+			errs = append(errs, domain.FieldError{Field: "horizon", Message: "must be one of 6, 12, 24 (months after release)"})
+		}
+		q.Horizon = h
+	}
+	if f.Outcome != "" {
+		if !slices.Contains(projections.CohortOutcomes, f.Outcome) {
+			errs = append(errs, domain.FieldError{Field: "outcome", Message: "must be one of " + strings.Join(projections.CohortOutcomes, ", ")})
+		}
+		q.Outcome = f.Outcome
+	}
+	if len(errs) > 0 {
+		return q, domain.Invalid("invalid query", errs...)
+	}
+	return q, nil
 }

@@ -37,6 +37,7 @@ const maxDecideRetries = 8
 type draft struct {
 	typ            domain.EventType
 	raw            []byte
+	data           domain.Data // typed, of an append through the events endpoint, for the order rules (checkOrder); nil for the hub's own events
 	classification domain.TLP
 	shareWith      []string
 	justification  string
@@ -132,6 +133,17 @@ func (s *Service) commit(ctx context.Context, c *Call, caseID string, dr draft) 
 			if err := dr.finish(d, cs, &e); err != nil {
 				return written{}, err
 			}
+		// The order rules, over the writer's view (hub/order.go): after
+		// expected_version, so that a stale writer is told to read again.
+		if dr.data != nil {
+			if err := s.checkOrder(ctx, c, v, dr.typ, dr.data); err != nil {
+				c.Record.Decision = accesslog.Deny
+				if rule := domain.OrderRuleOf(err); rule != "" {
+					c.Record.Reasons = []string{"order rule " + rule}
+				}
+				return written{}, err
+			}
+		}
 		}
 		le, err := s.cfg.Codec.Encode(ctx, e)
 		if err != nil {
@@ -229,7 +241,7 @@ func (s *Service) Append(ctx context.Context, c *Call, caseID string, body []byt
 		return Appended{}, err
 	}
 	w, err := s.commit(ctx, c, caseID, draft{
-		typ: req.Type, raw: req.RawData, classification: req.Classification,
+		typ: req.Type, raw: req.RawData, data: req.Data, classification: req.Classification,
 		shareWith: req.ShareWith, expected: req.ExpectedVersion,
 	})
 	return w.out, err
