@@ -112,24 +112,31 @@ func TestConsoleAPI(t *testing.T) {
 		}
 		mustStatus(t, appendAs(scratch, caCaseworker, "ConsentGiven", map[string]any{"organisations": []string{"exit-ngo", "probation-service"}}), http.StatusCreated, "consent")
 		for _, as := range []identity{caCaseworker, caProbation, caMentor} {
-			r := ask("GET", "/v1/cases/"+scratch+"/writable", as, "", nil)
-			mustStatus(t, r, http.StatusOK, "writable as "+as.Sub)
-			w.Events = nil
-			if err := json.Unmarshal(r.Body, &w); err != nil {
-				t.Fatal(err)
-			}
-			offered := map[string]form{}
-			for _, f := range w.Events {
-				offered[f.Type] = f
-			}
-			if len(offered) == 0 {
-				t.Fatalf("nothing offered to %s: %s", as.Sub, r.Body)
+			// What is offered changes as the case does (the order rules: a
+			// release once its schedule is in the view, a goal update once
+			// a plan has goals): ask before each append.
+			writable := func() map[string]form {
+				t.Helper()
+				r := ask("GET", "/v1/cases/"+scratch+"/writable", as, "", nil)
+				mustStatus(t, r, http.StatusOK, "writable as "+as.Sub)
+				w.Events = nil
+				if err := json.Unmarshal(r.Body, &w); err != nil {
+					t.Fatal(err)
+				}
+				offered := map[string]form{}
+				for _, f := range w.Events {
+					offered[f.Type] = f
+				}
+				if len(offered) == 0 {
+					t.Fatalf("nothing offered to %s: %s", as.Sub, r.Body)
+				}
+				return offered
 			}
 			for _, typ := range domain.EventTypes {
 				if domain.OwnEndpoint(typ) != "" || typ == domain.CaseClosed || typ == domain.ConsentWithdrawn {
 					continue // the next writers still need the case open and consented to
 				}
-				f, ok := offered[string(typ)]
+				f, ok := writable()[string(typ)]
 				var data map[string]any
 				if err := json.Unmarshal(domain.Example(typ), &data); err != nil {
 					t.Fatal(err)

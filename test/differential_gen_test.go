@@ -26,6 +26,10 @@ var diffEventWeights = []struct {
 	{"MentorAssigned", 1}, {"ReleaseScheduled", 1}, {"Released", 1},
 	{"ProbationHandoverCompleted", 1}, {"OutcomeRecorded", 2}, {"BreakGlassInvoked", 3},
 	{"CaseClosed", 1}, // closes only cases meant to end closed (see buildCase)
+	// Issue 18: the detention path, plans that move, actions done, the end
+	// of mentoring.
+	{"ParticipationChanged", 1}, {"Transferred", 1}, {"GoalUpdated", 2}, {"PlanReviewed", 1},
+	{"ConferenceActionCompleted", 2}, {"MentoringEnded", 1},
 }
 
 // pickType picks an event type that does not move the case past a stage.
@@ -133,6 +137,14 @@ func randomData(r *rand.Rand, typ string, day time.Time) map[string]any {
 		maybe("regime", pick(r, []string{"separation", "dispersion", "mixed"}))
 		maybe("programme", "exit-pathway")
 		maybe("sentence_end", "2027-09-30")
+		maybe("participation", pick(r, []string{"voluntary", "mandated"}))
+	case "ParticipationChanged":
+		m["participation"], m["date"] = pick(r, []string{"voluntary", "mandated"}), "2026-04-01"
+		maybe("reason", "made a condition of the licence")
+	case "Transferred":
+		m["date"], m["facility"] = "2026-05-01", "JVA Süd"
+		maybe("regime", pick(r, []string{"separation", "dispersion", "mixed"}))
+		maybe("reason", "MARKER-TRANSFER")
 	case "ConsentGiven":
 		m["organisations"] = randomOrgs(r)
 		// Some expiries in the past, today (no longer holds), tomorrow, far ahead.
@@ -154,13 +166,22 @@ func randomData(r *rand.Rand, typ string, day time.Time) map[string]any {
 			m["organisations"] = randomOrgs(r)
 		}
 	case "RiskAssessmentRecorded":
-		m["tool"] = "VERA-2R"
+		m["tool"] = pick(r, []string{"VERA-2R", "VERA-2R", "ERG22+"})
 		m["assessed_at"] = "2026-02-01"
 		m["overall_judgement"] = pick(r, []string{"low", "moderate", "high"})
-		maybe("domains", map[string]string{"beliefs_attitudes": "high", "context_intent": "low"})
+		if m["tool"] == "VERA-2R" {
+			maybe("domains", map[string]string{"beliefs_attitudes": "high", "context_intent": "low"})
+			maybe("indicators", []any{map[string]any{"domain": "beliefs-attitudes", "indicator": "BA1", "rating": "high"},
+				map[string]any{"domain": "protective-resilience", "indicator": "P2", "rating": "low", "note": "MARKER-INDICATOR"}})
+		} else {
+			maybe("indicators", []any{map[string]any{"domain": "intent", "indicator": "I1", "rating": "partly-present"}})
+		}
 		maybe("protective_factors", []string{"family contact"})
 		maybe("notes", "MARKER-RISK-NOTES")
 		maybe("next_review_due", "2026-08-01")
+		maybe("judgement_rationale", "MARKER-RATIONALE")
+		maybe("change_since_previous", pick(r, []string{"first", "lower", "unchanged", "higher"}))
+		maybe("gender_considerations", "MARKER-GENDER")
 	case "NeedsAssessmentRecorded":
 		need := map[string]any{"area": pick(r, []string{"housing", "employment", "identity"}), "level": pick(r, []string{"none", "low", "moderate", "high"})}
 		if r.IntN(2) == 0 {
@@ -168,20 +189,61 @@ func randomData(r *rand.Rand, typ string, day time.Time) map[string]any {
 		}
 		m["needs"] = []any{need}
 	case "TreatmentPlanAdopted":
-		m["goals"] = []any{map[string]any{"stage": pick(r, []string{"basic-needs", "stabilisation", "identity", "reintegration"}),
-			"description": "stable housing", "responsible": pick(r, refOrgIDs), "due": "2027-01-01"}}
+		var goals []any
+		for i := range 1 + r.IntN(2) {
+			g := map[string]any{"stage": pick(r, []string{"basic-needs", "stabilisation", "identity", "reintegration"}),
+				"description": "stable housing", "responsible": pick(r, refOrgIDs), "due": "2027-01-01"}
+			if r.IntN(4) != 0 {
+				g["id"] = fmt.Sprintf("G%d", i+1+r.IntN(2))
+			}
+			if r.IntN(2) == 0 {
+				// "education" is never assessed here: a goal answering it
+				// breaks the order rule.
+				g["needs"] = []string{pick(r, []string{"housing", "employment", "identity", "education"})}
+			}
+			if r.IntN(3) == 0 {
+				g["status"] = pick(r, []string{"planned", "in-progress", "achieved", "dropped"})
+			}
+			goals = append(goals, g)
+		}
+		if len(goals) == 2 && goals[0].(map[string]any)["id"] != nil && goals[0].(map[string]any)["id"] == goals[1].(map[string]any)["id"] {
+			delete(goals[1].(map[string]any), "id") // ids are unique within a plan
+		}
+		m["goals"] = goals
+		maybe("next_review_due", "2026-09-01")
+	case "GoalUpdated":
+		m["goal_id"], m["status"], m["date"] = pick(r, []string{"G1", "G2", "G3"}), pick(r, []string{"planned", "in-progress", "in-progress", "achieved", "dropped"}), "2026-05-01"
+		maybe("note", "MARKER-GOAL")
+	case "PlanReviewed":
+		m["date"] = "2026-06-01"
+		maybe("note", "MARKER-REVIEW")
+		maybe("next_review_due", "2026-12-01")
 	case "InterventionRecorded":
-		m["practice_code"] = pick(r, []string{"01", "08", "11", "13", "99"})
+		m["practice_code"] = pick(r, []string{"01", "08", "11", "13", "17", "21", "99"})
 		m["date"] = "2026-03-01"
 		maybe("format", pick(r, []string{"individual", "group"}))
 		maybe("duration_minutes", 90)
 		maybe("summary", "MARKER-SESSION")
+		if m["format"] == "group" {
+			maybe("group_size", 12)
+		}
+		maybe("programme", "empathy and media literacy")
+		if r.IntN(3) == 0 {
+			m["series_ref"], m["session_number"], m["series_length"] = "EML-2026-1", 1+r.IntN(20), 20
+		}
 	case "CounsellingNoteAdded":
 		m["date"], m["note"] = "2026-03-01", "MARKER-COUNSELLING"
 	case "CaseConferenceHeld":
 		m["date"], m["participants"] = "2026-03-01", randomOrgs(r)
 		maybe("decisions", []string{"weekly mentoring"})
-		maybe("actions", []any{map[string]any{"owner": "municipality", "description": "find a flat", "due": "2026-05-01"}})
+		action := map[string]any{"owner": "municipality", "description": "find a flat", "due": "2026-05-01"}
+		if r.IntN(3) != 0 {
+			action["id"] = pick(r, []string{"A1", "A2"})
+		}
+		maybe("actions", []any{action})
+	case "ConferenceActionCompleted":
+		m["action_id"], m["date"] = pick(r, []string{"A1", "A2"}), "2026-04-20"
+		maybe("note", "MARKER-ACTION")
 	case "IntelligenceNoteAdded":
 		m["note"] = "MARKER-INTEL"
 		maybe("source_grading", "B2")
@@ -201,8 +263,13 @@ func randomData(r *rand.Rand, typ string, day time.Time) map[string]any {
 	case "MentorAssigned":
 		m["mentor_org"] = "exit-ngo"
 		maybe("mentor_ref", "M-12")
+		maybe("started_at", "2027-06-01")
+	case "MentoringEnded":
+		m["mentor_org"] = pick(r, []string{"exit-ngo", "exit-ngo", "probation-service"})
+		m["ended_at"] = pick(r, []string{"2028-06-01", "2028-06-01", "2027-01-01"}) // the last before the start
+		maybe("reason", pick(r, []string{"completed", "participant-withdrew"}))
 	case "ReleaseScheduled":
-		m["release_date"] = "2027-09-30"
+		m["release_date"] = pick(r, []string{"2027-09-30", "2027-09-30", "2027-10-15"}) // the last after the release
 	case "Released":
 		m["released_at"] = "2027-09-30"
 	case "ProbationHandoverCompleted":
@@ -210,10 +277,18 @@ func randomData(r *rand.Rand, typ string, day time.Time) map[string]any {
 		maybe("officer_ref", "PO-7")
 	case "OutcomeRecorded":
 		m["follow_up_at"] = "2028-03-01"
-		maybe("months_since_release", 6)
-		maybe("reintegration", map[string]bool{"housing": true, "employment": false})
-		maybe("recidivism", pick(r, []string{"none", "non-violent", "violent", "extremist"}))
+		maybe("months_since_release", pick(r, []int{6, 6, 6, 12})) // 12 months the dates belie
+		if r.IntN(8) == 0 {
+			m["lost_to_follow_up"] = true // then nothing observed
+		} else {
+			maybe("reintegration", map[string]bool{"housing": true, "employment": false, "education": true, "family": false})
+			maybe("recidivism", pick(r, []string{"none", "non-violent", "violent", "extremist"}))
+		}
 		maybe("note", "MARKER-OUTCOME")
+		maybe("heavy_psychological_support", r.IntN(2) == 0)
+		maybe("citizenship_lost", false)
+		maybe("no_support_after_release", r.IntN(2) == 0)
+		maybe("deceased", false)
 	case "CaseClosed":
 		m["reason"] = "programme completed"
 	}
@@ -415,12 +490,29 @@ func (d *differ) buildCase(r *rand.Rand, seed uint64, index int) (*diffCase, []d
 			}
 		}
 		slices.Sort(movers)
-		a := randomWrite(r, pick(r, movers), c.history)
-		a.Classification, a.ShareWith, a.Expected = "", nil, "" // so that it is accepted
-		if allowed := allowedWriters(a, c.history); len(allowed) > 0 {
-			a.As = pick(r, allowed)
+		mover := pick(r, movers)
+		accepted := func(typ string) refAppend {
+			a := randomWrite(r, typ, c.history)
+			a.Classification, a.ShareWith, a.Expected = "", nil, "" // so that it is accepted
+			if typ == "ReleaseScheduled" {
+				a.Data["release_date"] = "2027-09-30" // no later than the release
+			}
+			if allowed := allowedWriters(a, c.history); len(allowed) > 0 {
+				a.As = pick(r, allowed)
+			}
+			return a
 		}
-		if err := try(a); err != nil {
+		// The order rules (issue 18): a release needs its schedule, which
+		// needs the transition plan; write those first when the mover
+		// cannot be written yet.
+		if len(allowedWriters(accepted(mover), c.history)) == 0 {
+			for _, typ := range refPrerequisites[mover] {
+				if err := try(accepted(typ)); err != nil {
+					return c, found, err
+				}
+			}
+		}
+		if err := try(accepted(mover)); err != nil {
 			return c, found, err
 		}
 	}
@@ -439,6 +531,14 @@ func (d *differ) buildCase(r *rand.Rand, seed uint64, index int) (*diffCase, []d
 		}
 	}
 	return c, found, nil
+}
+
+// refPrerequisites are the events a stage's mover needs before it by the
+// order rules (the protocol's "Order rules"; issue 18).
+var refPrerequisites = map[string][]string{
+	"ReleaseScheduled":           {"TransitionPlanAgreed"},
+	"Released":                   {"TransitionPlanAgreed", "ReleaseScheduled"},
+	"ProbationHandoverCompleted": {"TransitionPlanAgreed", "ReleaseScheduled"},
 }
 
 // scenarioEvent is a write as a scenario event, its expected_version computed

@@ -104,6 +104,12 @@ func (d *differ) cover(p probe, a refAnswer, h refHistory) {
 	kinds := []string{fmt.Sprintf("status %d", a.Status)}
 	if p.Append != nil {
 		kinds = []string{writeKind(*p.Append, a.Status)}
+		if a.Status == 409 && p.Append.Expected != "stale" && slices.Contains(refOrderTypes, p.Append.Type) && caseGate(p.As, st, time.Now()) == 0 && !st.closed && orderRefused(*p.Append, h, time.Now()) {
+			kinds = append(kinds, "409 by an order rule on the writer's view: "+p.Append.Type)
+		}
+		if a.Status == 201 && slices.Contains(refOrderTypes, p.Append.Type) {
+			kinds = append(kinds, "201 past an order rule: "+p.Append.Type)
+		}
 	}
 	if st.erased && a.Status != 400 {
 		kinds = append(kinds, fmt.Sprintf("%d after erasure", a.Status))

@@ -413,7 +413,7 @@ func (f *malFixture) badFields(t *testing.T) []wireRequest {
 		"CaseOpened.regime": {"solitary"}, "RiskAssessmentRecorded.overall_judgement": {"HIGH", "extreme", "1"},
 		"RiskAssessmentRecorded.domains.beliefs_attitudes": {"severe"}, "NeedsAssessmentRecorded.needs[0].area": {"moon", "housing\u200b"},
 		"NeedsAssessmentRecorded.needs[0].level": {"very-high"}, "TreatmentPlanAdopted.goals[0].stage": {"Basic-Needs"},
-		"TreatmentPlanAdopted.goals[0].responsible": {"nobody", "prіson-service", "../etc"}, "InterventionRecorded.practice_code": {"1", "15", "00", "08 ", "８"},
+		"TreatmentPlanAdopted.goals[0].responsible": {"nobody", "prіson-service", "../etc"}, "InterventionRecorded.practice_code": {"1", "23", "00", "08 ", "８"},
 		"InterventionRecorded.format": {"solo"}, "RiskDisclosureRaised.urgency": {"now", "Urgent"}, "OutcomeRecorded.recidivism": {"some"},
 		"ConsentGiven.organisations[0]": {"nobody", "prіson-service", "EXIT-NGO", "exit-ngo "}, "MentorAssigned.mentor_org": {"mentors-r-us"},
 		"CaseConferenceHeld.participants[0]": {"oversight board"}, "TransitionPlanAgreed.mentor_org": {"ｅxit-ngo"},

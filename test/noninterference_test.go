@@ -171,8 +171,11 @@ func niReaders() []niReader {
 				niAppend("a family contact", niPrisonCaseworker, "FamilyContactRecorded", ""),
 				niAppend("a transition plan marked TLP:AMBER+STRICT by the prison", niPrisonCaseworker, "TransitionPlanAgreed", "TLP:AMBER+STRICT"),
 				niAppend("a mentor assignment marked TLP:RED for the prison only", niExit, "MentorAssigned", "TLP:RED", "prison-service"),
-				niAppend("an outcome shared TLP:AMBER with the municipality only", niExit, "OutcomeRecorded", "TLP:AMBER", "municipality"),
+				// An outcome follows a release in its writer's view
+				// (docs/protocol.md, "Order rules"): the exit worker's.
 				niAppend("a release date marked TLP:AMBER+STRICT by the prison", niPrisonCaseworker, "ReleaseScheduled", "TLP:AMBER+STRICT"),
+				niAppend("a release marked TLP:RED for the exit worker only", niPrisonCaseworker, "Released", "TLP:RED", "exit-ngo"),
+				niAppend("an outcome shared TLP:AMBER with the municipality only", niExit, "OutcomeRecorded", "TLP:AMBER", "municipality"),
 			}, niTail(niIntel, "an intelligence analyst")...),
 		},
 		{
@@ -184,6 +187,11 @@ func niReaders() []niReader {
 				niAppend("an intervention", niPrisonCaseworker, "InterventionRecorded", ""),
 				niAppend("a counselling note", niPrisonPsych, "CounsellingNoteAdded", ""),
 				niAppend("a family contact", niPrisonCaseworker, "FamilyContactRecorded", ""),
+				// An outcome follows a release in its writer's view
+				// (docs/protocol.md, "Order rules"): probation's.
+				niAppend("a transition plan marked TLP:AMBER+STRICT by the prison", niPrisonCaseworker, "TransitionPlanAgreed", "TLP:AMBER+STRICT"),
+				niAppend("a release date marked TLP:RED for probation only", niPrisonCaseworker, "ReleaseScheduled", "TLP:RED", "probation-service"),
+				niAppend("a release marked TLP:RED for probation only", niPrisonCaseworker, "Released", "TLP:RED", "probation-service"),
 				niAppend("an outcome", niProbation, "OutcomeRecorded", ""),
 				niAppend("a risk assessment marked TLP:AMBER+STRICT by the prison", niPrisonPsych, "RiskAssessmentRecorded", "TLP:AMBER+STRICT"),
 				niAppend("a case conference marked TLP:RED for probation only", niPrisonManager, "CaseConferenceHeld", "TLP:RED", "probation-service"),
@@ -191,7 +199,6 @@ func niReaders() []niReader {
 				// naming nobody is the originator's only (design L).
 				niAppend("a risk disclosure marked TLP:RED naming nobody", niExit, "RiskDisclosureRaised", "TLP:RED"),
 				niAppend("a risk disclosure shared TLP:AMBER with the prison only", niExit, "RiskDisclosureRaised", "TLP:AMBER", "prison-service"),
-				niAppend("a transition plan marked TLP:AMBER+STRICT by the prison", niPrisonCaseworker, "TransitionPlanAgreed", "TLP:AMBER+STRICT"),
 			}, niTail(niProbation, "a probation officer")...),
 		},
 		{
@@ -235,10 +242,14 @@ func niReaders() []niReader {
 				niAppend("a case conference", niPrisonManager, "CaseConferenceHeld", ""),
 				niAppend("an intelligence note", niIntel, "IntelligenceNoteAdded", ""),
 				niAppend("a risk disclosure raised by the exit worker", niExit, "RiskDisclosureRaised", ""),
-				niAppend("an outcome", niProbation, "OutcomeRecorded", ""),
 				niAppend("a treatment plan marked TLP:AMBER+STRICT by the prison", niPrisonCaseworker, "TreatmentPlanAdopted", "TLP:AMBER+STRICT"),
 				niAppend("a family contact marked TLP:RED for the exit worker only", niPrisonCaseworker, "FamilyContactRecorded", "TLP:RED", "exit-ngo"),
 				niAppend("a transition plan shared TLP:AMBER with probation only", niPrisonCaseworker, "TransitionPlanAgreed", "TLP:AMBER", "probation-service"),
+				// An outcome follows a release in its writer's view
+				// (docs/protocol.md, "Order rules"): probation's.
+				niAppend("a release date marked TLP:RED for probation only", niPrisonCaseworker, "ReleaseScheduled", "TLP:RED", "probation-service"),
+				niAppend("a release marked TLP:RED for probation only", niPrisonCaseworker, "Released", "TLP:RED", "probation-service"),
+				niAppend("an outcome", niProbation, "OutcomeRecorded", ""),
 			}, niTail(niProbation, "a probation officer")...),
 		},
 		{
@@ -255,23 +266,30 @@ func niReaders() []niReader {
 }
 
 // niEverything is one event of every type a case takes, for the readers of no
-// case at all, up to the transition stage.
+// case at all, up to the release and an outcome.
 func niEverything() []niWrite {
 	return append([]niWrite{
 		niAppend("a risk assessment", niPrisonPsych, "RiskAssessmentRecorded", ""),
 		niAppend("a needs assessment", niPrisonCaseworker, "NeedsAssessmentRecorded", ""),
 		niAppend("a treatment plan", niPrisonCaseworker, "TreatmentPlanAdopted", ""),
+		niAppend("a goal update", niPrisonCaseworker, "GoalUpdated", ""),
+		niAppend("a plan review", niPrisonCaseworker, "PlanReviewed", ""),
+		niAppend("a transfer", niPrisonCaseworker, "Transferred", ""),
+		niAppend("a change of participation", niPrisonCaseworker, "ParticipationChanged", ""),
 		niAppend("an intervention", niPrisonCaseworker, "InterventionRecorded", ""),
 		niAppend("a counselling note", niPrisonPsych, "CounsellingNoteAdded", ""),
 		niAppend("a case conference", niPrisonManager, "CaseConferenceHeld", ""),
+		niAppend("a conference action done", niPrisonManager, "ConferenceActionCompleted", ""),
 		niAppend("an intelligence note", niIntel, "IntelligenceNoteAdded", ""),
 		niAppend("a risk disclosure", niExit, "RiskDisclosureRaised", ""),
 		niAppend("a family contact", niFamily, "FamilyContactRecorded", ""),
 		niAppend("a consent withdrawal", niPrisonCaseworker, "ConsentWithdrawn", ""),
 		niAppend("a transition plan", niPrisonCaseworker, "TransitionPlanAgreed", ""),
 		niAppend("a mentor assignment", niProbation, "MentorAssigned", ""),
+		niAppend("the end of mentoring", niProbation, "MentoringEnded", ""),
 		niAppend("a release date", niPrisonCaseworker, "ReleaseScheduled", ""),
 		niAppend("a probation handover", niProbation, "ProbationHandoverCompleted", ""),
+		niAppend("a release", niPrisonCaseworker, "Released", ""),
 		niAppend("an outcome", niProbation, "OutcomeRecorded", ""),
 	}, niTail(niProbation, "a probation officer")...)
 }
@@ -288,13 +306,26 @@ func niData(typ, marker string) map[string]any {
 	case "NeedsAssessmentRecorded":
 		return map[string]any{"needs": []any{map[string]any{"area": "housing", "level": "high", "note": marker}}}
 	case "TreatmentPlanAdopted":
-		return map[string]any{"goals": []any{map[string]any{"stage": "stabilisation", "description": marker, "responsible": "prison-service", "due": "2026-06-01"}}}
+		return map[string]any{"goals": []any{map[string]any{"stage": "stabilisation", "description": marker, "responsible": "prison-service", "due": "2026-06-01", "id": "G1"}}}
+	case "GoalUpdated":
+		return map[string]any{"goal_id": "G1", "status": "in-progress", "date": "2026-03-04", "note": marker}
+	case "PlanReviewed":
+		return map[string]any{"date": "2026-03-05", "note": marker}
+	case "Transferred":
+		return map[string]any{"date": "2026-03-06", "facility": "JVA Süd", "regime": "mixed", "reason": marker}
+	case "ParticipationChanged":
+		return map[string]any{"participation": "mandated", "date": "2026-03-07", "reason": marker}
+	case "ConferenceActionCompleted":
+		return map[string]any{"action_id": "A1", "date": "2026-03-08", "note": marker}
+	case "MentoringEnded":
+		return map[string]any{"mentor_org": "exit-ngo", "ended_at": "2026-08-01", "note": marker}
 	case "InterventionRecorded":
 		return map[string]any{"practice_code": "08", "date": "2026-01-15", "format": "individual", "duration_minutes": 60, "summary": marker}
 	case "CounsellingNoteAdded":
 		return map[string]any{"date": "2026-03-01", "note": marker}
 	case "CaseConferenceHeld":
-		return map[string]any{"date": "2026-03-02", "participants": []string{"prison-service", "probation-service"}, "decisions": []string{marker}}
+		return map[string]any{"date": "2026-03-02", "participants": []string{"prison-service", "probation-service"}, "decisions": []string{marker},
+			"actions": []any{map[string]any{"owner": "prison-service", "description": marker, "id": "A1"}}}
 	case "IntelligenceNoteAdded":
 		return map[string]any{"note": marker}
 	case "RiskDisclosureRaised":
@@ -309,6 +340,8 @@ func niData(typ, marker string) map[string]any {
 		return map[string]any{"release_date": "2026-09-01"}
 	case "ProbationHandoverCompleted":
 		return map[string]any{"date": "2026-09-02", "officer_ref": "PO-2026-5"}
+	case "Released":
+		return map[string]any{"released_at": "2026-09-01"}
 	case "OutcomeRecorded":
 		return map[string]any{"follow_up_at": "2026-12-01", "months_since_release": 3, "recidivism": "none", "note": marker}
 	}

@@ -63,19 +63,22 @@ var refSections = []string{"profile", "consent", "risk", "needs", "plan", "inter
 // refFeeds is the protocol's "Sections and the events that feed them". Note
 // that ReleaseScheduled feeds both profile and transition, and that
 // BreakGlassInvoked, ErasureRequested, ErasureCancelled and CaseErased feed no
-// section (interp. 9; issue 13 N and F): they are in nobody's view.
+// section (interp. 9; issue 13 N and F): they are in nobody's view. Issue 18
+// added the detention path to the profile (ParticipationChanged,
+// Transferred), the goals' moves and reviews to the plan, the actions done to
+// the conferences, the end of mentoring to the transition.
 var refFeeds = map[string][]string{
-	"profile":       {"CaseOpened", "ReleaseScheduled", "Released", "CaseClosed"},
+	"profile":       {"CaseOpened", "ParticipationChanged", "Transferred", "ReleaseScheduled", "Released", "CaseClosed"},
 	"consent":       {"ConsentGiven", "ConsentWithdrawn"},
 	"risk":          {"RiskAssessmentRecorded"},
 	"needs":         {"NeedsAssessmentRecorded"},
-	"plan":          {"TreatmentPlanAdopted"},
+	"plan":          {"TreatmentPlanAdopted", "GoalUpdated", "PlanReviewed"},
 	"interventions": {"InterventionRecorded"},
 	"counselling":   {"CounsellingNoteAdded"},
-	"conferences":   {"CaseConferenceHeld"},
+	"conferences":   {"CaseConferenceHeld", "ConferenceActionCompleted"},
 	"security":      {"IntelligenceNoteAdded", "RiskDisclosureRaised"},
 	"family":        {"FamilyContactRecorded"},
-	"transition":    {"TransitionPlanAgreed", "MentorAssigned", "ReleaseScheduled", "ProbationHandoverCompleted"},
+	"transition":    {"TransitionPlanAgreed", "MentorAssigned", "MentoringEnded", "ReleaseScheduled", "ProbationHandoverCompleted"},
 	"outcomes":      {"OutcomeRecorded"},
 }
 
@@ -105,8 +108,10 @@ var refStageOf = map[string]string{
 	"TreatmentPlanAdopted":    "intervention",
 	"TransitionPlanAgreed":    "transition",
 	"ReleaseScheduled":        "transition",
-	"Released":                "released",
-	"CaseClosed":              "closed",
+	// Issue 18: the hand-over to probation belongs to the transition.
+	"ProbationHandoverCompleted": "transition",
+	"Released":                   "released",
+	"CaseClosed":                 "closed",
 }
 
 // Cells of the read table: "✓" granted; "c" granted while consent covers the
@@ -182,18 +187,26 @@ var refWriteTable = map[string][]writer{
 	"CaseOpened":              {w(prison, "caseworker", "manager"), w(probation)},
 	"ConsentGiven":            {w(prison, "caseworker"), w(probation)},
 	"ConsentWithdrawn":        {w(prison, "caseworker"), w(probation), w(civilSociety)},
+	"ParticipationChanged":    {w(prison, "caseworker", "manager"), w(probation)},
+	"Transferred":             {w(prison, "caseworker", "manager")},
 	"RiskAssessmentRecorded":  {w(prison, "psychologist"), w(probation)},
 	"NeedsAssessmentRecorded": {w(prison, "caseworker", "psychologist"), w(probation), withConsent(civilSociety)},
 	"TreatmentPlanAdopted":    {w(prison, "caseworker", "manager"), w(probation)},
-	"InterventionRecorded":    {w(prison), w(probation), withConsent(civilSociety), withConsent(familySupport)},
-	"CounsellingNoteAdded":    {w(prison, "psychologist"), w(probation), withConsent(civilSociety), withConsent(familySupport)},
-	"CaseConferenceHeld":      {w(prison, "manager"), w(probation), withConsent(municipality)},
-	"IntelligenceNoteAdded":   {w(intelligence)},
+	"GoalUpdated": {w(prison, "caseworker", "psychologist", "manager"), w(probation),
+		withConsent(municipality), withConsent(civilSociety), withConsent(familySupport)},
+	"PlanReviewed":         {w(prison, "caseworker", "manager"), w(probation)},
+	"InterventionRecorded": {w(prison), w(probation), withConsent(civilSociety), withConsent(familySupport)},
+	"CounsellingNoteAdded": {w(prison, "psychologist"), w(probation), withConsent(civilSociety), withConsent(familySupport)},
+	"CaseConferenceHeld":   {w(prison, "manager"), w(probation), withConsent(municipality)},
+	"ConferenceActionCompleted": {w(prison, "caseworker", "manager"), w(probation), w(intelligence),
+		withConsent(municipality), withConsent(civilSociety)},
+	"IntelligenceNoteAdded": {w(intelligence)},
 	"RiskDisclosureRaised": {w(prison), w(probation), w(intelligence), w(municipality),
 		w(civilSociety), w(familySupport)},
 	"FamilyContactRecorded":      {w(prison, "caseworker"), withConsent(civilSociety), withConsent(familySupport)},
 	"TransitionPlanAgreed":       {w(prison, "caseworker", "manager"), w(probation)},
 	"MentorAssigned":             {w(probation), withConsent(civilSociety)},
+	"MentoringEnded":             {w(probation), withConsent(civilSociety)},
 	"ReleaseScheduled":           {w(prison, "caseworker", "manager")},
 	"Released":                   {w(prison, "caseworker", "manager")},
 	"ProbationHandoverCompleted": {w(probation)},
@@ -532,6 +545,8 @@ func expectAppend(a refAppend, h refHistory, now time.Time) int {
 		return 400 // issue 13 N: closure carries no restricting label
 	case st.closed:
 		return 409 // nothing after CaseClosed but the erasure
+	case orderRefused(a, h, now):
+		return 409 // issue 18: an order rule, on the writer's view
 	case a.Expected == "stale":
 		return 409 // a stale expected_version, against the writer's view
 	}
