@@ -243,9 +243,7 @@ func rotateMaster(ctx context.Context, src *masterSource, store *keystore.FileSt
 			return rep, err
 		}
 		src.keys = src.keys[len(src.keys)-1:]
-		for _, id := range r.Older {
-			rep.Retired = append(rep.Retired, id)
-		}
+		rep.Retired = append(rep.Retired, r.Older...)
 	case "env":
 		rep.Advice = "remove the older keys from $LIAISON_MASTER_KEY (keep the last) and restart the hub"
 		return rep, nil
