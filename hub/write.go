@@ -124,15 +124,6 @@ func (s *Service) commit(ctx context.Context, c *Call, caseID string, dr draft) 
 				return written{}, domain.Errorf(domain.KindConflict, "the case is at version %d in your view, not %d: read it again", seen, dr.expected)
 			}
 		}
-		e := domain.Event{
-			ID: domain.NewID(), CaseID: caseID, Type: dr.typ, Originator: c.Identity.Agency, Author: c.Identity.Subject,
-			Classification: d.Classification, ShareWith: d.ShareWith, SchemaVersion: domain.SchemaVersion,
-			CorrelationID: c.Record.RequestID, RawData: dr.raw,
-		}
-		if dr.finish != nil {
-			if err := dr.finish(d, cs, &e); err != nil {
-				return written{}, err
-			}
 		// The order rules, over the writer's view (hub/order.go): after
 		// expected_version, so that a stale writer is told to read again.
 		if dr.data != nil {
@@ -144,6 +135,15 @@ func (s *Service) commit(ctx context.Context, c *Call, caseID string, dr draft) 
 				return written{}, err
 			}
 		}
+		e := domain.Event{
+			ID: domain.NewID(), CaseID: caseID, Type: dr.typ, Originator: c.Identity.Agency, Author: c.Identity.Subject,
+			Classification: d.Classification, ShareWith: d.ShareWith, SchemaVersion: domain.SchemaVersion,
+			CorrelationID: c.Record.RequestID, RawData: dr.raw,
+		}
+		if dr.finish != nil {
+			if err := dr.finish(d, cs, &e); err != nil {
+				return written{}, err
+			}
 		}
 		le, err := s.cfg.Codec.Encode(ctx, e)
 		if err != nil {
