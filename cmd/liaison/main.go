@@ -34,6 +34,7 @@ Usage:
   liaison keys rotate-master     wrap every case key with a new master key (online when the hub runs)
   liaison keys rotate-checkpoint start a new checkpoint signing key (old checkpoints keep verifying)
   liaison follow [flags]         keep a local mirror of what a hub's feed shares with a token's identity
+  liaison healthcheck [flags]    ask a running hub's /readyz on its admin address (exit 0 when ready)
 
 Run "liaison <command> --help" for the flags of a command.
 `
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBackup(ctx, args[1:], stdout, stderr)
 	case "follow":
 		err = runFollow(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(ctx, args[1:], stdout, stderr)
 	case "audit":
 		if len(args) < 2 || args[1] != "verify" {
 			if len(args) >= 2 && isHelp(args[1]) {
