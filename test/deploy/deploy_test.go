@@ -343,7 +343,7 @@ func TestClusterCompose(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := str(at(services, hubs[0], "environment", "LIAISON_ADMIN_ADDR"))
-	if !regexp.MustCompile(`health_port\s+` + portOf(t, admin) + `\b`).Match(caddy) || !strings.Contains(string(caddy), "health_uri /readyz") {
+	if !regexp.MustCompile(`health_port\s+`+portOf(t, admin)+`\b`).Match(caddy) || !strings.Contains(string(caddy), "health_uri /readyz") {
 		t.Errorf("the Caddyfile does not check /readyz on the admin port %s", admin)
 	}
 }
