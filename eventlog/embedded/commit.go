@@ -162,6 +162,9 @@ func (s *Store) do(ctx context.Context, r *request) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.space.admit(); err != nil {
+		return err // a full disk (space.go): nothing written
+	}
 	r.done = make(chan struct{})
 	s.mu.Lock()
 	if s.closed || s.failErr != nil {
