@@ -23,16 +23,17 @@ var problemTypes = map[domain.Kind]struct {
 	typ    string
 	title  string
 }{
-	domain.KindInvalid:      {http.StatusBadRequest, "https://liaison.example/problems/invalid", "Invalid request"},
-	domain.KindNotFound:     {http.StatusNotFound, "https://liaison.example/problems/not-found", "Not found"},
-	domain.KindForbidden:    {http.StatusForbidden, "https://liaison.example/problems/forbidden", "Forbidden by the sharing protocol"},
-	domain.KindConflict:     {http.StatusConflict, "https://liaison.example/problems/conflict", "Conflict"},
-	domain.KindGone:         {http.StatusGone, "https://liaison.example/problems/gone", "Erased"},
-	domain.KindTooLarge:     {http.StatusRequestEntityTooLarge, "https://liaison.example/problems/too-large", "Request too large"},
-	domain.KindUnauthorized: {http.StatusUnauthorized, "https://liaison.example/problems/unauthorized", "Unauthorized"},
-	domain.KindTooMany:      {http.StatusTooManyRequests, "https://liaison.example/problems/too-many-requests", "Too many requests"},
-	domain.KindUnavailable:  {http.StatusServiceUnavailable, "https://liaison.example/problems/unavailable", "Unavailable"},
-	domain.KindInternal:     {http.StatusInternalServerError, "https://liaison.example/problems/internal", "Internal error"},
+	domain.KindInvalid:       {http.StatusBadRequest, "https://liaison.example/problems/invalid", "Invalid request"},
+	domain.KindNotFound:      {http.StatusNotFound, "https://liaison.example/problems/not-found", "Not found"},
+	domain.KindForbidden:     {http.StatusForbidden, "https://liaison.example/problems/forbidden", "Forbidden by the sharing protocol"},
+	domain.KindConflict:      {http.StatusConflict, "https://liaison.example/problems/conflict", "Conflict"},
+	domain.KindGone:          {http.StatusGone, "https://liaison.example/problems/gone", "Erased"},
+	domain.KindTooLarge:      {http.StatusRequestEntityTooLarge, "https://liaison.example/problems/too-large", "Request too large"},
+	domain.KindUnauthorized:  {http.StatusUnauthorized, "https://liaison.example/problems/unauthorized", "Unauthorized"},
+	domain.KindTooMany:       {http.StatusTooManyRequests, "https://liaison.example/problems/too-many-requests", "Too many requests"},
+	domain.KindUnavailable:   {http.StatusServiceUnavailable, "https://liaison.example/problems/unavailable", "Unavailable"},
+	domain.KindUnprocessable: {http.StatusUnprocessableEntity, "https://liaison.example/problems/unprocessable", "Unprocessable request"},
+	domain.KindInternal:      {http.StatusInternalServerError, "https://liaison.example/problems/internal", "Internal error"},
 }
 
 // Status returns the HTTP status of an error kind: the one place kinds meet HTTP.

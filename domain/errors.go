@@ -12,19 +12,20 @@ type Kind uint8
 
 // Error kinds.
 const (
-	KindInternal     Kind = iota // a fault of the hub; callers see no detail
-	KindInvalid                  // the request is malformed or breaks a validation rule
-	KindNotFound                 // no such thing, or not visible to the caller
-	KindForbidden                // visible, but the protocol refuses this caller
-	KindConflict                 // the state changed, or forbids this change (stale version, closed case)
-	KindGone                     // the thing existed and was erased
-	KindTooLarge                 // the request exceeds a size limit
-	KindUnauthorized             // no identity could be verified (missing or refused token)
-	KindTooMany                  // the caller exceeds its request rate
-	KindUnavailable              // the hub cannot serve this now (starting, behind, storage down); try again
+	KindInternal      Kind = iota // a fault of the hub; callers see no detail
+	KindInvalid                   // the request is malformed or breaks a validation rule
+	KindNotFound                  // no such thing, or not visible to the caller
+	KindForbidden                 // visible, but the protocol refuses this caller
+	KindConflict                  // the state changed, or forbids this change (stale version, closed case)
+	KindGone                      // the thing existed and was erased
+	KindTooLarge                  // the request exceeds a size limit
+	KindUnauthorized              // no identity could be verified (missing or refused token)
+	KindTooMany                   // the caller exceeds its request rate
+	KindUnavailable               // the hub cannot serve this now (starting, behind, storage down); try again
+	KindUnprocessable             // well-formed, but not to be processed as sent (an idempotency key reused for another request)
 )
 
-var kindNames = [...]string{"internal", "invalid", "not-found", "forbidden", "conflict", "gone", "too-large", "unauthorized", "too-many", "unavailable"}
+var kindNames = [...]string{"internal", "invalid", "not-found", "forbidden", "conflict", "gone", "too-large", "unauthorized", "too-many", "unavailable", "unprocessable"}
 
 // String returns the kind's stable name ("invalid", "not-found", …).
 func (k Kind) String() string {

@@ -74,6 +74,11 @@ func (s *Service) RequestErasure(ctx context.Context, c *Call, caseID string, bo
 	if err != nil {
 		return Erasure{}, err
 	}
+	if w.replay != nil { // requested by an earlier call with this idempotency key
+		if e, ok := s.cfg.Projector.Erasure(w.eventID); ok {
+			return erasureOf(e, c.Now), nil
+		}
+	}
 	return Erasure{
 		RequestID: w.eventID, CaseID: caseID, Status: projections.ErasurePending, LegalBasis: basis, Reference: reference,
 		RequestedBy: projections.Officer{Agency: c.Identity.Agency, Subject: c.Identity.Subject},

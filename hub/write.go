@@ -60,6 +60,9 @@ type draft struct {
 type written struct {
 	out     Appended
 	eventID string
+	// replay is the event found in the case, when the call's idempotency
+	// key had appended it already (replayed): nothing was appended.
+	replay *domain.Event
 }
 
 // commit decides and appends one event, with the call's access record, and
@@ -78,6 +81,9 @@ func (s *Service) commit(ctx context.Context, c *Call, caseID string, dr draft) 
 	if dr.status == 0 {
 		dr.status = statusCreated
 	}
+	// One event id for every attempt: a retry of an append whose outcome
+	// was lost is then deduplicated by the log (hub/idempotency.go).
+	eventID := s.eventIDFor(c)
 	for attempt := 0; ; attempt++ {
 		var v *projections.View
 		var cs *domain.Case
@@ -87,6 +93,9 @@ func (s *Service) commit(ctx context.Context, c *Call, caseID string, dr draft) 
 				return written{}, err
 			}
 			cs = v.Case
+		}
+		if w, ok, err := s.replayed(ctx, c, caseID, v, eventID, dr); ok || err != nil {
+			return w, err
 		}
 		var d policies.WriteDecision
 		var err error
@@ -136,7 +145,7 @@ func (s *Service) commit(ctx context.Context, c *Call, caseID string, dr draft) 
 			}
 		}
 		e := domain.Event{
-			ID: domain.NewID(), CaseID: caseID, Type: dr.typ, Originator: c.Identity.Agency, Author: c.Identity.Subject,
+			ID: eventID, CaseID: caseID, Type: dr.typ, Originator: c.Identity.Agency, Author: c.Identity.Subject,
 			Classification: d.Classification, ShareWith: d.ShareWith, SchemaVersion: domain.SchemaVersion,
 			CorrelationID: c.Record.RequestID, RawData: dr.raw,
 		}
@@ -164,7 +173,7 @@ func (s *Service) commit(ctx context.Context, c *Call, caseID string, dr draft) 
 			continue
 		}
 		if err != nil {
-			return written{}, domain.Internal(err)
+			return written{}, storeError(err)
 		}
 		if s.cfg.OnAppend != nil {
 			s.cfg.OnAppend(dr.typ)
@@ -218,7 +227,7 @@ func (s *Service) OpenCase(ctx context.Context, c *Call, body []byte) (Appended,
 	if err != nil {
 		return Appended{}, err
 	}
-	id := domain.NewID()
+	id := s.caseIDFor(c)
 	c.Record.CaseID = id
 	w, err := s.commit(ctx, c, id, draft{typ: domain.CaseOpened, raw: raw, expected: -1})
 	if err != nil {
@@ -260,7 +269,7 @@ func (s *Service) BreakGlass(ctx context.Context, c *Call, caseID string, body [
 	c.Record.Justification = clipText(justification)
 	c.Record.BreakGlass = true
 	var expires time.Time
-	_, err = s.commit(ctx, c, caseID, draft{
+	w, err := s.commit(ctx, c, caseID, draft{
 		typ: domain.BreakGlassInvoked, justification: justification, expected: -1,
 		finish: func(d policies.WriteDecision, _ *domain.Case, e *domain.Event) error {
 			expires = c.Now.Add(d.BreakGlassFor).Truncate(time.Second)
@@ -270,6 +279,13 @@ func (s *Service) BreakGlass(ctx context.Context, c *Call, caseID string, body [
 			return err
 		},
 	})
+	if err == nil && w.replay != nil { // the grant an earlier call with this idempotency key made
+		if d, ok := w.replay.Data.(domain.BreakGlassData); ok {
+			expires, _ = time.Parse(time.RFC3339, d.ExpiresAt)
+		} else if d, ok := w.replay.Data.(*domain.BreakGlassData); ok {
+			expires, _ = time.Parse(time.RFC3339, d.ExpiresAt)
+		}
+	}
 	return expires, err
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/liaison-hub/liaison/eventlog/esdb/esdbtest"
 )
 
 // TestSecondHubOnTheSameDataIsRefused: the embedded store's data directory is
@@ -91,14 +93,31 @@ func TestMinPositionHeader(t *testing.T) {
 // TestReplicatedHubsOnEventStoreDB runs the protocol scenarios against two hub
 // processes sharing one EventStoreDB (issue 9): writes go through the first,
 // reads through the second, which waits for each write's position.
+//
+// Without LIAISON_ESDB_URL it runs against the in-process fake cluster of
+// eventlog/esdb/esdbtest (three nodes, gossip), which the hub processes reach
+// over TCP like a real one.
 func TestReplicatedHubsOnEventStoreDB(t *testing.T) {
 	url := os.Getenv("LIAISON_ESDB_URL")
 	if url == "" {
-		t.Skip("LIAISON_ESDB_URL not set: the replicated tests need EventStoreDB/KurrentDB (docker compose -f deploy/kurrentdb/compose.yaml up -d; LIAISON_ESDB_URL='esdb://localhost:2113?tls=false' go test -run Replicated ./test/)")
+		url = esdbtest.Start(t, esdbtest.Options{}).URL("", "")
 	}
-	a := startHub(t, "", "--store", "esdb", "--esdb-url", url)
-	// The replicas share the master key, the token key and the checkpoint key
-	// (in a deployment: one Kubernetes Secret).
+	a, b := startReplicas(t, url)
+	a.peer = b
+	for _, file := range []string{"testdata/scenarios.json", "testdata/scenarios_liaison.json"} {
+		for _, sc := range loadScenarios(t, file) {
+			t.Run(sc.Name, func(t *testing.T) { runScenario(t, a, sc) })
+		}
+	}
+}
+
+// startReplicas starts two hub processes on the cluster at url, sharing the
+// master key, the token key and the checkpoint key (in a deployment: one
+// Kubernetes Secret); extra flags go to both.
+func startReplicas(t *testing.T, url string, extra ...string) (*hub, *hub) {
+	t.Helper()
+	args := append([]string{"--store", "esdb", "--esdb-url", url}, extra...)
+	a := startHub(t, "", args...)
 	dirB := t.TempDir()
 	for _, f := range []string{"master.key", "dev-token-key.pem", "token.key", "checkpoint.key", "checkpoint.pub"} {
 		b, err := os.ReadFile(filepath.Join(a.data, f))
@@ -109,11 +128,5 @@ func TestReplicatedHubsOnEventStoreDB(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b := startHub(t, dirB, "--store", "esdb", "--esdb-url", url)
-	a.peer = b
-	for _, file := range []string{"testdata/scenarios.json", "testdata/scenarios_liaison.json"} {
-		for _, sc := range loadScenarios(t, file) {
-			t.Run(sc.Name, func(t *testing.T) { runScenario(t, a, sc) })
-		}
-	}
+	return a, startHub(t, dirB, args...)
 }

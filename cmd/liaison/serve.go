@@ -69,6 +69,15 @@ type Config struct {
 	RateBurst     int
 	CORSOrigins   string
 	RetentionDays int
+	// ESDBUsername is the cluster user (--esdb-username; its password in
+	// LIAISON_ESDB_PASSWORD).
+	ESDBUsername string
+	// ClusterTimeout is how long the hub waits for its cluster, at start
+	// and when it is away (--cluster-timeout; cluster.go).
+	ClusterTimeout time.Duration
+	// IdempotencyTTL is how long the answers to Idempotency-Key calls are
+	// remembered (--idempotency-ttl; hub/idempotency.go).
+	IdempotencyTTL time.Duration
 }
 
 // Main is one running hub: Run opens and wires everything, Close shuts it down.
@@ -133,10 +142,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		m.store, m.Log, journal, kv = st, st, st, st
 	case "esdb":
-		if cfg.ESDBURL == "" {
-			return errors.New("--store esdb needs --esdb-url")
-		}
-		l, err := esdb.Open(ctx, esdb.Options{URL: cfg.ESDBURL, Logger: m.Logger})
+		l, err := m.openESDB(ctx) // cluster.go
 		if err != nil {
 			return err
 		}
@@ -218,7 +224,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Hub, err = hub.New(hub.Config{
 		Log: m.Log, Projector: m.Projector, Codec: cdc, Keys: keys, Policy: m.Policy, Access: access,
 		Audit: accesslog.NewService(access, kv, m.trees), KV: kv, Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
-		StatusOf: api.StatusOf, OnAppend: metrics.Appended,
+		StatusOf: api.StatusOf, OnAppend: metrics.Appended, IdempotencyTTL: cfg.IdempotencyTTL,
 	})
 	if err != nil {
 		return err
@@ -232,6 +238,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.runErr = make(chan error, 4)
+	if ks, ok := keys.(*esdb.KeyStore); ok {
+		m.runCluster(runCtx, ks, cdc) // cluster.go
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -280,7 +289,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.Logger.Info("liaison hub listening", "addr", m.Addr(), "admin", m.AdminAddr(), "data", cfg.DataDir, "store", storeName(cfg.Store), "policy", m.Policy.Revision())
 	if !m.production() && !cfg.Demo {
-		m.Logger.Warn("no production identity configured (--trust, --jwks-file, --jwks-url): the hub accepts development tokens signed by the key in its data directory; never run it so outside development")
+		m.Logger.Warn("no production identity configured (--trust, --jwks-file, --jwks-url): the hub accepts development tokens signed by the key in its key directory; never run it so outside development")
 	}
 	m.wg.Add(1)
 	go func() {
@@ -491,6 +500,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.DiskReserveMB, "disk-reserve-mb", embedded.DefaultDiskReserve>>20, "disk space (MiB) the store keeps in reserve against a full disk, at most an eighth of its file system (0: none)")
 	fs.StringVar(&cfg.Store, "store", "embedded", "log backend: embedded or esdb")
 	fs.StringVar(&cfg.ESDBURL, "esdb-url", "", "EventStoreDB/KurrentDB connection string, e.g. esdb://localhost:2113?tls=false")
+	fs.StringVar(&cfg.ESDBUsername, "esdb-username", "", "EventStoreDB/KurrentDB user (reading $all needs an admin); its password in "+ESDBPasswordEnv)
+	fs.DurationVar(&cfg.ClusterTimeout, "cluster-timeout", DefaultClusterTimeout, "with --store esdb: how long to wait for the cluster at start, and how long it may be away before the hub exits so that it is restarted (0: forever)")
+	fs.DurationVar(&cfg.IdempotencyTTL, "idempotency-ttl", hub.DefaultIdempotencyTTL, "how long the answer to a call with an Idempotency-Key is remembered")
 	fs.BoolVar(&cfg.Demo, "demo", false, "load the synthetic multi-agency demo data set once")
 	fs.Int64Var(&cfg.DemoSeed, "demo-seed", 1, "seed of the demo data set")
 	fs.IntVar(&cfg.DemoCases, "demo-cases", 300, "number of demo cases")

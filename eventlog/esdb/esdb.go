@@ -560,13 +560,15 @@ func (l *Log) drain(ctx context.Context, c *conn, rs *esdb.ReadStream, fn func(*
 
 // clientLogger adapts the client's printf-style logging to slog. The client logs
 // routine events (a subscription closed by its context, a discovery attempt) at
-// error and info level, so error and warn become Warn, info and debug Debug.
+// error and info level, and every failed gossip read of a discovery at warn
+// level (hundreds of lines while the cluster is away, which the Log reports
+// once), so error becomes Warn, and warn, info and debug Debug.
 func clientLogger(log *slog.Logger) esdb.LoggingFunc {
 	log = log.With("component", "esdb-client")
 	return func(level esdb.LogLevel, format string, args ...interface{}) {
 		msg := fmt.Sprintf(format, args...)
 		switch level {
-		case esdb.LogError, esdb.LogWarn:
+		case esdb.LogError:
 			log.Warn(msg)
 		default:
 			log.Debug(msg)
