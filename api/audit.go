@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -14,41 +15,93 @@ func (s *Server) auditRecords(k *call) (int, any, error) {
 	q := k.c.QueryParams()
 	rq := hub.RecordQuery{Cursor: q.Get("cursor")}
 	f := &rq.Filter
-	f.CaseID, f.Agency, f.Sub = q.Get("case_id"), q.Get("agency"), q.Get("sub")
+	f.CaseID, f.Agency, f.Sub, f.Action = q.Get("case_id"), q.Get("agency"), q.Get("sub"), q.Get("action")
+	switch o := q.Get("order"); o {
+	case "", "asc", "desc":
+		rq.Desc = o == "desc"
+	default:
+		rq.Problems = append(rq.Problems, domain.FieldError{Field: "order", Message: "must be asc or desc"})
+	}
 	switch d := q.Get("decision"); d {
 	case "", accesslog.Allow, accesslog.Partial, accesslog.Deny:
 		f.Decision = d
 	default:
 		rq.Problems = append(rq.Problems, domain.FieldError{Field: "decision", Message: "must be allow, partial or deny"})
 	}
-	if bg := q.Get("break_glass"); bg != "" {
-		b, err := strconv.ParseBool(bg)
-		if err != nil {
-			rq.Problems = append(rq.Problems, domain.FieldError{Field: "break_glass", Message: "must be true or false"})
-		}
-		f.BreakGlass = &b
-	}
+	f.BreakGlass = optionalBool(q, "break_glass", &rq.Problems)
+	f.From, f.To = timeBounds(q, &rq.Problems)
+	rq.Limit = pageLimit(q, hub.MaxRecordLimit, &rq.Problems)
+	page, err := s.cfg.Hub.AuditRecords(k.ctx, k.hc, rq)
+	return http.StatusOK, page, err
+}
+
+// timeBounds reads the query's from and to, RFC 3339 times (zero when
+// absent), noting a bad one in problems.
+func timeBounds(q url.Values, problems *[]domain.FieldError) (from, to time.Time) {
 	for _, tf := range []struct {
 		name string
 		dst  *time.Time
-	}{{"from", &f.From}, {"to", &f.To}} {
+	}{{"from", &from}, {"to", &to}} {
 		if v := q.Get(tf.name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				rq.Problems = append(rq.Problems, domain.FieldError{Field: tf.name, Message: "must be an RFC 3339 time"})
+				*problems = append(*problems, domain.FieldError{Field: tf.name, Message: "must be an RFC 3339 time"})
 			}
 			*tf.dst = t
 		}
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > hub.MaxRecordLimit {
-			rq.Problems = append(rq.Problems, domain.FieldError{Field: "limit", Message: "must be an integer from 1 to 1000"})
-		}
-		rq.Limit = n
+	return from, to
+}
+
+// optionalBool reads the query's boolean name (nil when absent), noting a bad
+// one in problems.
+func optionalBool(q url.Values, name string, problems *[]domain.FieldError) *bool {
+	v := q.Get(name)
+	if v == "" {
+		return nil
 	}
-	page, err := s.cfg.Hub.AuditRecords(k.ctx, k.hc, rq)
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		*problems = append(*problems, domain.FieldError{Field: name, Message: "must be true or false"})
+	}
+	return &b
+}
+
+// pageLimit reads the query's limit, 1 to most (0 when absent), noting a bad
+// one in problems.
+func pageLimit(q url.Values, most int, problems *[]domain.FieldError) int {
+	l := q.Get("limit")
+	if l == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > most {
+		*problems = append(*problems, domain.FieldError{Field: "limit", Message: "must be an integer from 1 to " + strconv.Itoa(most)})
+	}
+	return n
+}
+
+func (s *Server) breakGlassUses(k *call) (int, any, error) {
+	q := k.c.QueryParams()
+	bq := hub.BreakGlassQuery{Agency: q.Get("agency"), CaseID: q.Get("case_id"), Cursor: q.Get("cursor")}
+	bq.Reviewed = optionalBool(q, "reviewed", &bq.Problems)
+	bq.From, bq.To = timeBounds(q, &bq.Problems)
+	bq.Limit = pageLimit(q, hub.MaxBreakGlassLimit, &bq.Problems)
+	page, err := s.cfg.Hub.BreakGlassUses(k.ctx, k.hc, bq)
 	return http.StatusOK, page, err
+}
+
+func (s *Server) reviewBreakGlass(k *call) (int, any, error) {
+	out, err := s.cfg.Hub.ReviewBreakGlass(k.ctx, k.hc, k.c.Param("index"), k.body)
+	return http.StatusCreated, out, err
+}
+
+func (s *Server) auditSummary(k *call) (int, any, error) {
+	q := k.c.QueryParams()
+	sq := hub.SummaryQuery{Bucket: q.Get("bucket")}
+	sq.From, sq.To = timeBounds(q, &sq.Problems)
+	sum, err := s.cfg.Hub.AuditSummary(k.ctx, k.hc, sq)
+	return http.StatusOK, sum, err
 }
 
 func (s *Server) auditCheckpoint(k *call) (int, any, error) {

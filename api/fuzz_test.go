@@ -186,7 +186,7 @@ func FuzzAuditQuery(f *testing.F) {
 		}
 		s.checkAnswer(t, r, http.StatusOK, http.StatusBadRequest)
 		if r.Code == http.StatusBadRequest {
-			checkFieldErrors(t, r, "decision", "break_glass", "from", "to", "limit", "cursor", "index", "size")
+			checkFieldErrors(t, r, "decision", "order", "break_glass", "from", "to", "limit", "cursor", "index", "size")
 		}
 		if r.Code != http.StatusOK || sel%3 != 0 {
 			return

@@ -109,7 +109,7 @@ func New(cfg Config) *Server {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: cfg.CORSOrigins,
 			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete},
-			AllowHeaders: []string{"Authorization", "Content-Type", PurposeHeader, MinPositionHeader},
+			AllowHeaders: []string{"Authorization", "Content-Type", PurposeHeader, MinPositionHeader, IdempotencyHeader},
 			MaxAge:       600,
 		}))
 	}
@@ -157,11 +157,15 @@ func (s *Server) routes() {
 	e.POST("/v1/erasures/:request/confirm", s.route("erasure.confirm", false, s.confirmErasure))
 	e.POST("/v1/erasures/:request/cancel", s.route("erasure.cancel", false, s.cancelErasure))
 	e.GET("/v1/audit/records", s.route("audit.records", true, s.auditRecords))
+	e.POST("/v1/audit/records/:index/review", s.route("break-glass.review", false, s.reviewBreakGlass))
+	e.GET("/v1/audit/break-glass", s.route("audit.break-glass", true, s.breakGlassUses))
+	e.GET("/v1/audit/summary", s.route("audit.summary", true, s.auditSummary))
 	e.GET("/v1/audit/checkpoint", s.route("audit.checkpoint", true, s.auditCheckpoint))
 	e.GET("/v1/audit/proofs/inclusion", s.route("audit.proofs", true, s.inclusionProof))
 	e.GET("/v1/audit/proofs/consistency", s.route("audit.proofs", true, s.consistencyProof))
 	e.GET("/v1/stats/practices", s.route("stats", true, s.statsPractices))
 	e.GET("/v1/stats/breakdowns", s.route("stats", true, s.statsBreakdowns))
+	e.GET("/v1/stats/cohorts", s.route("stats", true, s.statsCohorts))
 	e.GET("/v1/openapi.json", s.openapi)
 	e.GET("/auth/providers", s.providers)
 	// Anything else under /v1 is refused as an unknown route, with its access
@@ -237,7 +241,9 @@ func (s *Server) route(action string, needPurpose bool, h handler) echo.HandlerF
 		}
 		// The durable record comes first: no answer leaves without it.
 		if aerr := s.cfg.Hub.Close(ctx, k.hc, status, err); aerr != nil {
-			s.log.Error("access record not durable; refusing the answer", "request_id", rec.RequestID, "err", aerr)
+			if !hub.IsStorageUnavailable(aerr) { // a full disk: the store logs it once
+				s.log.Error("access record not durable; refusing the answer", "request_id", rec.RequestID, "err", aerr)
+			}
 			return s.writeProblem(c, problemOf(errStorage))
 		}
 		s.cfg.Metrics.observe(action, rec.Status, rec.Decision, s.now().Sub(start))
@@ -319,7 +325,7 @@ func (s *Server) serve(k *call, needPurpose bool, h handler) (int, any, error) {
 		}
 		k.body = body
 	}
-	return h(k)
+	return s.idempotent(k, h) // api/idempotency.go
 }
 
 func bearer(r *http.Request) (string, bool) {

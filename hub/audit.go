@@ -14,6 +14,9 @@ import (
 type AuditLog interface {
 	// Query returns a page of access records matching f, from index from on.
 	Query(ctx context.Context, f accesslog.Filter, from uint64, limit int) (accesslog.Page, error)
+	// QueryBefore returns a page of access records matching f below index
+	// before (0: the end of the log), newest first.
+	QueryBefore(ctx context.Context, f accesslog.Filter, before uint64, limit int) (accesslog.Page, error)
 	// Checkpoint returns the latest signed checkpoint of the access log.
 	Checkpoint(ctx context.Context) (accesslog.CheckpointView, error)
 	// CaseCheckpoint returns the latest signed checkpoint of the case log.
@@ -42,6 +45,9 @@ type RecordQuery struct {
 	Filter accesslog.Filter
 	// Cursor is the NextCursor of the previous page, "" for the first.
 	Cursor string
+	// Desc asks for the newest records first (order=desc); its cursors
+	// continue towards older records.
+	Desc bool
 	// Limit is the page size, 1 to MaxRecordLimit (0: DefaultRecordLimit).
 	Limit int
 	// Problems are what the caller found wrong reading the query: answered
@@ -50,39 +56,89 @@ type RecordQuery struct {
 	Problems []domain.FieldError
 }
 
-// AuditRecords answers a page of the access records matching q, in log order.
+// AuditRecords answers a page of the access records matching q: in log
+// order, or newest first with q.Desc (docs/api.md, "GET /v1/audit/records").
 // It returns KindForbidden to a caller who may not read the access log and
 // KindInvalid naming the fields at fault (the query's problems, a cursor that
-// is not one).
+// is not one or is one of the other order).
 func (s *Service) AuditRecords(ctx context.Context, c *Call, q RecordQuery) (*RecordPage, error) {
-	if err := s.service(ctx, c, "audit.records"); err != nil {
+	at, err := s.openQuery(ctx, c, "audit.records", q.Cursor, q.Desc, q.Problems)
+	if err != nil {
 		return nil, err
-	}
-	var from uint64
-	if q.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || len(b) != 8 {
-			q.Problems = append(q.Problems, domain.FieldError{Field: "cursor", Message: "is not a cursor this hub gave"})
-		} else {
-			from = binary.BigEndian.Uint64(b)
-		}
-	}
-	if len(q.Problems) > 0 {
-		return nil, domain.Invalid("invalid query", q.Problems...)
 	}
 	if q.Limit == 0 {
 		q.Limit = DefaultRecordLimit
 	}
-	page, err := s.cfg.Audit.Query(ctx, q.Filter, from, q.Limit)
+	query := s.cfg.Audit.Query
+	if q.Desc {
+		query = s.cfg.Audit.QueryBefore
+	}
+	page, err := query(ctx, q.Filter, at, q.Limit)
 	if err != nil {
 		return nil, domain.Internal(err)
 	}
-	out := &RecordPage{Items: orEmpty(page.Records)}
-	if page.Next != nil {
-		next := base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, *page.Next))
-		out.NextCursor = &next
+	return &RecordPage{Items: orEmpty(page.Records), NextCursor: recordCursor(q.Desc, page.Next)}, nil
+}
+
+// openQuery lets the caller ask a query of the service action of the access
+// log, if the protocol lets it, and only then reads the query: its cursor, for
+// the order desc says, and the problems the caller found (so that a caller who
+// may not query learns nothing more). It returns the index the cursor holds,
+// KindForbidden, or KindInvalid naming the fields at fault.
+func (s *Service) openQuery(ctx context.Context, c *Call, action, cursor string, desc bool, problems []domain.FieldError) (uint64, error) {
+	if err := s.service(ctx, c, action); err != nil {
+		return 0, err
 	}
-	return out, nil
+	at, problem := parseRecordCursor(cursor, desc)
+	if problem != nil {
+		problems = append(problems, *problem)
+	}
+	if len(problems) > 0 {
+		return 0, domain.Invalid("invalid query", problems...)
+	}
+	return at, nil
+}
+
+// descCursor starts the cursor of a page newest first.
+const descCursor = 'd'
+
+// recordCursor encodes where the next page of records starts, nil when there
+// is none: in log order, the index to continue from, 8 bytes big-endian (the
+// cursors of the hub before order=desc existed, which stay valid); newest
+// first, descCursor and the index to continue below. The two differ in
+// length, so that a cursor given with the other order is refused.
+func recordCursor(desc bool, next *uint64) *string {
+	if next == nil {
+		return nil
+	}
+	var b []byte
+	if desc {
+		b = []byte{descCursor}
+	}
+	out := base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(b, *next))
+	return &out
+}
+
+// parseRecordCursor reads a cursor of recordCursor for the order desc says:
+// the index it holds, 0 for no cursor (the start of the log, or its end
+// newest first), or the problem naming "cursor".
+func parseRecordCursor(cursor string, desc bool) (uint64, *domain.FieldError) {
+	if cursor == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	isDesc := len(b) == 9 && b[0] == descCursor
+	switch {
+	case err != nil || len(b) != 8 && !isDesc:
+		return 0, &domain.FieldError{Field: "cursor", Message: "is not a cursor this hub gave"}
+	case isDesc != desc:
+		given, asked := "asc", "desc"
+		if isDesc {
+			given, asked = asked, given
+		}
+		return 0, &domain.FieldError{Field: "cursor", Message: "continues a page of order=" + given + ", not " + asked}
+	}
+	return binary.BigEndian.Uint64(b[len(b)-8:]), nil
 }
 
 // Checkpoint answers the latest signed checkpoint of log: "access" (or "")

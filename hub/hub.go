@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/liaison-hub/liaison/domain"
@@ -59,6 +60,9 @@ type Config struct {
 	StatusOf func(error) int
 	// OnAppend, when set, is told the type of every event appended (metrics).
 	OnAppend func(domain.EventType)
+	// IdempotencyTTL is how long the answer of a call with an idempotency
+	// key is remembered (0: DefaultIdempotencyTTL; hub/idempotency.go).
+	IdempotencyTTL time.Duration
 	// WebhookBackoff is the wait after a webhook's first failed delivery,
 	// doubled at each failure in a row (0: one second).
 	WebhookBackoff time.Duration
@@ -74,6 +78,9 @@ type Service struct {
 	// histories caches the cases' histories the feed replays.
 	histories histories
 	webhooks  webhooks
+	idem      idempotency
+	// reviewing serialises the reviews of break-glass use (ReviewBreakGlass).
+	reviewing sync.Mutex
 }
 
 // New returns a service. It returns an error when the configuration cannot
@@ -109,6 +116,8 @@ type Call struct {
 	Record *accesslog.Record
 	// recorded says the record is durable (with a write, or by Record).
 	recorded bool
+	// idem is the call's idempotency key, if it has one (Idempotent).
+	idem *idemClaim
 }
 
 // NewCall returns a call of id for purpose at now, with a fresh access record

@@ -2,8 +2,8 @@ package hub_test
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -37,7 +37,7 @@ func withWebhookBackoff(d time.Duration) option { return func(c *hub.Config) { c
 
 func errorsAs(err error, target **domain.Error) bool { return errors.As(err, target) }
 
-func newFixture(t *testing.T, opts ...option) *fixture {
+func newFixture(t testing.TB, opts ...option) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	logger := slog.New(slog.DiscardHandler)

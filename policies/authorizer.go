@@ -84,6 +84,9 @@ type state struct {
 	cases     *cache[CaseDecision]
 	sections  *cache[SectionDecision]
 	items     *cache[ItemDecision]
+
+	// breakGlassFor is how long a break-glass grant lasts (BreakGlassFor).
+	breakGlassFor time.Duration
 }
 
 // New prepares every query of bundle b. It returns an error when b is nil,
@@ -149,7 +152,7 @@ func (a *Authorizer) prepare(ctx context.Context, b *Bundle) (*state, error) {
 	// The bundle's data, parsed from JSON and never written again, is held as
 	// ast values: a policy's read of data.protocol then needs no conversion.
 	store := inmem.NewFromObjectWithOpts(b.opa.Data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
-	st := &state{revision: b.revision, dir: dir, purposes: purposes(b)}
+	st := &state{revision: b.revision, dir: dir, purposes: purposes(b), breakGlassFor: breakGlassFor(b)}
 	for _, q := range []struct {
 		query string
 		dst   *rego.PreparedEvalQuery

@@ -12,10 +12,15 @@ import (
 
 // Filter selects access records; zero fields match everything.
 type Filter struct {
-	CaseID     string
-	Agency     string
-	Sub        string
-	Decision   string
+	CaseID   string
+	Agency   string
+	Sub      string
+	Decision string
+	// Action is the record's action, matched exactly (docs/api.md, "Audit",
+	// lists them). It has no index: Match checks it on the records another
+	// field's index or the time bounds select, and a query by action alone
+	// scans the log (or the time bounds' part of it).
+	Action     string
 	BreakGlass *bool
 	From, To   time.Time // From inclusive, To exclusive
 }
@@ -27,14 +32,15 @@ func (f Filter) Match(r *Record) bool {
 		f.Agency != "" && r.Agency != f.Agency,
 		f.Sub != "" && r.Sub != f.Sub,
 		f.Decision != "" && r.Decision != f.Decision,
+		f.Action != "" && r.Action != f.Action,
 		f.BreakGlass != nil && r.BreakGlass != *f.BreakGlass:
 		return false
 	}
 	return f.inTime(r.Time)
 }
 
-// Page is one page of a query: the records and, when there may be more, the
-// index to continue from.
+// Page is one page of a query: the records and, when more match, where to
+// continue: the from of the next Query, the before of the next QueryBefore.
 type Page struct {
 	Records []Record
 	Next    *uint64
@@ -74,45 +80,116 @@ func (s *Service) Query(ctx context.Context, f Filter, from uint64, limit int) (
 		limit = DefaultLimit
 	}
 	var p Page
-	n, err := s.log.Len(ctx)
+	lo, hi, err := s.bounds(ctx, f, from, 0)
 	if err != nil {
 		return p, err
 	}
-	lo, hi := from, n
-	if !f.From.IsZero() {
-		i, err := s.firstAt(ctx, f.From.Add(-timeSlack), n)
+	return p, s.scanRange(ctx, f, lo, hi, func(r Record) bool { return p.add(r, limit) })
+}
+
+// maxBackWindow bounds the window of indexes QueryBefore scans at once.
+const maxBackWindow = 16384
+
+// QueryBefore returns up to limit records matching f with index < before,
+// newest first (before = 0, or at least the log's length, is the end of the
+// log), and in Next, when more match, the before of the next page: the index
+// of the next match plus one. It sees what Query sees and chooses its index
+// and time bounds in the same way.
+//
+// The indexes and the journal are read forwards only, so it scans windows of
+// indexes from the end backwards, each window in index order as Query does:
+// the first holds limit+1 indexes, each next one twice as many as the one
+// before, up to maxBackWindow; it stops once limit+1 matches are found.
+func (s *Service) QueryBefore(ctx context.Context, f Filter, before uint64, limit int) (Page, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	lo, hi, err := s.bounds(ctx, f, 0, before)
+	if err != nil {
+		return Page{}, err
+	}
+	want := limit + 1
+	var found []Record // newest first
+	for w := uint64(want); hi > lo && len(found) < want; w = min(2*w, maxBackWindow) {
+		start := hi - min(w, hi-lo)
+		keep := want - len(found)
+		var tail []Record // the last keep matches of the window, in index order
+		err := s.scanRange(ctx, f, start, hi, func(r Record) bool {
+			if tail = append(tail, r); len(tail) > keep {
+				tail = tail[1:]
+			}
+			return true
+		})
 		if err != nil {
-			return p, err
+			return Page{}, err
+		}
+		for i := len(tail) - 1; i >= 0; i-- {
+			found = append(found, tail[i])
+		}
+		hi = start
+	}
+	p := Page{Records: found}
+	if len(found) > limit {
+		next := found[limit].Index + 1
+		p.Records, p.Next = found[:limit], &next
+	}
+	return p, nil
+}
+
+// bounds returns the indexes [lo, hi) a query scans: from lo (0: the start
+// of the log) up to hi (0, or beyond the log: the end of the log now),
+// narrowed to the records that may lie within f's time bounds, since the
+// access log's order strays from the order of record times by less than
+// timeSlack.
+func (s *Service) bounds(ctx context.Context, f Filter, lo, hi uint64) (uint64, uint64, error) {
+	n, err := s.log.Len(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if hi == 0 || hi > n {
+		hi = n
+	}
+	if !f.From.IsZero() {
+		i, err := s.firstAt(ctx, f.From.Add(-timeSlack), hi)
+		if err != nil {
+			return 0, 0, err
 		}
 		lo = max(lo, i)
 	}
 	if !f.To.IsZero() {
-		i, err := s.firstAt(ctx, f.To.Add(timeSlack), n)
+		i, err := s.firstAt(ctx, f.To.Add(timeSlack), hi)
 		if err != nil {
-			return p, err
+			return 0, 0, err
 		}
 		hi = min(hi, i)
 	}
+	return lo, hi, nil
+}
+
+// scanRange gives keep the records of [lo, hi) that match f, in index order,
+// while keep returns true: through the most selective index f uses for what
+// the indexes have taken in, then by scanning the rest.
+func (s *Service) scanRange(ctx context.Context, f Filter, lo, hi uint64, keep func(Record) bool) error {
 	if lo >= hi {
-		return p, nil
+		return nil
 	}
 	if prefix := f.plan(); prefix != nil {
 		s.tree.WaitSize(ctx, hi, s.Wait)
 		indexed := min(s.tree.Size(), hi)
-		more, err := s.scanIndex(ctx, prefix, f, lo, indexed, limit, &p)
+		more, err := s.scanIndex(ctx, prefix, f, lo, indexed, keep)
 		if err != nil || !more {
-			return p, err
+			return err
 		}
 		lo = max(lo, indexed)
 	}
-	return p, s.scan(ctx, f, lo, hi, limit, &p)
+	return s.scan(ctx, f, lo, hi, keep)
 }
 
-// scanIndex adds the records of [lo, hi) under the index prefix that match f
-// to p; it reports whether p takes more. The lists of one prefix are disjoint
-// and in key order, and the one holding lo starts less than maxPostingSpan
-// before it.
-func (s *Service) scanIndex(ctx context.Context, prefix []byte, f Filter, lo, hi uint64, limit int, p *Page) (bool, error) {
+// scanIndex gives keep the records of [lo, hi) under the index prefix that
+// match f; it reports whether keep takes more. The lists of one prefix are
+// disjoint and in key order, and the one holding lo starts less than
+// maxPostingSpan before it.
+func (s *Service) scanIndex(ctx context.Context, prefix []byte, f Filter, lo, hi uint64, keep func(Record) bool) (bool, error) {
 	if lo >= hi {
 		return true, nil
 	}
@@ -138,7 +215,7 @@ func (s *Service) scanIndex(ctx context.Context, prefix []byte, f Filter, lo, hi
 				done = true
 				return false
 			}
-			more, failed = s.takeAt(ctx, i, f, limit, p)
+			more, failed = s.takeAt(ctx, i, f, keep)
 			return more && failed == nil
 		})
 		switch {
@@ -153,19 +230,19 @@ func (s *Service) scanIndex(ctx context.Context, prefix []byte, f Filter, lo, hi
 	return true, nil
 }
 
-// takeAt reads record i and adds it to p if it matches f, like take.
-func (s *Service) takeAt(ctx context.Context, i uint64, f Filter, limit int, p *Page) (bool, error) {
+// takeAt reads record i and gives it to keep if it matches f, like take.
+func (s *Service) takeAt(ctx context.Context, i uint64, f Filter, keep func(Record) bool) (bool, error) {
 	for e, err := range s.log.journal.ReadRecords(ctx, i) {
 		if err != nil {
 			return false, err
 		}
-		return take(f, e, limit, p)
+		return take(f, e, keep)
 	}
 	return false, fmt.Errorf("accesslog: index names record %d, which the log does not hold", i)
 }
 
-// scan adds the records of [lo, hi) that match f to p.
-func (s *Service) scan(ctx context.Context, f Filter, lo, hi uint64, limit int, p *Page) error {
+// scan gives keep the records of [lo, hi) that match f.
+func (s *Service) scan(ctx context.Context, f Filter, lo, hi uint64, keep func(Record) bool) error {
 	for e, err := range s.log.journal.ReadRecords(ctx, lo) {
 		if err != nil {
 			return err
@@ -173,17 +250,17 @@ func (s *Service) scan(ctx context.Context, f Filter, lo, hi uint64, limit int, 
 		if e.Index >= hi {
 			return nil
 		}
-		if more, err := take(f, e, limit, p); err != nil || !more {
+		if more, err := take(f, e, keep); err != nil || !more {
 			return err
 		}
 	}
 	return nil
 }
 
-// take adds the record e to p if it matches f, and reports whether p takes
-// more. A record outside f's time bounds is skipped on its time alone,
+// take gives the record e to keep if it matches f, and reports whether keep
+// takes more. A record outside f's time bounds is skipped on its time alone,
 // without decoding it: the slack around the bounds can hold many.
-func take(f Filter, e eventlog.Entry, limit int, p *Page) (bool, error) {
+func take(f Filter, e eventlog.Entry, keep func(Record) bool) (bool, error) {
 	if t, ok := recordTime(e.Data); ok && !f.inTime(t) {
 		return true, nil
 	}
@@ -191,7 +268,7 @@ func take(f Filter, e eventlog.Entry, limit int, p *Page) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return !f.Match(&r) || p.add(r, limit), nil
+	return !f.Match(&r) || keep(r), nil
 }
 
 // inTime reports whether t is within f's time bounds.

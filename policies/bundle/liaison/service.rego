@@ -1,12 +1,15 @@
 # Service decisions: the access log and statistics, which are not case content
 # (docs/protocol.md, "Read access" and "Statistics": oversight reads the access
-# log and the statistics; research reads the statistics only).
+# log and the statistics; research reads the statistics only). An auditor
+# reviews the uses of break-glass (audit.review; docs/api.md, "Break-glass
+# review").
 package liaison.service
 
 import data.liaison.subject
 
 # decision answers input.action (audit.records, audit.checkpoint, audit.proofs,
-# stats, case.list, feed, erasure.list, erasure.decide) for the caller and purpose: {status: 200|403, reasons}.
+# audit.break-glass, audit.review, audit.summary, stats, case.list, feed,
+# erasure.list, erasure.decide) for the caller and purpose: {status: 200|403, reasons}.
 decision := {"status": status, "reasons": reasons}
 
 status := 200 if allowed
@@ -23,7 +26,8 @@ allowed if {
 }
 
 # purpose_condition: an entry without purposes is an action that reads
-# nothing (deciding an erasure request), for which no purpose is stated.
+# nothing (deciding an erasure request, marking a break-glass use reviewed),
+# for which no purpose is stated.
 purpose_condition(entry) if not entry.purposes
 
 purpose_condition(entry) if input.purpose in entry.purposes

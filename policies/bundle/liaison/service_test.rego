@@ -10,13 +10,16 @@ protocol_services := {
 	"audit.records": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
 	"audit.checkpoint": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
 	"audit.proofs": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
+	"audit.break-glass": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
+	"audit.summary": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
+	"audit.review": {["oversight-auditor", purpose] | some purpose in purposes_and_none},
 	"stats": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"], ["research-researcher", "research"]},
 	"erasure.list": {["oversight-dpo", "oversight"]},
 	"erasure.decide": {["oversight-dpo", purpose] | some purpose in purposes_and_none},
 }
 
-# purposes_and_none: deciding an erasure request reads nothing, so it states
-# no purpose (any is ignored).
+# purposes_and_none: deciding an erasure request, or marking a break-glass
+# use reviewed, reads nothing, so it states no purpose (any is ignored).
 purposes_and_none := array.concat(purposes, [""])
 
 purposes := ["case-management", "risk-management", "reintegration", "case-conference", "oversight", "research", "curiosity"]
