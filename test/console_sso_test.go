@@ -54,8 +54,8 @@ func TestConsoleSSO(t *testing.T) {
 		if got := tab.eval(`location.pathname + location.search + location.hash`); got != "/#/cases/"+caseID {
 			t.Errorf("the console is at %q after the sign-in, want the case (and no code in the address)", got)
 		}
-		if who := tab.text("#who"); !strings.Contains(who, "Anna Berg") || !strings.Contains(who, "prison-service") {
-			t.Errorf("the header shows %q, want Anna Berg of prison-service", who)
+		if who := tab.text("#who"); !strings.Contains(who, "Anna Berg") || !strings.Contains(who, "Prison service") {
+			t.Errorf("the header shows %q, want Anna Berg of the prison service", who)
 		}
 		if profile := tab.text("#section-profile"); !strings.Contains(profile, "P-2026-0815") {
 			t.Errorf("the case's profile does not show its reference:\n%s", profile)

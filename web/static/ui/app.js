@@ -92,6 +92,11 @@ async function render() {
   const who = s ? await whoIs() : null;
   if (turn !== drawing) return; // a newer navigation is drawing
   s = session();
+  if (s && who && (s.agency !== who.agency || (s.roles || []).join() !== (who.roles || []).join())) {
+    // The hub says who the person is (a provider's token names no organisation the console can read).
+    saveSession({ ...storedSession(), agency: who.agency, roles: who.roles || [] });
+    s = session();
+  }
   if (s && who && who.purposes && who.purposes.length && !who.purposes.includes(s.purpose)) {
     // A purpose outside the organisation's remit would only be refused: take its first.
     setPurpose(who.purposes[0]);

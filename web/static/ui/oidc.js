@@ -7,6 +7,8 @@
 // in sessionStorage, and holds no token: the PKCE verifier, the state and the
 // nonce of the one pending sign-in, and the page to come back to.
 
+import { t } from './i18n.js';
+
 const PENDING = 'liaison.oidc.pending';
 
 /** CALLBACK is the console's redirect URI path at every provider. */
@@ -93,12 +95,12 @@ export async function completeSignIn() {
     pending = null;
   }
   sessionStorage.removeItem(PENDING); // one use, whatever happens
-  if (q.get('error')) throw new SignInError(`The identity provider refused the sign-in: ${q.get('error_description') || q.get('error')}.`);
+  if (q.get('error')) throw new SignInError(t('oidc.refused', { why: q.get('error_description') || q.get('error') }));
   if (!pending || !q.get('state') || q.get('state') !== pending.state) {
-    throw new SignInError('This sign-in was not started from this tab, or was already used. Sign in again.');
+    throw new SignInError(t('oidc.notHere'));
   }
   const p = (await providers()).find((x) => x.id === pending.provider);
-  if (!p) throw new SignInError('The hub no longer offers this identity provider.');
+  if (!p) throw new SignInError(t('oidc.gone'));
   const got = await tokenRequest(p, {
     grant_type: 'authorization_code', code: q.get('code') || '', redirect_uri: redirectURI(),
     client_id: p.client_id, code_verifier: pending.verifier,
@@ -106,7 +108,7 @@ export async function completeSignIn() {
   const id = got.id_token ? decode(got.id_token) : null;
   if (got.id_token && (!id || id.nonce !== pending.nonce)) {
     tokens = null;
-    throw new SignInError('The identity provider answered with an ID token for another sign-in.');
+    throw new SignInError(t('oidc.nonce'));
   }
   return { provider: p, claims: id || decode(tokens.access) || {}, purpose: pending.purpose, back: pending.back };
 }
@@ -120,7 +122,7 @@ async function tokenRequest(p, form) {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
     });
   } catch {
-    throw new SignInError('The identity provider cannot be reached.');
+    throw new SignInError(t('oidc.unreachable'));
   }
   let body = {};
   try {
@@ -129,7 +131,7 @@ async function tokenRequest(p, form) {
     body = {};
   }
   if (!resp.ok || typeof body.access_token !== 'string') {
-    throw new SignInError(`The identity provider refused the tokens (${body.error || resp.status}).`);
+    throw new SignInError(t('oidc.noTokens', { why: body.error || resp.status }));
   }
   const lifetime = Number(body.expires_in) > 0 ? Number(body.expires_in) * 1000 : 5 * 60 * 1000;
   tokens = {

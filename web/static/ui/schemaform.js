@@ -4,7 +4,8 @@
 // of objects lists of rows one can add and remove, arrays of organisations
 // sets of check boxes, maps rows of name and value, dates date inputs,
 // enumerations selects showing names (the practice codes' names from
-// x-enum-descriptions, translated), integers number inputs. Labels are the
+// x-enum-descriptions, translated) or, for a set of them, check boxes,
+// integers number inputs. Labels are the
 // field names in the reader's language.
 //
 // A form answers its value (absent optional fields left out, so the hub's
@@ -81,7 +82,13 @@ function widget(s, name, ctx, required) {
   }
   if (s.type === 'array') {
     const items = ctx.resolve(s.items || {});
-    if (items.type === 'string' && isOrg(items) && !items.enum) return orgSetWidget(s, name, ctx, required);
+    if (items.type === 'string' && isOrg(items) && !items.enum) {
+      return setWidget(name, required, (ctx.orgs || []).map((o) => ({ value: o.id, label: orgName(o.id) })), 'orgs');
+    }
+    if (items.type === 'string' && Array.isArray(items.enum) && s.uniqueItems) {
+      const names = Array.isArray(items['x-enum-descriptions']) ? items['x-enum-descriptions'] : null;
+      return setWidget(name, required, items.enum.map((v, i) => ({ value: v, label: enumLabel(name, v, names ? names[i] : null) })), 'values');
+    }
     return listWidget(s, name, ctx, required);
   }
   return leafWidget(s, name, ctx, required);
@@ -310,15 +317,19 @@ function listWidget(s, name, ctx, required) {
   };
 }
 
-/** orgSetWidget is a set of organisations: one check box each. */
-function orgSetWidget(s, name, ctx, required) {
-  const boxes = (ctx.orgs || []).map((o) => {
+/**
+ * setWidget is a set of values chosen from a list (organisations, the
+ * values of an enumeration): one check box each. The hub numbers the values
+ * it was sent, in the list's order.
+ */
+function setWidget(name, required, options, kind) {
+  const boxes = options.map((o) => {
     const id = uid('cb');
-    const input = h('input', { type: 'checkbox', id, name, value: o.id });
-    return { id: o.id, input, el: h('div', { class: 'check-row' }, input, h('label', { for: id, text: orgName(o.id) })) };
+    const input = h('input', { type: 'checkbox', id, name, value: o.value });
+    return { id: o.value, input, el: h('div', { class: 'check-row' }, input, h('label', { for: id, text: o.label })) };
   });
   const err = errorSlot(() => (boxes.length ? boxes[0].input : null));
-  const el = h('fieldset', { class: 'group orgs', dataset: { field: name } },
+  const el = h('fieldset', { class: `group ${kind}`, dataset: { field: name } },
     h('legend', {}, labelOf(name), requiredMark(required)), err.el, h('div', { class: 'checks-grid' }, boxes.map((b) => b.el)));
   const checked = () => boxes.filter((b) => b.input.checked);
   return {
@@ -335,9 +346,6 @@ function orgSetWidget(s, name, ctx, required) {
     focusable: () => (boxes.length ? boxes[0].input : null),
     show: err.show,
     clear: err.clear,
-    set(ids) {
-      for (const b of boxes) b.input.checked = ids.includes(b.id);
-    },
   };
 }
 
