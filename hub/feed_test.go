@@ -190,12 +190,10 @@ func TestAFeedFollowsTheReadersViewAndNothingElse(t *testing.T) {
 // to.
 func TestFeedPagesResumeExactly(t *testing.T) {
 	f := newFixture(t)
-	var ids []string
 	for i := range 3 {
 		id := f.open(t, fmt.Sprintf("PAGE-2026-000%d", i))
 		f.write(t, caseworker, id, `{"type":"ConsentGiven","data":{"organisations":["exit-ngo"]}}`)
 		f.write(t, caseworker, id, `{"type":"NeedsAssessmentRecorded","data":{"needs":[{"area":"housing","level":"high"}]}}`)
-		ids = append(ids, id)
 	}
 	whole := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration"}
 	_, all := whole.next(100)

@@ -18,7 +18,7 @@ func TestWritableAgreesWithAppend(t *testing.T) {
 	a := newAuthorizer(t, policies.Options{})
 	ctx := context.Background()
 	cases := map[string]*domain.Case{
-		"consented": caseOf(opened, consent("probation-service", "exit-ngo", "municipality"), riskAssessment, needsAssessment),
+		"consented":  caseOf(opened, consent("probation-service", "exit-ngo", "municipality"), riskAssessment, needsAssessment),
 		"no consent": caseOf(opened, riskAssessment),
 		"closed":     caseOf(opened, consent("exit-ngo"), ev(prisonManager, domain.CaseClosedData{Reason: "completed"})),
 	}

@@ -20,8 +20,6 @@ var programmes = map[string][]string{
 	"vulnerable":     {"Prevention group programme (20 sessions)", "Resilience and prevention track"},
 }
 
-var veraDomains = []string{"beliefs-attitudes", "context-intent", "history-capability", "commitment-motivation", "protective-resilience"}
-
 var protectiveFactors = []string{
 	"stable contact with family", "engagement with the exit worker", "vocational qualification in progress",
 	"distance from the former network", "openness to other viewpoints", "structured daily routine",
