@@ -9,6 +9,7 @@ import { SECTIONS, STAGES, call, get, me, recall, remember, session } from './ap
 import { add, announce, clear, describe, field, h, heading, hubMessage, problemView, select, shortId, uid } from './dom.js';
 import { fmtNumber, fmtTime, orgName, t, tn, tv } from './i18n.js';
 import { itemView, timelineView } from './items.js';
+import { planView } from './plan.js';
 import { writePanel } from './write.js';
 
 /** The filters of the case list, as the hash carries them. */
@@ -166,6 +167,7 @@ export async function caseView(view, id) {
   const timeline = timelineBox(c.case_id);
   const column = h('div', {});
   const boxes = new Map();
+  const shared = new Map(); // section → promise of its items (null when refused), for the plan's needs
   const page = {
     caseId: c.case_id,
     // refresh reloads what a write changed: the summary, the sections it
@@ -205,7 +207,7 @@ export async function caseView(view, id) {
     const tocItem = h('li', {}, tocBtn);
     toc.append(tocItem);
     content.append(box);
-    boxes.set(name, { load: () => loadSection(c.case_id, name, readable.has(name), box, tocItem, panel) });
+    boxes.set(name, { load: () => loadSection(c.case_id, name, readable.has(name), box, tocItem, panel, shared) });
   }
   await Promise.all([...[...boxes.values()].map((b) => b.load()), timeline.load()]);
   const open = [...boxes.keys()].filter((n) => view.querySelector(`#section-${n}`).dataset.state === 'loaded').length;
@@ -226,8 +228,15 @@ function caseRefusal(e, id) {
   return problemView(e, t('case.notOpened'));
 }
 
-/** loadSection asks for one section and renders it: its items, or why it is refused. */
-async function loadSection(caseId, name, listed, box, tocItem, panel) {
+/**
+ * loadSection asks for one section and renders it: its items, or why it is
+ * refused. shared receives, under the section's name, a promise of its items
+ * (null when refused): the plan's overview gives each need its level from
+ * the needs section's.
+ */
+async function loadSection(caseId, name, listed, box, tocItem, panel, shared) {
+  let done = () => {};
+  shared.set(name, new Promise((resolve) => { done = resolve; }));
   const state = h('span', { class: 'sec-state', text: t('sec.loading') });
   const set = (st, text) => {
     box.dataset.state = st;
@@ -244,6 +253,7 @@ async function loadSection(caseId, name, listed, box, tocItem, panel) {
   try {
     sec = await call('GET', `/v1/cases/${encodeURIComponent(caseId)}/sections/${name}`);
   } catch (e) {
+    done(null);
     clear(box).append(head);
     box.removeAttribute('aria-busy');
     box.classList.remove('sec-breakglass');
@@ -266,6 +276,7 @@ async function loadSection(caseId, name, listed, box, tocItem, panel) {
   clear(box).append(head);
   box.removeAttribute('aria-busy');
   const items = sec.items || [];
+  done(items);
   set('loaded', tn('sec.items', items.length));
   box.classList.toggle('sec-breakglass', !!sec.break_glass);
   if (sec.break_glass) {
@@ -281,6 +292,10 @@ async function loadSection(caseId, name, listed, box, tocItem, panel) {
   const writeHere = panel ? panel.types().filter((type) => panel.sectionsOf(type).includes(name)) : [];
   if (!items.length) {
     box.append(h('p', { class: 'muted', text: t('sec.empty') }));
+  } else if (name === 'plan') {
+    // The plan at a glance, then its entries as recorded (folded).
+    box.append(planView(items, { why, needs: shared.get('needs'), goTo: focusBlock }),
+      h('details', { class: 'plan-entries' }, h('summary', {}, tn('plan.entries', items.length)), items.map((it) => itemView(it, why))));
   } else {
     for (const it of items) box.append(itemView(it, why));
   }

@@ -155,3 +155,85 @@ export function timeChart({ id, title, periods, series, axisLabel, periodHeader,
   fig.insertBefore(legend, fig.querySelector('.chart-tools'));
   return fig;
 }
+
+/**
+ * stackedChart draws one horizontal bar per row, cut into segments, one per
+ * column (an outcome's values): rows are {key, label, total, suppressed,
+ * cells: [{value, suppressed}]} in columns' order, columns {key, label}. A
+ * suppressed row is drawn as suppressed; in a row that shows its total, the
+ * cells it hides are drawn together at the end of the bar, hatched (their
+ * sum is the total less the cells shown, which the table gives anyway),
+ * never one by one, never as 0. A legend names the segments; the table
+ * below gives every figure (a column for the total, totalHeader, then one
+ * per column), suppressedText for the hidden ones.
+ */
+export function stackedChart({ id, title, rows, columns, axisLabel, categoryHeader, totalHeader, suppressedText, hiddenText, caption }) {
+  id = id || uid('chart');
+  const labelW = 300;
+  const barW = 440;
+  const rowH = 26;
+  const top = 10;
+  const width = labelW + barW + 190;
+  const plotH = rows.length * rowH;
+  const height = top + plotH + 52;
+  const max = Math.max(0, ...rows.filter((r) => !r.suppressed && r.total != null).map((r) => r.total));
+  const ticks = niceTicks(max);
+  const scale = barW / ticks[ticks.length - 1];
+  const titleId = `${id}-title`;
+  const hatch = `${id}-hatch`;
+  const seg = (c, i) => (c.key === 'unrecorded' ? 'seg-unrecorded' : `seg-${i % 5}`);
+  const chart = svg('svg', {
+    class: 'chart chart-stacked', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': titleId,
+    preserveAspectRatio: 'xMinYMin meet',
+  }, svg('title', { id: titleId }, `${title}. ${t('chart.seeTable')}`),
+  svg('defs', {}, svg('pattern', { id: hatch, width: 6, height: 6, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' },
+    svg('rect', { width: 6, height: 6, class: 'hatch-bg' }), svg('line', { x1: 0, y1: 0, x2: 0, y2: 6, class: 'hatch-line' }))));
+  for (const v of ticks) {
+    const x = labelW + v * scale;
+    chart.append(svg('line', { class: 'grid', x1: x, x2: x, y1: top - 4, y2: top + plotH }),
+      svg('text', { class: 'axis', x, y: top + plotH + 16, 'text-anchor': 'middle' }, fmtNumber(v)));
+  }
+  chart.append(svg('line', { class: 'axis-line', x1: labelW, x2: labelW, y1: top - 4, y2: top + plotH }),
+    svg('text', { class: 'axis-title', x: labelW + barW / 2, y: top + plotH + 40, 'text-anchor': 'middle' }, axisLabel));
+  rows.forEach((r, i) => {
+    const y = top + i * rowH;
+    const g = svg('g', { class: r.suppressed ? 'bar-row suppressed' : 'bar-row', dataset: { key: r.key } });
+    g.append(svg('text', { class: 'bar-label', x: labelW - 10, y: y + rowH / 2 + 5, 'text-anchor': 'end' }, truncate(r.label, 40)));
+    if (r.suppressed || r.total == null) {
+      g.append(svg('rect', { class: 'bar-suppressed', x: labelW, y: y + 4, width: 12, height: rowH - 8 }),
+        svg('text', { class: 'bar-value muted', x: labelW + 20, y: y + rowH / 2 + 5 }, suppressedText));
+      chart.append(g);
+      return;
+    }
+    let x = labelW;
+    let shown = 0;
+    r.cells.forEach((c, j) => {
+      if (c.suppressed || c.value == null || c.value === 0) return;
+      const w = c.value * scale;
+      g.append(svg('rect', { class: `seg ${seg(columns[j], j)}`, x, y: y + 4, width: w, height: rowH - 8, dataset: { col: columns[j].key } }));
+      x += w;
+      shown += c.value;
+    });
+    const rest = r.total - shown;
+    if (r.cells.some((c) => c.suppressed) && rest > 0) {
+      g.append(svg('rect', { class: 'seg seg-hidden', x, y: y + 4, width: rest * scale, height: rowH - 8, fill: `url(#${hatch})` }));
+      x += rest * scale;
+    }
+    g.append(svg('text', { class: 'bar-value', x: x + 8, y: y + rowH / 2 + 5 }, fmtNumber(r.total)));
+    chart.append(g);
+  });
+  const legend = h('ul', { class: 'legend-list stack', 'aria-hidden': 'true' },
+    columns.map((c, j) => h('li', { class: seg(c, j) }, h('span', { class: 'swatch' }), c.label)),
+    h('li', { class: 'seg-hidden' }, h('span', { class: 'swatch' }), hiddenText));
+  const table = h('table', { class: 'data stats' },
+    h('caption', { text: title }),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: categoryHeader }), h('th', { scope: 'col', class: 'num', text: totalHeader }),
+      columns.map((c) => h('th', { scope: 'col', class: 'num', text: c.label })))),
+    h('tbody', {}, rows.map((r) => h('tr', { dataset: { key: r.key, suppressed: String(!!r.suppressed) } },
+      h('th', { scope: 'row', text: r.label }),
+      [{ value: r.total, suppressed: r.suppressed }, ...r.cells].map((c) => h('td', { class: 'num' },
+        r.suppressed || c.suppressed || c.value == null ? h('span', { class: 'muted', text: suppressedText }) : fmtNumber(c.value)))))));
+  const fig = figure(id, chart, table, caption);
+  fig.insertBefore(legend, fig.querySelector('.chart-tools'));
+  return fig;
+}
