@@ -66,6 +66,9 @@ type Config struct {
 	// WebhookBackoff is the wait after a webhook's first failed delivery,
 	// doubled at each failure in a row (0: one second).
 	WebhookBackoff time.Duration
+	// Monitor is the privacy monitor of the access log, whose alerts
+	// auditors list and change (nil: none; hub/monitor.go).
+	Monitor *Monitor
 }
 
 // Service runs the use cases. It is safe for concurrent use.

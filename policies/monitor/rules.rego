@@ -48,7 +48,7 @@ limits(e, rule) := object.union(
 enabled(e, rule) if object.get(limits(e, rule), "enabled", true) == true
 
 # volume: reads per user per hour far above that user's or role's usual.
-fires("volume", e) := sprintf("%d reads in the last hour; usual %.1f per active hour", [h.reads_hour, usual]) if {
+fires("volume", e) := sprintf("%d reads in the last hour; usual %v per active hour", [h.reads_hour, round(usual * 10) / 10]) if {
 	e.record.read
 	h := e.history
 	t := limits(e, "volume")

@@ -2,13 +2,15 @@
 # (docs/protocol.md, "Read access" and "Statistics": oversight reads the access
 # log and the statistics; research reads the statistics only). An auditor
 # reviews the uses of break-glass (audit.review; docs/api.md, "Break-glass
-# review").
+# review"); auditors and DPOs list, acknowledge and close the alerts of the privacy
+# monitor (audit.alerts, audit.alert-review; docs/monitoring.md).
 package liaison.service
 
 import data.liaison.subject
 
 # decision answers input.action (audit.records, audit.checkpoint, audit.proofs,
-# audit.break-glass, audit.review, audit.summary, stats, case.list, feed,
+# audit.break-glass, audit.review, audit.summary, audit.alerts,
+# audit.alert-review, stats, case.list, feed,
 # erasure.list, erasure.decide) for the caller and purpose: {status: 200|403, reasons}.
 decision := {"status": status, "reasons": reasons}
 

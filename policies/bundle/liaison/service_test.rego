@@ -13,6 +13,8 @@ protocol_services := {
 	"audit.break-glass": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
 	"audit.summary": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
 	"audit.review": {["oversight-auditor", purpose] | some purpose in purposes_and_none},
+	"audit.alerts": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"]},
+	"audit.alert-review": {[name, purpose] | some name in ["oversight-auditor", "oversight-dpo"]; some purpose in purposes_and_none},
 	"stats": {["oversight-auditor", "oversight"], ["oversight-dpo", "oversight"], ["research-researcher", "research"]},
 	"erasure.list": {["oversight-dpo", "oversight"]},
 	"erasure.decide": {["oversight-dpo", purpose] | some purpose in purposes_and_none},

@@ -1,0 +1,259 @@
+package hub_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/liaison-hub/liaison/domain"
+	"github.com/liaison-hub/liaison/eventlog/accesslog"
+	"github.com/liaison-hub/liaison/eventlog/embedded"
+	"github.com/liaison-hub/liaison/hub"
+	"github.com/liaison-hub/liaison/policies"
+)
+
+// monitorFixture is newFixture with a privacy monitor on its access log;
+// newMonitor makes another on the same store, as a restarted hub would.
+type monitorFixture struct {
+	*fixture
+	mon        *hub.Monitor
+	newMonitor func() *hub.Monitor
+}
+
+func newMonitorFixture(t *testing.T) *monitorFixture {
+	t.Helper()
+	rules, err := policies.NewMonitorRules(context.Background(), policies.DefaultMonitorBundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf := &monitorFixture{}
+	mf.fixture = newFixture(t, func(c *hub.Config) {
+		st := c.Log.(*embedded.Store)
+		cfg := hub.MonitorConfig{Access: c.Access, KV: st, Rules: rules, Directory: c.Policy.Directory, Projector: c.Projector}
+		mf.newMonitor = func() *hub.Monitor {
+			m, err := hub.NewMonitor(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		mf.mon = mf.newMonitor()
+		c.Monitor = mf.mon
+	})
+	return mf
+}
+
+// alerts lists every alert matching q as the auditor.
+func (f *monitorFixture) alerts(t *testing.T, q hub.AlertQuery) []hub.Alert {
+	t.Helper()
+	var out []hub.Alert
+	for {
+		var page *hub.AlertPage
+		err := f.call(t, auditor, "oversight", "audit.alerts", func(ctx context.Context, c *hub.Call) (err error) {
+			page, err = f.svc.Alerts(ctx, c, q)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Items...)
+		if page.NextCursor == nil {
+			return out
+		}
+		q.Cursor = *page.NextCursor
+	}
+}
+
+// byUser maps each user to the sorted rules of their alerts.
+func byUser(alerts []hub.Alert) map[string][]string {
+	out := map[string][]string{}
+	for _, a := range alerts {
+		out[a.Sub] = append(out[a.Sub], a.Rule)
+	}
+	for _, rules := range out {
+		sort.Strings(rules)
+	}
+	return out
+}
+
+var (
+	nightAnalyst = domain.Identity{Issuer: "test", Subject: "ia-night", Agency: "intelligence-service", Roles: []string{"analyst"}}
+	glassManager = domain.Identity{Issuer: "test", Subject: "pm-max", Agency: "prison-service", Roles: []string{"glassManager"}}
+	prober       = domain.Identity{Issuer: "test", Subject: "ngo-pat", Agency: "exit-ngo", Roles: []string{"mentor"}}
+	officer      = domain.Identity{Issuer: "test", Subject: "po-lee", Agency: "probation-service", Roles: []string{"officer"}}
+)
+
+func rec(id domain.Identity, at time.Time, action, caseID, decision string, status int) accesslog.Record {
+	return accesslog.Record{Time: at, RequestID: "r", Sub: id.Subject, Issuer: id.Issuer, Agency: id.Agency,
+		Action: action, CaseID: caseID, Decision: decision, Status: status, Purpose: "risk-management"}
+}
+
+// TestMonitorFlagsMisbehaviour feeds the monitor access records of its own
+// times (a Wednesday; the night in Paris, 01:00 UTC): ordinary reading by
+// day, an analyst reading 80 cases in ten minutes at night, a glassManager
+// breaking the glass three times in a day right after denials, a mentor
+// probing case ids. Each pattern gives its alerts and the ordinary reading
+// none; a monitor started again on the same store goes on where the first
+// stopped, joining a new finding to the alert it belongs to.
+func TestMonitorFlagsMisbehaviour(t *testing.T) {
+	f := newMonitorFixture(t)
+	ctx := context.Background()
+	day := time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
+	night := time.Date(2026, 3, 4, 1, 0, 0, 0, time.UTC)
+	for i := range 12 {
+		f.appendRecord(t, rec(officer, day.Add(time.Duration(i)*4*time.Minute), "section.read", fmt.Sprintf("case-%d", i%4), accesslog.Allow, 200))
+	}
+	for i := range 80 {
+		f.appendRecord(t, rec(nightAnalyst, night.Add(time.Duration(i)*7*time.Second), "section.read", fmt.Sprintf("case-%03d", i), accesslog.Partial, 200))
+	}
+	var grants []uint64
+	for i, h := range []int{8, 12, 16} {
+		at := day.Add(time.Duration(h-9) * time.Hour)
+		caseID := fmt.Sprintf("locked-%d", i)
+		f.appendRecord(t, rec(glassManager, at, "section.read", caseID, accesslog.Deny, 403))
+		g := rec(glassManager, at.Add(2*time.Minute), "break-glass", caseID, accesslog.Allow, 201)
+		g.BreakGlass = true
+		grants = append(grants, f.appendRecord(t, g))
+	}
+	var probes []uint64
+	for i := range 6 {
+		probes = append(probes, f.appendRecord(t, rec(prober, day.Add(time.Duration(i)*time.Minute), "case.read", fmt.Sprintf("guess-%d", i), accesslog.Deny, 404)))
+	}
+	if err := f.mon.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	all := f.alerts(t, hub.AlertQuery{})
+	got := byUser(all)
+	want := map[string][]string{
+		nightAnalyst.Subject: {"breadth", "off_hours", "volume"},
+		glassManager.Subject: {"break_glass_after_denial", "break_glass_after_denial", "break_glass_after_denial", "break_glass_frequency"},
+		prober.Subject:       {"probing"},
+	}
+	for who, rules := range want {
+		if !slices.Equal(got[who], rules) {
+			t.Errorf("alerts of %s: %v, want %v", who, got[who], rules)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("alerts for %v, want only %v", got, want)
+	}
+	for _, a := range all {
+		if a.State != hub.AlertOpen || len(a.Records) == 0 || a.Records[0] < 12 {
+			t.Errorf("alert %+v", a)
+		}
+		switch a.Rule {
+		case "probing":
+			if !slices.Equal(a.Records, probes[2:]) || a.Triggers != 4 {
+				t.Errorf("probing alert records %v (%d), want %v", a.Records, a.Triggers, probes[2:])
+			}
+		case "break_glass_frequency":
+			if !slices.Equal(a.Records, grants[2:]) {
+				t.Errorf("break-glass frequency on %v, want %v", a.Records, grants[2:])
+			}
+		case "breadth":
+			if a.Triggers != 80-25+1 || a.OrgType != "intelligence" {
+				t.Errorf("breadth alert %+v: want 56 triggers (from the 25th case on)", a)
+			}
+		}
+	}
+	n := f.mon.Evaluated()
+	if n != 12+80+6+6 {
+		t.Errorf("evaluated %d records", n)
+	}
+
+	// A new monitor goes on from there: nothing evaluated twice, a new probe
+	// joins the open probing alert.
+	again := f.newMonitor()
+	if again.Evaluated() != n {
+		t.Fatalf("restarted monitor at %d, want %d", again.Evaluated(), n)
+	}
+	probe := f.appendRecord(t, rec(prober, day.Add(10*time.Minute), "case.read", "guess-x", accesslog.Deny, 404))
+	if err := again.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := f.alerts(t, hub.AlertQuery{Rule: "probing"})
+	if len(after) != 1 || after[0].Triggers != 5 || after[0].Records[len(after[0].Records)-1] != probe {
+		t.Errorf("after a restart, probing alerts %+v", after)
+	}
+	if total := len(f.alerts(t, hub.AlertQuery{})); total != len(all) {
+		t.Errorf("%d alerts after the restart, want %d", total, len(all))
+	}
+}
+
+// TestAlertStates: auditors acknowledge and close an alert with a note, each
+// change recorded; a change without a note, of a closed alert, of no alert,
+// or by someone else is refused and changes nothing.
+func TestAlertStates(t *testing.T) {
+	f := newMonitorFixture(t)
+	ctx := context.Background()
+	day := time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		f.appendRecord(t, rec(prober, day.Add(time.Duration(i)*time.Minute), "case.read", fmt.Sprintf("guess-%d", i), accesslog.Deny, 404))
+	}
+	if err := f.mon.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list := f.alerts(t, hub.AlertQuery{State: hub.AlertOpen, Agency: "exit-ngo"})
+	if len(list) != 1 {
+		t.Fatalf("open alerts %+v", list)
+	}
+	id := list[0].ID
+	change := func(who domain.Identity, id, state, body string) (*hub.Alert, *hub.Call, error) {
+		var out *hub.Alert
+		var call *hub.Call
+		err := f.callAt(t, who, "", "audit.alert", 200, func(ctx context.Context, c *hub.Call) (err error) {
+			call = c
+			out, err = f.svc.ChangeAlert(ctx, c, id, state, []byte(body))
+			return err
+		})
+		return out, call, err
+	}
+	_, _, err := change(auditor, id, hub.AlertAcknowledged, `{}`)
+	kindOf(t, err, domain.KindInvalid, "note")
+	_, _, err = change(caseworker, id, hub.AlertAcknowledged, `{"note":"mine"}`)
+	kindOf(t, err, domain.KindForbidden, "")
+	_, _, err = change(auditor, "99", hub.AlertClosed, `{"note":"none such"}`)
+	kindOf(t, err, domain.KindNotFound, "")
+	a, c, err := change(auditor, id, hub.AlertAcknowledged, `{"note":"asked the NGO"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.State != hub.AlertAcknowledged || len(a.Notes) != 1 || a.Notes[0].Note != "asked the NGO" || a.Notes[0].Sub != auditor.Subject {
+		t.Errorf("acknowledged %+v", a)
+	}
+	if c.Record.Reference != "alert:"+id || c.Record.Justification != "asked the NGO" || c.Record.Decision != accesslog.Allow {
+		t.Errorf("the change's record %+v", c.Record)
+	}
+	_, _, err = change(auditor, id, hub.AlertAcknowledged, `{"note":"again"}`)
+	kindOf(t, err, domain.KindConflict, "")
+	if a, _, err = change(auditor, id, hub.AlertClosed, `{"note":"a misconfigured client"}`); err != nil || a.State != hub.AlertClosed || len(a.Notes) != 2 {
+		t.Fatalf("closed %+v, %v", a, err)
+	}
+	_, _, err = change(auditor, id, hub.AlertClosed, `{"note":"again"}`)
+	kindOf(t, err, domain.KindConflict, "")
+	if got := f.alerts(t, hub.AlertQuery{State: hub.AlertClosed}); len(got) != 1 || len(got[0].Notes) != 2 {
+		t.Errorf("closed alerts %+v", got)
+	}
+	if got := f.alerts(t, hub.AlertQuery{State: hub.AlertOpen}); len(got) != 0 {
+		t.Errorf("open alerts %+v", got)
+	}
+	// A closed alert is joined by nothing: a new probe opens another.
+	f.appendRecord(t, rec(prober, day.Add(6*time.Minute), "case.read", "guess-y", accesslog.Deny, 404))
+	if err := f.mon.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.alerts(t, hub.AlertQuery{State: hub.AlertOpen}); len(got) != 1 || got[0].ID == id {
+		t.Errorf("open alerts after a new probe %+v", got)
+	}
+	err = f.call(t, auditor, "oversight", "audit.alerts", func(ctx context.Context, c *hub.Call) error {
+		_, err := f.svc.Alerts(ctx, c, hub.AlertQuery{State: "pending", Cursor: "x"})
+		return err
+	})
+	var de *domain.Error
+	if !errorsAs(err, &de) || de.Kind != domain.KindInvalid || len(de.Fields) != 2 || de.Fields[0].Field != "state" || de.Fields[1].Field != "cursor" {
+		t.Errorf("a bad query: %v, want state and cursor named", err)
+	}
+}
