@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -417,4 +418,72 @@ func closeIter(it io.Closer) error {
 		return fmt.Errorf("embedded: read: %w", err)
 	}
 	return nil
+}
+
+// Usage is an estimate of the store's bytes on disk, for the measures of
+// BENCHMARKS.md ("Access log bytes"): how much of the sstables each
+// keyspace takes, and how much the whole store does.
+type Usage struct {
+	// Journal is the bytes of the journal's records ('J' keys); Events the
+	// bytes of the case log (its 'E', 'S' and 'H' keys).
+	Journal, Events uint64
+	// KV maps each prefix asked for (as a string) to the bytes of the KV
+	// keys that start with it.
+	KV map[string]uint64
+	// Files is the size of the live sstables and of the directory's other
+	// files (the write-ahead log, the manifest, …): what the store keeps once
+	// Pebble has deleted the sstables that compactions made obsolete.
+	Files uint64
+}
+
+// DiskUsage estimates the store's bytes on disk (see Usage), with the KV
+// keys that start with each of kvPrefixes counted apart. The estimates of
+// key ranges come from the sstables' indexes (Pebble's EstimateDiskUsage):
+// they are exact to a block, and they leave out what the memtables and the
+// write-ahead log still hold, so measure after Compact. It returns an error
+// wrapping eventlog.ErrClosed when the store is closed or failed, and the
+// file system's error.
+func (s *Store) DiskUsage(kvPrefixes ...[]byte) (Usage, error) {
+	if err := s.enter(); err != nil {
+		return Usage{}, err
+	}
+	defer s.leave()
+	span := func(prefix []byte) (uint64, error) {
+		end := upperBound(prefix)
+		if end == nil {
+			end = []byte{0xff, 0xff}
+		}
+		// EstimateDiskUsage's end is inclusive: a key equal to end starts
+		// the next keyspace and is at most one block more.
+		return s.db.EstimateDiskUsage(prefix, end)
+	}
+	var u Usage
+	var err error
+	if u.Journal, err = span([]byte{prefixJournal}); err != nil {
+		return Usage{}, err
+	}
+	for _, p := range []byte{prefixEvent, prefixStream, prefixHead} {
+		n, err := span([]byte{p})
+		if err != nil {
+			return Usage{}, err
+		}
+		u.Events += n
+	}
+	u.KV = make(map[string]uint64, len(kvPrefixes))
+	for _, p := range kvPrefixes {
+		if u.KV[string(p)], err = span(append([]byte{prefixKV}, p...)); err != nil {
+			return Usage{}, err
+		}
+	}
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return Usage{}, err
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && filepath.Ext(e.Name()) != ".sst" {
+			u.Files += uint64(info.Size())
+		}
+	}
+	u.Files += uint64(s.db.Metrics().Total().TablesSize)
+	return u, nil
 }
