@@ -241,18 +241,47 @@ func (s *Service) feedPage(ctx context.Context, c *Call, cur feedCursor, limit i
 	if m, ok := s.feedMemo.get(binding, cur); ok {
 		from = bound{pos: m}
 	}
-	touched, scanned, complete, err := s.touchedCases(ctx, from, s.cfg.Projector.Applied())
-	if err != nil {
-		return nil, err
-	}
+	// The log is read in chunks until the page is full, everything applied
+	// is read, or feedScan events were: a page costs what it delivers, not
+	// what lies after it. A chunk's entries all come after the previous
+	// chunk's, so the entries stay in append order; the clock's changes to a
+	// case are looked for once, with its first chunk (after that the reader's
+	// view of it is the one the page gives, as the clock stands now).
 	now := c.Now
-	var events, clock []keyed
-	for _, tc := range touched {
-		ev, cl, err := s.caseChanges(ctx, c, tc, from, scanned, cur.seen, now)
+	applied := s.cfg.Projector.Applied()
+	var (
+		events, clock []keyed
+		touched       []touchedCase
+		scanned       eventlog.Position
+		complete      bool
+		read          int
+	)
+	visited := map[string]bool{}
+	for at := from; ; {
+		part, last, done, n, err := s.touchedCases(ctx, at, applied, min(feedChunk(limit), feedScan-read))
 		if err != nil {
 			return nil, err
 		}
-		events, clock = append(events, ev...), append(clock, cl...)
+		for _, tc := range part {
+			ev, cl, err := s.caseChanges(ctx, c, tc, at, last, cur.seen, now, !visited[tc.id])
+			if err != nil {
+				return nil, err
+			}
+			events, clock = append(events, ev...), append(clock, cl...)
+			if !visited[tc.id] {
+				visited[tc.id] = true
+				touched = append(touched, tc)
+			}
+		}
+		if !last.IsZero() {
+			scanned = last
+		}
+		read += n
+		complete = done
+		if done || read >= feedScan || len(events) > limit+int(cur.done) {
+			break
+		}
+		at = bound{pos: scanned}
 	}
 	// Changes by the clock alone for cases no event touched: the reader's
 	// consent expires at a day's start, its break-glass grants end; looked
@@ -326,25 +355,25 @@ func dayStart(t time.Time) int64 { return t.UTC().Truncate(24 * time.Hour).UnixN
 // touchedCase is a case with events in the range scanned.
 type touchedCase struct{ id string }
 
-// touchedCases reads the log from the bound on, up to feedScan events and no
+// touchedCases reads the log from the bound on, up to max events and no
 // further than the projections have applied (commit position applied), and
 // returns the cases it touches in order of their first event there, the
-// position of the last event read, and whether it read all the projections
-// hold.
-func (s *Service) touchedCases(ctx context.Context, from bound, applied uint64) ([]touchedCase, eventlog.Position, bool, error) {
+// position of the last event read, whether it read all the projections hold,
+// and how many events it read.
+func (s *Service) touchedCases(ctx context.Context, from bound, applied uint64, max int) ([]touchedCase, eventlog.Position, bool, int, error) {
 	seen := map[string]bool{}
 	var out []touchedCase
 	var last eventlog.Position
 	n := 0
 	for r, err := range s.cfg.Log.ReadAll(ctx, from.after()) {
 		if err != nil {
-			return nil, last, false, domain.Internal(err)
+			return nil, last, false, n, domain.Internal(err)
 		}
 		if r.Position.Commit > applied {
-			return out, last, true, nil // not in the views yet
+			return out, last, true, n, nil // not in the views yet
 		}
-		if n == feedScan {
-			return out, last, false, nil
+		if n == max {
+			return out, last, false, n, nil
 		}
 		n++
 		last = r.Position
@@ -353,14 +382,18 @@ func (s *Service) touchedCases(ctx context.Context, from bound, applied uint64) 
 			out = append(out, touchedCase{id: r.Stream})
 		}
 	}
-	return out, last, true, nil
+	return out, last, true, n, nil
 }
+
+// feedChunk is how many events a page reads at a time while it fills.
+func feedChunk(limit int) int { return max(2*limit, 500) }
 
 // caseChanges returns the changes of the reader's view of one case made by
 // its events from the bound up to upto (the last event scanned), each view
 // computed as the clock stands now; and, apart, the changes the clock alone
-// made to its view before the bound (as it stood at seen, and now).
-func (s *Service) caseChanges(ctx context.Context, c *Call, tc touchedCase, from bound, upto eventlog.Position, seen int64, now time.Time) (events, clock []keyed, err error) {
+// made to its view before the bound (as it stood at seen, and now), when
+// withClock.
+func (s *Service) caseChanges(ctx context.Context, c *Call, tc touchedCase, from bound, upto eventlog.Position, seen int64, now time.Time, withClock bool) (events, clock []keyed, err error) {
 	v, ok := s.cfg.Projector.Get(tc.id)
 	if !ok {
 		return nil, nil, nil
@@ -389,18 +422,20 @@ func (s *Service) caseChanges(ctx context.Context, c *Call, tc touchedCase, from
 	q := readQuery(c)
 	var prev *readerView // what the reader had
 	if before != nil {
-		then := q
-		then.Now = time.Unix(0, seen)
-		old, err := s.viewOf(ctx, then, before)
-		if err != nil {
-			return nil, nil, domain.Internal(err)
-		}
 		if prev, err = s.viewOf(ctx, q, before); err != nil {
 			return nil, nil, domain.Internal(err)
 		}
-		// What the clock alone changed since the reader last looked.
-		if clock, err = s.viewChanges(ctx, c, tc.id, old, prev, eventlog.Position{}); err != nil {
-			return nil, nil, err
+		if withClock {
+			// What the clock alone changed since the reader last looked.
+			then := q
+			then.Now = time.Unix(0, seen)
+			old, err := s.viewOf(ctx, then, before)
+			if err != nil {
+				return nil, nil, domain.Internal(err)
+			}
+			if clock, err = s.viewChanges(ctx, c, tc.id, old, prev, eventlog.Position{}); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	for _, st := range steps {
