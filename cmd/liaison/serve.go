@@ -78,6 +78,8 @@ type Config struct {
 	// IdempotencyTTL is how long the answers to Idempotency-Key calls are
 	// remembered (--idempotency-ttl; hub/idempotency.go).
 	IdempotencyTTL time.Duration
+	// Monitor configures the privacy monitor of the access log (monitor.go).
+	Monitor MonitorConfig
 }
 
 // Main is one running hub: Run opens and wires everything, Close shuts it down.
@@ -221,10 +223,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	console, demoCfg := m.consoleConfig(devKey)
 	metrics := api.NewMetrics()
 	m.registerMetrics(metrics.Registry)
+	monitor, err := m.openMonitor(ctx, access, kv, metrics.Registry) // monitor.go
+	if err != nil {
+		return err
+	}
 	m.Hub, err = hub.New(hub.Config{
 		Log: m.Log, Projector: m.Projector, Codec: cdc, Keys: keys, Policy: m.Policy, Access: access,
 		Audit: accesslog.NewService(access, kv, m.trees), KV: kv, Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
 		StatusOf: api.StatusOf, OnAppend: metrics.Appended, IdempotencyTTL: cfg.IdempotencyTTL,
+		Monitor: monitor,
 	})
 	if err != nil {
 		return err
@@ -266,6 +273,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.runErr <- fmt.Errorf("transparency: %w", err)
 		}
 	}()
+	m.runMonitor(runCtx, access, monitor) // monitor.go
 
 	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return err
@@ -506,6 +514,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Demo, "demo", false, "load the synthetic multi-agency demo data set once")
 	fs.Int64Var(&cfg.DemoSeed, "demo-seed", 1, "seed of the demo data set")
 	fs.IntVar(&cfg.DemoCases, "demo-cases", 300, "number of demo cases")
+	cfg.Monitor.register(fs) // monitor.go
 	fs.StringVar(&cfg.Policies, "policies", "", "policy bundle (directory or .tar.gz) replacing the default protocol")
 	mf := masterFlags{}
 	mf.register(fs)
