@@ -3,9 +3,9 @@ package accesslog_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
-	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
