@@ -169,11 +169,11 @@ export function timeChart({ id, title, periods, series, axisLabel, periodHeader,
  */
 export function stackedChart({ id, title, rows, columns, axisLabel, categoryHeader, totalHeader, suppressedText, hiddenText, caption }) {
   id = id || uid('chart');
-  const labelW = 300;
+  const labelW = 340;
   const barW = 440;
   const rowH = 26;
   const top = 10;
-  const width = labelW + barW + 190;
+  const width = labelW + barW + 150;
   const plotH = rows.length * rowH;
   const height = top + plotH + 52;
   const max = Math.max(0, ...rows.filter((r) => !r.suppressed && r.total != null).map((r) => r.total));

@@ -159,6 +159,8 @@ async function cohortsBox() {
     add(out,
       tb.dimension === 'practice' ? h('p', { class: 'muted', text: t('cohort.overlap') }) : null,
       h('p', { class: 'muted', text: tb.outcome === 'follow_up' ? t('cohort.rowsCohort') : t('cohort.rowsFollowed') }),
+      (tb.rows || []).every((r) => r.suppressed || r.cases == null)
+        ? h('p', { class: 'muted', id: 'cohort-all-suppressed', text: t('cohort.allSuppressed', { min: minCell }) }) : null,
       stackedChart({
         id: 'cohort-chart', title, caption: title, axisLabel: t('stats.axisCases'), categoryHeader: tv('cohort.dim', tb.dimension),
         totalHeader: tb.outcome === 'follow_up' ? t('cohort.totalCohort') : t('cohort.totalFollowed'),
