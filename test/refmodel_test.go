@@ -2,13 +2,15 @@ package liaison_test
 
 // An independent reference model of the sharing protocol for the differential
 // test (docs/targets.md, R3). It is written plainly from the protocol's text
-// and tables, from the issue 13 decisions (cited as "issue 13 N", "E", "R",
-// "L", "F": per-reader views, erasure and existence, role-restricted cells,
-// labels, four-eyes erasure), and from the interpretations the project
-// documents where the protocol is silent (docs/protocol.md, "Choices made
-// where the requirements are silent", and the list in the R3 brief, cited
-// below as "interp. N"). It never calls the hub's policy: a reviewer should be
-// able to check every table and rule here against the protocol line by line.
+// and tables, from the decisions of the non-interference work (cited as
+// "issue 13 N", "E", "R", "L", "F": per-reader views, erasure and existence,
+// role-restricted cells, labels, four-eyes erasure; docs/protocol.md, "What a
+// reader can infer", "Erasure", "Classification"), and from the
+// interpretations the project documents where the protocol is silent
+// (docs/protocol.md, "Choices made where the requirements are silent"),
+// numbered here as "interp. N" and each stated where the model applies it. It
+// never calls the hub's policy: a reviewer should be able to check every table
+// and rule here against the protocol line by line.
 //
 // This file holds the protocol's vocabulary and tables, the case history and
 // the case state derived from it, and the write decisions. The read decisions
