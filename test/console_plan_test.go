@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/liaison-hub/liaison/domain"
 )
 
 // The console for the practice as issue 18 describes it: the case page shows
@@ -205,8 +207,53 @@ func TestConsolePlanAndCohorts(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the console builds a form, with a control for every field, for each type the events endpoint appends", func(t *testing.T) {
+		tab := b.tab(t)
+		tab.signIn(h.Base, anna)
+		var forms map[string][]string // type → the fields the form has no control for
+		out := tab.evalAwait(formsProbe)
+		if err := json.Unmarshal([]byte(out), &forms); err != nil {
+			t.Fatalf("the probe answered %q: %v", out, err)
+		}
+		for _, typ := range domain.EventTypes {
+			missing, ok := forms[string(typ)]
+			switch {
+			case domain.OwnEndpoint(typ) != "" && ok:
+				t.Errorf("%s has an endpoint of its own (%s), yet the console offers it a form", typ, domain.OwnEndpoint(typ))
+			case domain.OwnEndpoint(typ) == "" && !ok:
+				t.Errorf("the console builds no form for %s", typ)
+			case len(missing) > 0:
+				t.Errorf("the %s form has no control for %v", typ, missing)
+			}
+		}
+		if len(forms) == 0 {
+			t.Fatal("the console built no form")
+		}
+	})
 	t.Logf("TestConsolePlanAndCohorts took %v", time.Since(start).Round(time.Millisecond))
 }
+
+// formsProbe builds, in the signed-in page, the form of every type that
+// AppendRequest maps (the hub's OpenAPI document) with the console's own
+// modules (write.js, schemaform.js), and answers, per type, the data
+// fields its form has no control for.
+const formsProbe = `(async () => {
+  const base = document.querySelector('script[type=module]').src;
+  const api = await import(new URL('api.js', base));
+  const write = await import(new URL('write.js', base));
+  const sf = await import(new URL('schemaform.js', base));
+  const doc = await api.openapi();
+  const who = await api.me();
+  const resolve = sf.resolver(doc);
+  const out = {};
+  for (const type of Object.keys(doc.components.schemas.AppendRequest.discriminator.mapping)) {
+    const schema = resolve(write.dataSchemaOf(doc, type));
+    const form = sf.schemaForm(schema, { resolve, orgs: who.organisations || [] });
+    const none = form.lookup('zz_no_such_field');
+    out[type] = Object.keys(schema.properties || {}).filter((p) => form.lookup(p) === none);
+  }
+  return JSON.stringify(out);
+})()`
 
 // cohortAnswer is GET /v1/stats/cohorts.
 type cohortAnswer struct {
@@ -328,6 +375,16 @@ func pickPlanCase(t *testing.T, h *hub) planCase {
 	}
 	t.Fatalf("no demo case has a plan with a goal that answers needs and moved (%d cases)", len(list.Items))
 	return planCase{}
+}
+
+// evalAwait evaluates an expression that returns a promise of a string.
+func (tb *tab) evalAwait(expr string) string {
+	tb.t.Helper()
+	s, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.t.Fatalf("evaluating: %v\npage: %s", err, tb.pageText())
+	}
+	return s
 }
 
 // englishCatalogue is the console's English text, by key.
