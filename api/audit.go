@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/liaison-hub/liaison/domain"
@@ -106,7 +107,34 @@ func (s *Server) auditSummary(k *call) (int, any, error) {
 
 func (s *Server) auditCheckpoint(k *call) (int, any, error) {
 	cp, err := s.cfg.Hub.Checkpoint(k.ctx, k.hc, k.c.QueryParam("log"))
+	if err == nil && wantsNote(k.c.Request().Header.Get("Accept")) {
+		// The checkpoint as C2SP tlog-tiles serves it: the signed note,
+		// cosignatures included.
+		return http.StatusOK, rawBody{"text/plain; charset=utf-8", []byte(cp.Note)}, nil
+	}
 	return http.StatusOK, cp, err
+}
+
+// wantsNote reports whether an Accept header asks for text/plain rather than
+// JSON: the checkpoint's signed note itself.
+func wantsNote(accept string) bool {
+	return strings.Contains(accept, "text/plain") && !strings.Contains(accept, "application/json")
+}
+
+// rawBody is an answer sent as is, with its content type.
+type rawBody struct {
+	contentType string
+	data        []byte
+}
+
+// auditTile answers a tile or entry bundle of the access log's tree, C2SP
+// tlog-tiles below /v1/audit (docs/audit.md).
+func (s *Server) auditTile(k *call) (int, any, error) {
+	b, err := s.cfg.Hub.Tile(k.ctx, k.hc, "tile/"+k.c.Param("*"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, rawBody{"application/octet-stream", b}, nil
 }
 
 func (s *Server) inclusionProof(k *call) (int, any, error) {

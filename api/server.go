@@ -166,6 +166,7 @@ func (s *Server) routes() {
 	e.GET("/v1/audit/checkpoint", s.route("audit.checkpoint", true, s.auditCheckpoint))
 	e.GET("/v1/audit/proofs/inclusion", s.route("audit.proofs", true, s.inclusionProof))
 	e.GET("/v1/audit/proofs/consistency", s.route("audit.proofs", true, s.consistencyProof))
+	e.GET("/v1/audit/tile/*", s.route("audit.proofs", true, s.auditTile))
 	e.GET("/v1/stats/practices", s.route("stats", true, s.statsPractices))
 	e.GET("/v1/stats/breakdowns", s.route("stats", true, s.statsBreakdowns))
 	e.GET("/v1/stats/cohorts", s.route("stats", true, s.statsCohorts))
@@ -382,6 +383,8 @@ func writeJSON(c echo.Context, status int, body any) error {
 		b = v
 	case json.RawMessage:
 		b = v
+	case rawBody:
+		return c.Blob(status, v.contentType, v.data)
 	default:
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)

@@ -26,6 +26,8 @@ type AuditLog interface {
 	// Consistency returns the proof that the tree of size from is a prefix of
 	// the tree of size to.
 	Consistency(ctx context.Context, from, to uint64) (accesslog.ConsistencyView, error)
+	// Tile returns the tile or entry bundle at a C2SP tlog-tiles path.
+	Tile(ctx context.Context, path string) ([]byte, error)
 }
 
 // RecordPage is a page of access records.
@@ -189,4 +191,16 @@ func (s *Service) Consistency(ctx context.Context, c *Call, q ProofQuery) (acces
 		return accesslog.ConsistencyView{}, domain.Invalid("invalid query", q.Problems...)
 	}
 	return s.cfg.Audit.Consistency(ctx, q.A, q.B)
+}
+
+// Tile answers the tile or entry bundle of the access log's tree at path, a
+// C2SP tlog-tiles path below /v1/audit (docs/audit.md). It returns
+// KindForbidden to a caller who may not read the access log's evidence (the
+// action audit.proofs), KindInvalid naming "path" for a path that is not a
+// tile's, KindNotFound for a tile the tree does not hold yet.
+func (s *Service) Tile(ctx context.Context, c *Call, path string) ([]byte, error) {
+	if err := s.service(ctx, c, "audit.proofs"); err != nil {
+		return nil, err
+	}
+	return s.cfg.Audit.Tile(ctx, path)
 }

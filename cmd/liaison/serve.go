@@ -80,6 +80,15 @@ type Config struct {
 	IdempotencyTTL time.Duration
 	// Monitor configures the privacy monitor of the access log (monitor.go).
 	Monitor MonitorConfig
+	// Witnesses are the witnesses that cosign the access log's checkpoints,
+	// each "URL=VKEY" (--witness, repeatable; docs/audit.md);
+	// WitnessInterval is how often a checkpoint is offered to one that has
+	// not cosigned it (--witness-interval).
+	Witnesses       []string
+	WitnessInterval time.Duration
+	// CheckpointInterval is how often a checkpoint is signed when the tree
+	// grew (--checkpoint-interval; also every 1,000 leaves).
+	CheckpointInterval time.Duration
 }
 
 // Main is one running hub: Run opens and wires everything, Close shuts it down.
@@ -208,8 +217,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.trees, err = transparency.Open(ctx, transparency.Config{KV: kv, Journal: journal, Events: m.Log, Key: ckey,
-		JournalConsumers: []follow.Consumer{new(accesslog.QueryIndex)}, Clock: m.Clock, Logger: m.Logger})
+		JournalConsumers: []follow.Consumer{new(accesslog.QueryIndex)}, Clock: m.Clock, Logger: m.Logger,
+		Interval: cfg.CheckpointInterval})
 	if err != nil {
+		return err
+	}
+	if err := m.setWitnesses(ctx); err != nil {
 		return err
 	}
 	devKey, err := m.consoleKey()
@@ -274,6 +287,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	m.runMonitor(runCtx, access, monitor) // monitor.go
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.trees.RunWitnesses(runCtx) // in the background: never on a call's path
+	}()
 
 	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return err
@@ -481,6 +499,7 @@ func (m *Main) Close() error {
 	m.wg.Wait()
 	if m.trees != nil {
 		errs = append(errs, m.trees.Close(ctx)) // the final checkpoints
+		m.trees.Cosign(ctx)                     // offered to the witnesses once more
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
@@ -529,6 +548,15 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.RateBurst, "rate-burst", 200, "burst of requests allowed to one identity above the rate")
 	fs.StringVar(&cfg.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API from a browser (default: none)")
 	fs.IntVar(&cfg.RetentionDays, "retention-days", 0, "erase cases closed more than this many days ago, checked hourly (0: never)")
+	fs.Func("witness", "a witness that cosigns the access log's checkpoints, URL=VKEY (c2sp.org/tlog-witness; repeatable; see docs/audit.md)", func(v string) error {
+		if _, err := transparency.ParseWitness(v); err != nil {
+			return err
+		}
+		cfg.Witnesses = append(cfg.Witnesses, v)
+		return nil
+	})
+	fs.DurationVar(&cfg.WitnessInterval, "witness-interval", transparency.DefaultWitnessInterval, "how often the latest checkpoint is offered to a witness that has not cosigned it")
+	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", transparency.DefaultInterval, "sign a checkpoint of each log this often when it grew (and every 1,000 leaves)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -607,4 +635,21 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// setWitnesses gives the trees the witnesses of the configuration.
+func (m *Main) setWitnesses(ctx context.Context) error {
+	var ws []transparency.Witness
+	for _, spec := range m.Config.Witnesses {
+		w, err := transparency.ParseWitness(spec)
+		if err != nil {
+			return fmt.Errorf("--witness %s: %w", spec, err)
+		}
+		ws = append(ws, w)
+		m.Logger.Info("witness configured", "witness", w.Verifier.Name(), "url", w.URL)
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	return m.trees.SetWitnesses(ctx, transparency.WitnessConfig{Witnesses: ws, Interval: m.Config.WitnessInterval})
 }

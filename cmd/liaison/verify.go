@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
@@ -33,8 +35,20 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	data := fs.String("data", "./liaison-data", "data directory of the hub (stopped)")
 	keysDir := fs.String("keys", "", "key directory of the hub, holding checkpoint.pub (default: the data directory)")
 	keyFile := fs.String("key", "", "file holding the checkpoints' note verifier keys, one a line (default: checkpoint.pub in the key directory; pass the keys published by the hub to be independent of it)")
+	var witnesses []*transparency.CosignatureVerifier
+	fs.Func("witness", "verifier key of a witness that must have cosigned the access log's latest checkpoint (repeatable; URL=VKEY is taken too)", func(v string) error {
+		if i := strings.LastIndex(v, "="); i >= 0 {
+			v = v[i+1:]
+		}
+		w, err := transparency.NewCosignatureVerifier(v)
+		if err != nil {
+			return err
+		}
+		witnesses = append(witnesses, w)
+		return nil
+	})
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: liaison audit verify [--data DIR] [--keys DIR] [--key FILE]")
+		fmt.Fprintln(fs.Output(), "Usage: liaison audit verify [--data DIR] [--keys DIR] [--key FILE] [--witness VKEY]...")
 		fmt.Fprintln(fs.Output(), "Recomputes the Merkle trees of the access log and the case log from the stored records,")
 		fmt.Fprintln(fs.Output(), "checks every signed checkpoint against them, and names the first bad record.")
 		fmt.Fprintln(fs.Output(), "Exit status: 0 intact, 1 tampered, 2 could not verify.")
@@ -69,6 +83,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil)) // what goes wrong is reported below
 	var rep transparency.Report
 	var unreadable error // the store is there, but does not open or read back
+	var witnessed []string
+	var unwitnessed []string
 	err = transparency.Guard("the store", func() error {
 		st, err := embedded.Open(dir, embedded.Options{Logger: quiet})
 		if err != nil {
@@ -79,6 +95,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		defer st.Close()
 		rep, err = transparency.Verify(ctx, transparency.Sources{Journal: st, Events: st, KV: st}, vkeys...)
+		if err == nil && len(witnesses) > 0 {
+			witnessed, unwitnessed, err = checkWitnesses(ctx, st, vkeys, witnesses)
+		}
 		return err
 	})
 	if errors.Is(err, embedded.ErrLocked) {
@@ -101,8 +120,60 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	default:
 		return fail("%v", err)
 	}
+	if len(unwitnessed) > 0 {
+		fmt.Fprintln(stdout, "NOT WITNESSED:")
+		for _, u := range unwitnessed {
+			fmt.Fprintln(stdout, "  "+u)
+		}
+		return verifyTampered
+	}
 	fmt.Fprintln(stdout, summary(rep))
+	for _, w := range witnessed {
+		fmt.Fprintln(stdout, w)
+	}
 	return nil
+}
+
+// checkWitnesses checks that the access log's latest checkpoint in kv carries
+// a valid cosignature of every witness: it returns a line saying so for each
+// one that has cosigned it, and one saying why not (with what the hub last
+// heard from the witness) for each that has not.
+func checkWitnesses(ctx context.Context, kv eventlog.KV, vkeys []string, ws []*transparency.CosignatureVerifier) (ok, missing []string, err error) {
+	cp, _, err := transparency.LatestCheckpoints(ctx, kv, vkeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cp.Seq == 0 {
+		return nil, []string{"the access log has no checkpoint for a witness to cosign"}, nil
+	}
+	cosigs, err := transparency.Cosignatures(ctx, kv, cp.Seq)
+	if err != nil {
+		return nil, nil, err
+	}
+	signed := append(append([]byte(nil), cp.Note...), cosigs...)
+	what := fmt.Sprintf("the access log's latest checkpoint (#%d, %d records)", cp.Seq, cp.Size)
+	for _, w := range ws {
+		if transparency.CheckCosignatures(signed, []string{w.String()}) == nil {
+			ok = append(ok, fmt.Sprintf("witnessed: %s is cosigned by %s", what, w.Name()))
+			continue
+		}
+		st, err := transparency.ReadWitnessState(ctx, kv, w)
+		if err != nil {
+			return nil, nil, err
+		}
+		m := fmt.Sprintf("%s is not cosigned by the witness %s", what, w.Name())
+		switch {
+		case st.CosignedSeq > 0:
+			m += fmt.Sprintf("; it last cosigned checkpoint #%d (%d records)", st.CosignedSeq, st.CosignedSize)
+		default:
+			m += "; it has cosigned none of this hub's checkpoints"
+		}
+		if st.Refused != "" {
+			m += fmt.Sprintf("; at %s the hub was told: %s", st.RefusedAt.Format(time.RFC3339), st.Refused)
+		}
+		missing = append(missing, m)
+	}
+	return ok, missing, nil
 }
 
 // readVerifierKeys reads the verifier keys from file, or from the key

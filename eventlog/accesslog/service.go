@@ -48,6 +48,10 @@ type CheckpointView struct {
 	// key"), the current one last.
 	VerifierKey  string   `json:"verifier_key"`
 	VerifierKeys []string `json:"verifier_keys"`
+	// Witnesses are what the hub knows of each witness that cosigns the
+	// access log's checkpoints (docs/audit.md): Note carries every
+	// cosignature stored for this checkpoint after the hub's signature.
+	Witnesses []transparency.WitnessState `json:"witnesses,omitempty"`
 }
 
 // InclusionView is an inclusion proof as the API shows it.
@@ -80,7 +84,7 @@ func (s *Service) CaseCheckpoint(ctx context.Context) (CheckpointView, error) {
 }
 
 func (s *Service) checkpoint(ctx context.Context, t *transparency.Tree) (CheckpointView, error) {
-	cp, err := t.Latest(ctx)
+	cp, witnesses, err := s.trees.Witnessed(ctx, t)
 	if err != nil {
 		return CheckpointView{}, domain.Internal(err)
 	}
@@ -89,7 +93,7 @@ func (s *Service) checkpoint(ctx context.Context, t *transparency.Tree) (Checkpo
 	if err != nil {
 		return CheckpointView{}, domain.Internal(err)
 	}
-	return CheckpointView{Origin: cp.Origin, Size: cp.Size, RootHash: cp.Root, Note: string(cp.Note), VerifierKey: by, VerifierKeys: keys}, nil
+	return CheckpointView{Origin: cp.Origin, Size: cp.Size, RootHash: cp.Root, Note: string(cp.Note), VerifierKey: by, VerifierKeys: keys, Witnesses: witnesses}, nil
 }
 
 // Inclusion returns the proof, as an InclusionView, that record index is leaf

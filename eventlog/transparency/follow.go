@@ -70,6 +70,9 @@ type Trees struct {
 	pos     eventlog.Position
 	stream  string
 	version uint64
+	// witnesses cosign the access log's checkpoints (SetWitnesses); nil
+	// when there are none.
+	witnesses *witnesses
 }
 
 // Open loads both trees from cfg.KV and checks each one's last leaf against its

@@ -112,9 +112,14 @@ func (t *Tree) Tile(ctx context.Context, r TileRequest) ([]byte, error) {
 	if err := r.covers(t.Size()); err != nil {
 		return nil, err
 	}
-	level := uint(r.Level * TileHeight)
-	first := r.Index * TileWidth
-	out := make([]byte, 0, r.Width*hashSize)
+	return t.scanLevel(ctx, uint(r.Level*TileHeight), r.Index*TileWidth, uint64(r.Width))
+}
+
+// scanLevel returns the stored hashes of count nodes of level from index
+// first on, one after the other. An error wraps errMissingNode when one is
+// not stored.
+func (t *Tree) scanLevel(ctx context.Context, level uint, first, count uint64) ([]byte, error) {
+	out := make([]byte, 0, count*hashSize)
 	prefix := []byte{'T', t.id, kindNode, byte(level)}
 	next := first
 	for p, err := range t.kv.Scan(ctx, prefix, nodeKey(t.id, compact.NewNodeID(level, first))) {
@@ -125,7 +130,7 @@ func (t *Tree) Tile(ctx context.Context, r TileRequest) ([]byte, error) {
 			break
 		}
 		out = append(out, p.Value...)
-		if next++; next == first+uint64(r.Width) {
+		if next++; next == first+count {
 			return out, nil
 		}
 	}
