@@ -159,8 +159,12 @@ type RecordingLog interface {
 type Entry struct {
 	// Index is the record's 0-based place in the journal.
 	Index uint64
-	// Data is the record as appended.
+	// Data is the record as appended; nil when Pruned.
 	Data []byte
+	// Pruned is set when retention removed the record's content
+	// (embedded.Store.PruneRecords): the journal keeps its place, and the
+	// access log's Merkle tree its leaf hash, but not its bytes.
+	Pruned bool
 }
 
 // Journal is a single ordered, append-only sequence of records (the access log).

@@ -84,14 +84,21 @@ func (l *Log) appended(r *Record, i uint64) {
 }
 
 // Records yields the records from index from on, in order, up to the end of
-// the log at the time of the call. A record that cannot be decoded yields an
-// error and ends the sequence, as does the journal's error.
+// the log at the time of the call; a pruned record (Service.Prune) has only
+// its Index and Pruned set. A record that cannot be decoded yields an error
+// and ends the sequence, as does the journal's error.
 func (l *Log) Records(ctx context.Context, from uint64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		for e, err := range l.journal.ReadRecords(ctx, from) {
 			if err != nil {
 				yield(Record{}, err)
 				return
+			}
+			if e.Pruned {
+				if !yield(Record{Index: e.Index, Pruned: true}, nil) {
+					return
+				}
+				continue
 			}
 			r, err := Decode(e.Index, e.Data)
 			if !yield(r, err) || err != nil {

@@ -236,7 +236,7 @@ func (s *Service) takeAt(ctx context.Context, i uint64, f Filter, keep func(Reco
 		if err != nil {
 			return false, err
 		}
-		return take(f, e, keep)
+		return s.take(ctx, f, e, keep)
 	}
 	return false, fmt.Errorf("accesslog: index names record %d, which the log does not hold", i)
 }
@@ -250,7 +250,7 @@ func (s *Service) scan(ctx context.Context, f Filter, lo, hi uint64, keep func(R
 		if e.Index >= hi {
 			return nil
 		}
-		if more, err := take(f, e, keep); err != nil || !more {
+		if more, err := s.take(ctx, f, e, keep); err != nil || !more {
 			return err
 		}
 	}
@@ -260,7 +260,20 @@ func (s *Service) scan(ctx context.Context, f Filter, lo, hi uint64, keep func(R
 // take gives the record e to keep if it matches f, and reports whether keep
 // takes more. A record outside f's time bounds is skipped on its time alone,
 // without decoding it: the slack around the bounds can hold many.
-func take(f Filter, e eventlog.Entry, keep func(Record) bool) (bool, error) {
+//
+// A pruned record (Prune) is given to keep as such, with its leaf hash: what
+// it held cannot be matched against f any more, and the auditor is told
+// that a record the query may have asked for is pruned rather than left
+// with a silent gap. Reached through an index, it did match the index's
+// field and value.
+func (s *Service) take(ctx context.Context, f Filter, e eventlog.Entry, keep func(Record) bool) (bool, error) {
+	if e.Pruned {
+		h, err := s.tree.LeafHash(ctx, e.Index)
+		if err != nil {
+			return false, err
+		}
+		return keep(Record{Index: e.Index, Pruned: true, LeafHash: h}), nil
+	}
 	if t, ok := recordTime(e.Data); ok && !f.inTime(t) {
 		return true, nil
 	}
@@ -288,6 +301,9 @@ func (s *Service) firstAt(ctx context.Context, t time.Time, n uint64) (uint64, e
 			if err != nil {
 				failed = err
 				return true
+			}
+			if e.Pruned {
+				return false // the oldest records, before any time asked
 			}
 			at, ok := recordTime(e.Data)
 			if !ok {

@@ -52,6 +52,12 @@ type Record struct {
 	// Reference is the erasure's reference, at most 200 characters (checked
 	// where the request is validated: Encode stores what it is given).
 	Reference string `json:"reference,omitempty"`
+	// Pruned is set on a record whose content the access log's retention
+	// removed (Service.Prune): of it, only Index is known, and LeafHash, its
+	// leaf hash in the access log's Merkle tree, when the auditor's queries
+	// give it. Neither is part of the stored bytes.
+	Pruned   bool   `json:"pruned,omitempty"`
+	LeafHash []byte `json:"leaf_hash,omitempty"`
 }
 
 // Encode returns the record's stored bytes: its JSON without the index, fields

@@ -12,15 +12,19 @@ import (
 // newer format than this build writes, with an error wrapping ErrNewerFormat
 // that says so, rather than misread it. An incompatible change of the format
 // comes with a new schemaVersion, the upgrade of the stores of the older one
-// and a command that runs it, with their test; there has been none: format 1
-// is the first, and a store of format 0 is no store of liaison's
-// (docs/operations.md, "Upgrades").
+// and a command that runs it, with their test. Format 1 is the first, and a
+// store of format 0 is no store of liaison's (docs/operations.md,
+// "Upgrades"). Format 2 is format 1 with pruned journal records
+// (PruneRecords): a store is created in format 1 and written in format 2 by
+// its first pruning, so that a release that reads format 1 only, which would
+// take the pruned records for missing ones, refuses it instead; this build
+// reads both.
 
 // ErrNewerFormat is wrapped by the error Open returns for a store written by
 // a newer release of liaison.
 var ErrNewerFormat = errors.New("embedded: written by a newer liaison")
 
-// SchemaVersion is the store format this build writes and reads.
+// SchemaVersion is the newest store format this build writes and reads.
 const SchemaVersion = schemaVersion
 
 // checkFormat checks the stored format v of the store in dir.

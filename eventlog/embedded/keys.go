@@ -13,7 +13,8 @@ import (
 // Key schema. Every key starts with one byte naming its keyspace, so the
 // keyspaces never collide and each one is a single contiguous key range:
 //
-//	'M' name                                      → metadata: "format" → schemaVersion (1 byte)
+//	'M' name                                      → metadata: "format" → schemaVersion (1 byte),
+//	                                                "pruned" → journal records pruned (8 BE)
 //	'E' pos (8, big-endian)                       → event record, pos = 1, 2, 3… (global order)
 //	'S' uvarint(len(stream)) stream version (8 BE) → pos (8 BE): the stream index
 //	'H' stream                                    → version (8 BE): the stream's head
@@ -51,8 +52,13 @@ const (
 	prefixJournal = 'J'
 	prefixKV      = 'K'
 
-	schemaVersion = 1
+	schemaVersion = prunedFormat
 	recordFormat  = 1
+
+	// firstFormat is the format of a store whose journal holds every record
+	// it was given; a store that pruned records has prunedFormat (format.go).
+	firstFormat  = 1
+	prunedFormat = 2
 
 	eventHeaderLen   = 1 + 4 + 8 + 8 + 16
 	journalHeaderLen = 1 + 4
@@ -61,6 +67,7 @@ const (
 var (
 	crcTable  = crc32.MakeTable(crc32.Castagnoli)
 	formatKey = []byte{prefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
+	prunedKey = []byte{prefixMeta, 'p', 'r', 'u', 'n', 'e', 'd'}
 )
 
 // numKey returns prefix followed by n in 8 big-endian bytes.

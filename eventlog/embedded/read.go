@@ -310,11 +310,29 @@ func (s *Store) ReadRecords(ctx context.Context, from uint64) iter.Seq2[eventlog
 }
 
 func (s *Store) readRecords(ctx context.Context, from, end uint64, yield func(eventlog.Entry, error) bool) error {
-	return s.scanNumbered(ctx, prefixJournal, from, end, "journal record", func(i uint64, v []byte) (bool, error) {
-		data, err := decodeJournal(i, v)
-		if err != nil {
-			return false, err
+	for {
+		// The pruned records first (prune.go): their places, without content.
+		for pruned := min(s.pruned.Load(), end); from < pruned; from++ {
+			if from%checkEvery == 0 {
+				if err := s.check(ctx); err != nil {
+					return err
+				}
+			}
+			if !yield(eventlog.Entry{Index: from, Pruned: true}, nil) {
+				return nil
+			}
 		}
-		return yield(eventlog.Entry{Index: i, Data: data}, nil), nil
-	})
+		err := s.scanNumbered(ctx, prefixJournal, from, end, "journal record", func(i uint64, v []byte) (bool, error) {
+			data, err := decodeJournal(i, v)
+			if err != nil {
+				return false, err
+			}
+			from = i + 1
+			return yield(eventlog.Entry{Index: i, Data: data}, nil), nil
+		})
+		if err != nil && errors.Is(err, eventlog.ErrCorrupt) && from < s.pruned.Load() {
+			continue // pruned since the pruned records were yielded
+		}
+		return err
+	}
 }

@@ -142,6 +142,11 @@ type Store struct {
 	advance chan struct{} // closed and replaced when head advances
 
 	groups, requests, events, records atomic.Uint64
+
+	// pruned is the number of journal records whose content PruneRecords
+	// removed (the records 0 to pruned-1); pmu serialises prunings.
+	pruned atomic.Uint64
+	pmu    sync.Mutex
 }
 
 var (
@@ -264,7 +269,7 @@ func (s *Store) load() error {
 		if !empty {
 			return fmt.Errorf("embedded: %q holds a Pebble database that is not a liaison store", s.dir)
 		}
-		if err := s.db.Set(formatKey, []byte{schemaVersion}, pebble.Sync); err != nil {
+		if err := s.db.Set(formatKey, []byte{firstFormat}, pebble.Sync); err != nil {
 			return fmt.Errorf("embedded: initialise store: %w", err)
 		}
 	case err != nil:
@@ -317,6 +322,12 @@ func (s *Store) load() error {
 	if found {
 		idx++
 	}
+	pruned, err := s.readPruned()
+	if err != nil {
+		return err
+	}
+	s.pruned.Store(pruned)
+	idx = max(idx, pruned)
 	s.nextIdx = idx
 	s.jlen.Store(idx)
 	return nil

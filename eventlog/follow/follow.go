@@ -151,6 +151,12 @@ func (f *Follower) CatchUp(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("follow: read the journal: %w", err)
 		}
+		if e.Pruned {
+			// Retention removed its content (accesslog.Service.Prune), which
+			// the consumers cannot take in again: what they derived from it
+			// (the tree's leaf hash) must be kept, never rebuilt.
+			return fmt.Errorf("follow: journal record %d is pruned: what was derived from it cannot be rebuilt", e.Index)
+		}
 		// The journal may reuse e.Data once the loop goes on.
 		start := len(f.data)
 		f.data = append(f.data, e.Data...)

@@ -79,7 +79,7 @@ func Verify(ctx context.Context, src Sources, vkeys ...string) (Report, error) {
 	}
 	var errs []error
 	var err error
-	rep.Access, err = verifyLog(ctx, src.KV, treeAccess, journalSource(src.Journal), vkeys)
+	rep.Access, err = verifyLog(ctx, src.KV, treeAccess, journalSource(src.Journal, src.KV), vkeys)
 	errs = append(errs, err)
 	rep.Cases, err = verifyLog(ctx, src.KV, treeCases, eventSource(src.Events), vkeys)
 	errs = append(errs, err)

@@ -26,18 +26,51 @@ type source struct {
 	each func(ctx context.Context, from uint64, after eventlog.Position, fn func(fill func(dst []byte) []byte, ref *eventRef) bool) error
 }
 
-func journalSource(j eventlog.Journal) source {
+// journalSource reads the access log's leaves from j. A record whose content
+// retention pruned (eventlog.Entry.Pruned) has no bytes to hash: its leaf is
+// its stored leaf hash in kv, written as prunedLeaf and the hash, which the
+// checkpoints signed before it was pruned commit to. A pruned record whose
+// leaf hash is not stored cannot be read back.
+func journalSource(j eventlog.Journal, kv eventlog.KV) source {
 	return source{origin: AccessOrigin, each: func(ctx context.Context, from uint64, _ eventlog.Position, fn func(func([]byte) []byte, *eventRef) bool) error {
 		for e, err := range j.ReadRecords(ctx, from) {
 			if err != nil {
 				return err
 			}
-			if !fn(func(dst []byte) []byte { return append(dst, e.Data...) }, nil) {
+			fill := func(dst []byte) []byte { return append(dst, e.Data...) }
+			if e.Pruned {
+				h, ok, err := kv.Get(ctx, nodeKey(treeAccess, compact.NewNodeID(0, e.Index)))
+				if err != nil {
+					return err
+				}
+				if !ok || len(h) != hashSize {
+					return fmt.Errorf("%w: access record %d is pruned and its leaf hash is not stored", eventlog.ErrCorrupt, e.Index)
+				}
+				fill = func(dst []byte) []byte {
+					dst[len(dst)-1] = prunedLeaf
+					return append(dst, h...)
+				}
+			}
+			if !fn(fill, nil) {
 				return nil
 			}
 		}
 		return nil
 	}}
+}
+
+// prunedLeaf, in place of the RFC 6962 leaf prefix (0) in a verifyBatch's
+// buffer, marks a leaf given by its hash (the 32 bytes after it): an access
+// record pruned by retention (journalSource).
+const prunedLeaf = 0xff
+
+// leafHash returns the hash of a leaf as a verifyBatch's buffer holds it:
+// the leaf prefix and the leaf's bytes, or prunedLeaf and its hash.
+func leafHash(b []byte) [sha256.Size]byte {
+	if len(b) == 1+sha256.Size && b[0] == prunedLeaf {
+		return [sha256.Size]byte(b[1:])
+	}
+	return sha256.Sum256(b)
 }
 
 func eventSource(l eventlog.Log) source {
@@ -176,7 +209,7 @@ func hashBatch(ctx context.Context, kv eventlog.KV, tree byte, origin string, b 
 	hashes := make([][sha256.Size]byte, len(b.ends))
 	start := 0
 	for i, end := range b.ends {
-		hashes[i] = sha256.Sum256(b.buf[start:end])
+		hashes[i] = leafHash(b.buf[start:end])
 		start = end
 	}
 	b.rng = factory.NewEmptyRange(b.begin)
@@ -225,7 +258,7 @@ func locate(ctx context.Context, kv eventlog.KV, tree byte, src source, from, to
 				return false
 			}
 			buf = fill(append(buf[:0], 0))
-			h := sha256.Sum256(buf)
+			h := leafHash(buf)
 			stored, ok, err := kv.Get(ctx, nodeKey(tree, compact.NewNodeID(0, i)))
 			if err == nil && ok && !bytes.Equal(stored, h[:]) {
 				bad = mismatch(src.origin, i, ref)
