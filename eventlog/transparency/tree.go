@@ -8,9 +8,14 @@
 // The trees are projections: the records and events are the source of truth,
 // and tree nodes are derived data kept in an eventlog.KV, written without sync
 // and rebuilt from the logs when they do not match. Only checkpoints are
-// written durably, and every one is kept. Key schema in the KV:
+// written durably, and every one is kept. Of the nodes, only those of the
+// tile levels are stored — levels 0, 8, 16…, the hashes the tlog-tiles
+// serve (tiles.go) — about one hash a leaf: a node between them is computed
+// when needed from the at most 128 stored nodes below it. (Stores written
+// before issue 19 also hold the levels between; they are not read.) Key
+// schema in the KV:
 //
-//	'T' tree 'n' level (1) index (8, big-endian) → node hash (32)
+//	'T' tree 'n' level (1) index (8, big-endian) → node hash (32), level a multiple of 8
 //	'T' tree 's'                                 → follower state (size, …)
 //	'T' tree 'c' seq (8, big-endian)             → signed checkpoint note
 //	'T' tree 'l'                                 → seq of the latest checkpoint
@@ -30,6 +35,7 @@ package transparency
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -154,9 +160,21 @@ func (t *Tree) WaitSize(ctx context.Context, size uint64, d time.Duration) bool 
 	}
 }
 
-// node returns the stored hash of a node; an error wraps errMissingNode when
-// it is not stored.
+// stored reports whether the node id is one the tree stores: those of the
+// tile levels, multiples of TileHeight (see the package comment).
+func stored(id compact.NodeID) bool { return id.Level%TileHeight == 0 }
+
+// node returns the hash of a node: stored, or computed from the 2^r stored
+// nodes below it at the tile level under it (r < TileHeight). An error wraps
+// errMissingNode when a node it needs is not stored.
 func (t *Tree) node(ctx context.Context, id compact.NodeID) ([]byte, error) {
+	if !stored(id) {
+		h, err := t.nodes(ctx, []compact.NodeID{id})
+		if err != nil {
+			return nil, err
+		}
+		return h[0], nil
+	}
 	h, ok, err := t.kv.Get(ctx, nodeKey(t.id, id))
 	switch {
 	case err != nil:
@@ -167,16 +185,65 @@ func (t *Tree) node(ctx context.Context, id compact.NodeID) ([]byte, error) {
 	return h, nil
 }
 
+// segment is the run of stored nodes of one tile that nodes reads.
+type segment struct {
+	level uint   // a tile level
+	tile  uint64 // the tile's index
+}
+
+// nodes returns the hashes of ids, as node does, reading once the stored
+// nodes of each tile that the computed ones need (a proof needs a few of
+// each tile it crosses).
 func (t *Tree) nodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
-	hashes := make([][]byte, len(ids))
-	for i, id := range ids {
-		h, err := t.node(ctx, id)
+	ends := map[segment]uint64{}
+	for _, id := range ids {
+		if r := id.Level % TileHeight; r != 0 {
+			first := id.Index << r
+			k := segment{id.Level - r, first / TileWidth}
+			ends[k] = max(ends[k], first+1<<r)
+		}
+	}
+	read := make(map[segment][]byte, len(ends))
+	for k, end := range ends {
+		b, err := t.scanLevel(ctx, k.level, k.tile*TileWidth, end-k.tile*TileWidth)
 		if err != nil {
 			return nil, err
 		}
-		hashes[i] = h
+		read[k] = b
+	}
+	hashes := make([][]byte, len(ids))
+	for i, id := range ids {
+		r := id.Level % TileHeight
+		if r == 0 {
+			h, err := t.node(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			hashes[i] = h
+			continue
+		}
+		first := id.Index << r
+		k := segment{id.Level - r, first / TileWidth}
+		off := (first - k.tile*TileWidth) * hashSize
+		hashes[i] = subtreeHash(read[k][off : off+(1<<r)*hashSize])
 	}
 	return hashes, nil
+}
+
+// subtreeHash returns the root of the perfect subtree whose nodes at its
+// lowest level are below (32 bytes each, a power of two of them).
+func subtreeHash(below []byte) []byte {
+	b := slices.Clone(below)
+	var in [1 + 2*hashSize]byte
+	in[0] = 1 // RFC 6962's prefix of an interior node, as hasher.HashChildren
+	for width := len(b) / hashSize; width > 1; width /= 2 {
+		for i := range width / 2 {
+			copy(in[1:], b[2*i*hashSize:(2*i+2)*hashSize])
+			h := sha256.Sum256(in[:])
+			copy(b[i*hashSize:], h[:])
+		}
+	}
+	return b[:hashSize:hashSize]
 }
 
 // LeafHash returns the stored hash of leaf index. It returns a *RangeError
@@ -308,9 +375,11 @@ func (t *Tree) grow(leaves [][]byte, ops []eventlog.KVOp) (*compact.Range, []eve
 	if err != nil {
 		return nil, ops, err
 	}
-	ops = slices.Grow(ops, 2*len(leaves)+1)
+	ops = slices.Grow(ops, len(leaves)+len(leaves)/TileWidth+1)
 	visit := func(id compact.NodeID, hash []byte) {
-		ops = append(ops, eventlog.KVOp{Key: nodeKey(t.id, id), Value: hash})
+		if stored(id) {
+			ops = append(ops, eventlog.KVOp{Key: nodeKey(t.id, id), Value: hash})
+		}
 	}
 	for _, h := range leaves {
 		if err := r.Append(h, visit); err != nil {
