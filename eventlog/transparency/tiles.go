@@ -137,11 +137,16 @@ func (t *Tree) scanLevel(ctx context.Context, level uint, first, count uint64) (
 	return nil, fmt.Errorf("%w: %s level %d index %d", errMissingNode, t.origin, level, next)
 }
 
+// ErrPrunedEntries is returned for an entry bundle holding records whose
+// content retention removed: their hashes stay in the hash tiles, their bytes
+// are gone.
+var ErrPrunedEntries = errors.New("transparency: the entry bundle holds records pruned by retention")
+
 // EntryBundle returns the entry bundle r of the access log: the Width
 // records from r.Index×TileWidth on, each as the tree hashes it (its stored
 // bytes), after a big-endian 16-bit length (c2sp.org/tlog-tiles). It returns
 // a *RangeError naming "path" when the access tree does not hold them yet,
-// and the journal's error.
+// ErrPrunedEntries when one of them was pruned, and the journal's error.
 func (t *Trees) EntryBundle(ctx context.Context, r TileRequest) ([]byte, error) {
 	if !r.Entries {
 		return nil, errors.New("transparency: EntryBundle asked for a hash tile")
@@ -158,6 +163,9 @@ func (t *Trees) EntryBundle(ctx context.Context, r TileRequest) ([]byte, error) 
 		}
 		if e.Index != first+uint64(n) {
 			return nil, fmt.Errorf("transparency: the access log skips from %d to %d", first+uint64(n), e.Index)
+		}
+		if e.Pruned {
+			return nil, fmt.Errorf("%w: record %d", ErrPrunedEntries, e.Index)
 		}
 		if len(e.Data) > 0xFFFF {
 			return nil, fmt.Errorf("transparency: access record %d is longer than an entry bundle holds", e.Index)

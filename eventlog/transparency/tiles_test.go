@@ -143,6 +143,20 @@ func TestTiles(t *testing.T) {
 			t.Errorf("tile/1/000.p/3: %d bytes, %v", len(b), err)
 		}
 	})
+	t.Run("records pruned by retention: their bundles are gone, their hashes stay", func(t *testing.T) {
+		if _, err := st.PruneRecords(ctx, 300); err != nil {
+			t.Fatal(err)
+		}
+		for path, pruned := range map[string]bool{"tile/entries/000": true, "tile/entries/001.p/44": true, "tile/entries/001": true, "tile/entries/002": false, "tile/entries/003.p/45": false} {
+			req, _ := transparency.ParseTilePath(path)
+			if _, err := trees.EntryBundle(ctx, req); errors.Is(err, transparency.ErrPrunedEntries) != pruned {
+				t.Errorf("%s after pruning below 300: %v", path, err)
+			}
+		}
+		if h, err := tlog.TreeHash(n, thr); err != nil || !bytes.Equal(h[:], cp.Root) {
+			t.Errorf("the hash tiles after pruning: %x, %v", h, err)
+		}
+	})
 }
 
 func isPathError(err error) bool {
