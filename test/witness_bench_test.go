@@ -3,6 +3,8 @@ package liaison_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -22,7 +24,8 @@ func BenchmarkWitnessRoundTrip(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := b.TempDir()
-	st, err := embedded.Open(filepath.Join(dir, "log"), embedded.Options{})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := embedded.Open(filepath.Join(dir, "log"), embedded.Options{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,7 +35,7 @@ func BenchmarkWitnessRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	w := newWitness(b, key.VerifierKey)
-	trees, err := transparency.Open(ctx, transparency.Config{KV: st, Journal: st, Events: st, Key: key, Every: 1 << 40, Interval: time.Hour})
+	trees, err := transparency.Open(ctx, transparency.Config{KV: st, Journal: st, Events: st, Key: key, Every: 1 << 40, Interval: time.Hour, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
