@@ -40,7 +40,7 @@ type Organisation struct {
 // (data.liaison.service.decision), which Me reports on.
 var serviceActions = []string{
 	"case.list", "feed", "audit.records", "audit.checkpoint", "audit.proofs",
-	"erasure.list", "erasure.decide", "stats",
+	"erasure.list", "erasure.decide", "stats", "audit.alerts", "audit.alert-review",
 }
 
 // Me answers who the caller is and what it may do. It returns an error only

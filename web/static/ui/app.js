@@ -1,5 +1,5 @@
 // The console's entry point: the router (hash-based: #/cases, #/cases/new,
-// #/cases/ID, #/audit, #/break-glass, #/activity, #/erasures,
+// #/cases/ID, #/audit, #/break-glass, #/activity, #/alerts, #/erasures,
 // #/erasures/REQUEST, #/stats, #/signin), the header — who is signed in,
 // the purposes of their organisation, the language — and the sign-in page:
 // the organisations' identity providers (oidc.js), the demo identities on a
@@ -18,6 +18,7 @@ import { caseListView, caseView } from './cases.js';
 import { activityView, auditView, breakGlassView } from './audit.js';
 import { confirmView, erasuresView } from './erasure.js';
 import { statsView } from './stats.js';
+import { alertsView } from './alerts.js';
 import { openCaseView } from './write.js';
 import { installReauth } from './reauth.js';
 
@@ -49,6 +50,7 @@ function pages(purpose, who) {
   if (who && who.services && who.services['audit.summary'] ? serves('audit.summary', false) : audit) {
     out.push(['#/activity', t('nav.activity'), (p) => p === '/activity']);
   }
+  if (serves('audit.alerts', false)) out.push(['#/alerts', t('nav.alerts'), (p) => p === '/alerts']);
   if (serves('erasure.list', false)) out.push(['#/erasures', t('nav.erasures'), (p) => p.startsWith('/erasures')]);
   if (serves('stats', purpose === 'oversight' || purpose === 'research')) out.push(['#/stats', t('nav.stats'), (p) => p === '/stats']);
   return out;
@@ -130,6 +132,7 @@ async function render() {
   else if (path === '/audit') title = await auditView(view, params);
   else if (path === '/break-glass') title = await breakGlassView(view, params);
   else if (path === '/activity') title = await activityView(view, params);
+  else if (path === '/alerts') title = await alertsView(view, params);
   else if (path === '/erasures') title = await erasuresView(view, params);
   else if (er) title = await confirmView(view, decodeURIComponent(er[1]));
   else if (path === '/stats') title = await statsView(view);
