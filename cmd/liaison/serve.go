@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -69,6 +70,10 @@ type Config struct {
 	RateBurst     int
 	CORSOrigins   string
 	RetentionDays int
+	// AccessRetention is how long access records keep their content
+	// (--access-retention; 0: for ever): older ones are pruned, their leaf
+	// hashes kept (eventlog/accesslog/retention.go).
+	AccessRetention time.Duration
 	// ESDBUsername is the cluster user (--esdb-username; its password in
 	// LIAISON_ESDB_PASSWORD).
 	ESDBUsername string
@@ -240,9 +245,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if cfg.AccessRetention > 0 && m.esdbLog != nil {
+		return errors.New("--access-retention needs the embedded store: on EventStoreDB the access log keeps every record")
+	}
+	audit := accesslog.NewService(access, kv, m.trees)
 	m.Hub, err = hub.New(hub.Config{
 		Log: m.Log, Projector: m.Projector, Codec: cdc, Keys: keys, Policy: m.Policy, Access: access,
-		Audit: accesslog.NewService(access, kv, m.trees), KV: kv, Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
+		Audit: audit, KV: kv, Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
 		StatusOf: api.StatusOf, OnAppend: metrics.Appended, IdempotencyTTL: cfg.IdempotencyTTL,
 		Monitor: monitor,
 	})
@@ -335,6 +344,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		go func() {
 			defer m.wg.Done()
 			m.retention(runCtx, time.Duration(cfg.RetentionDays)*24*time.Hour, time.Hour)
+		}()
+	}
+	if cfg.AccessRetention > 0 {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			if err := audit.Retain(runCtx, cfg.AccessRetention, m.Clock, m.Logger); err != nil && !errors.Is(err, context.Canceled) {
+				m.Logger.Error("access log retention stopped", "err", err)
+			}
 		}()
 	}
 	if cfg.Demo {
@@ -548,6 +566,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.RateBurst, "rate-burst", 200, "burst of requests allowed to one identity above the rate")
 	fs.StringVar(&cfg.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API from a browser (default: none)")
 	fs.IntVar(&cfg.RetentionDays, "retention-days", 0, "erase cases closed more than this many days ago, checked hourly (0: never)")
+	fs.Func("access-retention", "prune the content of access records older than this (730d, or a Go duration such as 17520h), checked hourly; their leaf hashes stay, so audit verify still passes (default: keep every record)", func(v string) (err error) {
+		cfg.AccessRetention, err = parseRetention(v)
+		return err
+	})
 	fs.Func("witness", "a witness that cosigns the access log's checkpoints, URL=VKEY (c2sp.org/tlog-witness; repeatable; see docs/audit.md)", func(v string) error {
 		if _, err := transparency.ParseWitness(v); err != nil {
 			return err
@@ -624,6 +646,28 @@ func (m *Main) retention(ctx context.Context, after, interval time.Duration) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// parseRetention reads --access-retention: a number of days ("730d") or a
+// Go duration ("17520h"), positive.
+func parseRetention(v string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, err
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive period", v)
+	}
+	return d, nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty entries.
