@@ -36,3 +36,13 @@ func Settle(s *Store) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Format returns the store's stored format.
+func Format(s *Store) (byte, error) {
+	v, closer, err := s.db.Get(formatKey)
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	return v[0], nil
+}
