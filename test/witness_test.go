@@ -312,6 +312,24 @@ func TestWitnessCatchesRollback(t *testing.T) {
 	if !strings.Contains(h.Output(), "WITNESS REFUSED") {
 		t.Errorf("the hub does not log the refusal:\n%s", h.Tail(20))
 	}
+	// Grown past the tree the witness cosigned, the restored log is a fork:
+	// the witness checks the hub's consistency proof from its own tree and
+	// refuses it.
+	deadline := time.Now().Add(60 * time.Second)
+	for n := 0; ; n++ {
+		cp := checkpointOf(t, h)
+		if strings.Contains(cp.Witnesses[0].Refused, "does not extend") {
+			if w.cosigned(cp.Note) || cp.Size <= long.Size {
+				t.Fatalf("the fork of %d records: cosigned %v", cp.Size, w.cosigned(cp.Note))
+			}
+			t.Logf("the witness refused the fork of %d records: %s", cp.Size, cp.Witnesses[0].Refused)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the witness never refused the fork; last checkpoint %+v", cp)
+		}
+		writeMarked(t, h, prison, fmt.Sprintf("ROLL-2026-03%02d", n), "the fork grows")
+	}
 	h.Stop()
 
 	if out, code := liaisonCmd(t, "audit", "verify", "--data", old); code != 0 {
