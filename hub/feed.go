@@ -96,36 +96,49 @@ const (
 // feedCursor is where a reader stands in its feed.
 type feedCursor struct {
 	// last is the position of the event that made the last entry delivered
-	// (the scan resumes there), done how many of its entries were delivered.
-	last eventlog.Position
-	done uint32
+	// (the scan resumes there), done how many of its entries were delivered,
+	// lastCase the case of that event (so that the scan need not read the
+	// log at last itself: it reads after last, which is a position the log
+	// gave, and looks at lastCase's changes from last on).
+	last     eventlog.Position
+	done     uint32
+	lastCase string
 	// seen is the start of the day when the reader's changes made by the
 	// clock alone were last looked for.
 	seen int64
 }
 
-// Feed cursors: a version byte, then last, done and seen. A cursor of the
-// first layout (44 bytes: the time and position of the last entry, done,
-// last, seen) resumes at its last event, giving that event's entries again:
-// a follower keeps items by event id, so a repeat changes nothing.
+// Feed cursors: a version byte, then last, done and seen, then (version 3)
+// the length and bytes of lastCase. A cursor of version 2 (no lastCase)
+// resumes by reading the log from last itself. A cursor of the first layout
+// (44 bytes: the time and position of the last entry, done, last, seen)
+// resumes at its last event, giving that event's entries again: a follower
+// keeps items by event id, so a repeat changes nothing.
 const (
-	feedCursorVersion = 2
-	feedCursorLen     = 1 + 8 + 8 + 4 + 8
-	feedCursorLenV1   = 8 + 8 + 4 + 8 + 8 + 8
+	feedCursorVersion   = 3
+	feedCursorVersionV2 = 2
+	feedCursorLenV2     = 1 + 8 + 8 + 4 + 8
+	feedCursorLenV1     = 8 + 8 + 4 + 8 + 8 + 8
 )
 
 func (c feedCursor) encode() []byte {
-	b := make([]byte, 0, feedCursorLen)
+	b := make([]byte, 0, feedCursorLenV2+1+len(c.lastCase))
 	b = append(b, feedCursorVersion)
 	b = binary.BigEndian.AppendUint64(b, c.last.Commit)
 	b = binary.BigEndian.AppendUint64(b, c.last.Prepare)
 	b = binary.BigEndian.AppendUint32(b, c.done)
-	return binary.BigEndian.AppendUint64(b, uint64(c.seen))
+	b = binary.BigEndian.AppendUint64(b, uint64(c.seen))
+	b = append(b, byte(len(c.lastCase)))
+	return append(b, c.lastCase...)
 }
 
 func decodeFeedCursor(b []byte) (feedCursor, bool) {
 	switch {
-	case len(b) == feedCursorLen && b[0] == feedCursorVersion:
+	case len(b) > feedCursorLenV2 && b[0] == feedCursorVersion && int(b[feedCursorLenV2]) == len(b)-feedCursorLenV2-1:
+		c, _ := decodeFeedCursor(append([]byte{feedCursorVersionV2}, b[1:feedCursorLenV2]...))
+		c.lastCase = string(b[feedCursorLenV2+1:])
+		return c, true
+	case len(b) == feedCursorLenV2 && b[0] == feedCursorVersionV2:
 		return feedCursor{
 			last: eventlog.Position{Commit: binary.BigEndian.Uint64(b[1:]), Prepare: binary.BigEndian.Uint64(b[9:])},
 			done: binary.BigEndian.Uint32(b[17:]),
@@ -258,9 +271,26 @@ func (s *Service) feedPage(ctx context.Context, c *Call, cur feedCursor, limit i
 	)
 	visited := map[string]bool{}
 	for at := from; ; {
-		part, last, done, n, err := s.touchedCases(ctx, at, applied, min(feedChunk(limit), feedScan-read))
+		var part []touchedCase
+		var last eventlog.Position
+		readAfter := at.after()
+		if at.inclusive && cur.lastCase != "" {
+			// The cursor's event is lastCase's: its case is looked at from
+			// there without reading the log at it.
+			readAfter, last = at.pos, at.pos
+			part = append(part, touchedCase{id: cur.lastCase})
+		}
+		more, upto, done, n, err := s.touchedCases(ctx, readAfter, applied, min(feedChunk(limit), feedScan-read))
 		if err != nil {
 			return nil, err
+		}
+		for _, tc := range more {
+			if tc.id != cur.lastCase || !at.inclusive {
+				part = append(part, tc)
+			}
+		}
+		if !upto.IsZero() {
+			last = upto
 		}
 		for _, tc := range part {
 			ev, cl, err := s.caseChanges(ctx, c, tc, at, last, cur.seen, now, !visited[tc.id])
@@ -313,7 +343,7 @@ func (s *Service) feedPage(ctx context.Context, c *Call, cur feedCursor, limit i
 			break
 		}
 		if k.pos != next.last {
-			next.last, next.done = k.pos, 0
+			next.last, next.done, next.lastCase = k.pos, 0, k.entry.CaseID
 		}
 		next.done++
 		deliver(k)
@@ -355,17 +385,17 @@ func dayStart(t time.Time) int64 { return t.UTC().Truncate(24 * time.Hour).UnixN
 // touchedCase is a case with events in the range scanned.
 type touchedCase struct{ id string }
 
-// touchedCases reads the log from the bound on, up to max events and no
+// touchedCases reads the log after position after, up to max events and no
 // further than the projections have applied (commit position applied), and
 // returns the cases it touches in order of their first event there, the
 // position of the last event read, whether it read all the projections hold,
 // and how many events it read.
-func (s *Service) touchedCases(ctx context.Context, from bound, applied uint64, max int) ([]touchedCase, eventlog.Position, bool, int, error) {
+func (s *Service) touchedCases(ctx context.Context, after eventlog.Position, applied uint64, max int) ([]touchedCase, eventlog.Position, bool, int, error) {
 	seen := map[string]bool{}
 	var out []touchedCase
 	var last eventlog.Position
 	n := 0
-	for r, err := range s.cfg.Log.ReadAll(ctx, from.after()) {
+	for r, err := range s.cfg.Log.ReadAll(ctx, after) {
 		if err != nil {
 			return nil, last, false, n, domain.Internal(err)
 		}

@@ -234,6 +234,40 @@ func TestFeedPagesResumeExactly(t *testing.T) {
 	}
 }
 
+// TestAPageCutInsideOneEventsEntriesLosesNone: when one event brings many
+// items into the view at once (consent given after the case has a history)
+// and it is its case's last event, a page cut among its entries resumes
+// there: the next pages give the rest, whatever the page size.
+func TestAPageCutInsideOneEventsEntriesLosesNone(t *testing.T) {
+	f := newFixture(t)
+	for i := range 2 {
+		id := f.open(t, fmt.Sprintf("CUT-2026-000%d", i))
+		for range 3 {
+			f.write(t, caseworker, id, `{"type":"NeedsAssessmentRecorded","data":{"needs":[{"area":"housing","level":"high"}]}}`)
+		}
+		f.write(t, caseworker, id, `{"type":"ConsentGiven","data":{"organisations":["exit-ngo"]}}`)
+	}
+	whole := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration"}
+	_, all := whole.next(100)
+	if len(all) != 10 {
+		t.Fatalf("%d entries, want 10 (five items of each case): %v", len(all), describe(all))
+	}
+	for _, limit := range []int{1, 2, 3, 4} {
+		r := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration"}
+		var got []hub.FeedEntry
+		for range 20 {
+			_, items := r.next(limit)
+			if len(items) == 0 {
+				break
+			}
+			got = append(got, items...)
+		}
+		if !slices.Equal(describe(got), describe(all)) {
+			t.Errorf("pages of %d: %v, want %v", limit, describe(got), describe(all))
+		}
+	}
+}
+
 // TestAFeedFollowedDuringAppendsMissesNothing: a reader that follows its
 // feed page by page while others append to many cases gets every entry the
 // feed holds once the appends are over — none passed over because it was

@@ -60,8 +60,18 @@ func (s *Store) check(ctx context.Context) error {
 func (s *Store) ReadAll(ctx context.Context, after eventlog.Position) iter.Seq2[eventlog.Recorded, error] {
 	head := s.head.Load()
 	return sequence(s, func(yield func(eventlog.Recorded, error) bool) error {
-		return s.scanEvents(ctx, after.Commit, head, func(r *eventlog.Recorded) bool { return yield(*r, nil) })
+		return s.scanEvents(ctx, afterIndex(after), head, func(r *eventlog.Recorded) bool { return yield(*r, nil) })
 	})
+}
+
+// afterIndex is the index of the last event at or before after. The event
+// at index i has the position {i, i}, so a position {i, p} with p < i lies
+// just before it, and the event at i is after it.
+func afterIndex(after eventlog.Position) uint64 {
+	if after.Prepare < after.Commit {
+		return after.Commit - 1
+	}
+	return after.Commit
 }
 
 // ReadAllBorrowed is ReadAll for a reader that copies what it keeps (the
