@@ -382,18 +382,25 @@ func TestWitnessDownDelaysNothing(t *testing.T) {
 	until := time.Now().Add(3 * transparency.DefaultWitnessTimeout / 2)
 	calls := 0
 	for time.Now().Before(until) {
-		req, _ := http.NewRequestWithContext(context.Background(), "GET", h.Base+"/v1/cases/"+id+"/events", nil)
-		req.Header.Set("Authorization", "Bearer "+h.token(prison))
-		req.Header.Set("Liaison-Purpose", "case-management")
-		res, err := quick.Do(req)
-		if err != nil {
-			t.Fatalf("a read while the witness hangs: %v", err)
+		// A caseworker's read, and an auditor's checkpoint, which shows what
+		// the hub knows of the witness.
+		for _, c := range []struct {
+			path, purpose string
+			who           identity
+		}{{"/v1/cases/" + id + "/events", "case-management", prison}, {"/v1/audit/checkpoint", "oversight", auditorW}} {
+			req, _ := http.NewRequestWithContext(context.Background(), "GET", h.Base+c.path, nil)
+			req.Header.Set("Authorization", "Bearer "+h.token(c.who))
+			req.Header.Set("Liaison-Purpose", c.purpose)
+			res, err := quick.Do(req)
+			if err != nil {
+				t.Fatalf("GET %s while the witness hangs: %v", c.path, err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s while the witness hangs: %d", c.path, res.StatusCode)
+			}
+			calls++
 		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("a read while the witness hangs: %d", res.StatusCode)
-		}
-		calls++
 	}
 	down := waitWitness(t, h, "the hub to find the witness unreachable", func(cp witnessedCheckpoint) bool {
 		return strings.Contains(cp.Witnesses[0].Refused, "unreachable") && cp.Witnesses[0].CosignedSize < cp.Size
@@ -407,7 +414,7 @@ func TestWitnessDownDelaysNothing(t *testing.T) {
 		c.Close()
 	}
 	hmu.Unlock()
-	t.Logf("%d reads answered while the witness hung; it had cosigned %d of %d records", calls, down.Witnesses[0].CosignedSize, down.Size)
+	t.Logf("%d calls answered while the witness hung; it had cosigned %d of %d records", calls, down.Witnesses[0].CosignedSize, down.Size)
 
 	// Back: the witness cosigns the latest checkpoint, consistent with the
 	// one it cosigned before.

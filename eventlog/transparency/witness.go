@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -99,8 +100,9 @@ type WitnessState struct {
 
 // witnesses is the state of the access tree's witnesses.
 type witnesses struct {
-	cfg WitnessConfig
-	mu  sync.Mutex // one submission round at a time; guards state
+	cfg   WitnessConfig
+	round sync.Mutex // one submission round at a time
+	mu    sync.Mutex // guards state, held only to read or set it
 	// state is by key hash, in cfg.Witnesses order.
 	state []WitnessState
 }
@@ -200,8 +202,8 @@ func (t *Trees) Cosign(ctx context.Context) int {
 	if w == nil {
 		return 0
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.round.Lock()
+	defer w.round.Unlock()
 	tr := t.Access
 	tr.cmu.Lock()
 	cp := tr.latest
@@ -209,29 +211,36 @@ func (t *Trees) Cosign(ctx context.Context) int {
 	if cp.Seq == 0 || len(cp.Note) == 0 {
 		return 0
 	}
-	done := 0
+	// Each witness on its own: one that hangs delays no other.
+	var done atomic.Int32
+	var wg sync.WaitGroup
 	for i, wit := range w.cfg.Witnesses {
-		st := &w.state[i]
+		w.mu.Lock()
+		st := w.state[i]
+		w.mu.Unlock()
 		if st.CosignedSeq >= cp.Seq {
-			done++
+			done.Add(1)
 			continue
 		}
-		sctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-		line, err := t.submit(sctx, wit, st.CosignedSize, cp)
-		cancel()
-		if ctx.Err() != nil {
-			return done
-		}
-		if err == nil {
-			err = t.storeCosignature(ctx, wit, st, cp, line)
-		}
-		if err != nil {
-			t.refused(ctx, wit, st, err)
-			continue
-		}
-		done++
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+			line, err := t.submit(sctx, wit, st.CosignedSize, cp)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil {
+				err = t.storeCosignature(ctx, wit, i, cp, line)
+			}
+			if err != nil {
+				t.refused(ctx, wit, i, err)
+				return
+			}
+			done.Add(1)
+		})
 	}
-	return done
+	wg.Wait()
+	return int(done.Load())
 }
 
 // refusalError is a witness's answer refusing a checkpoint.
@@ -296,7 +305,7 @@ func (t *Trees) submit(ctx context.Context, wit Witness, old uint64, cp Checkpoi
 
 // storeCosignature checks the witness's answer, a cosignature line of cp,
 // and stores it durably with the witness's new state.
-func (t *Trees) storeCosignature(ctx context.Context, wit Witness, st *WitnessState, cp Checkpoint, line []byte) error {
+func (t *Trees) storeCosignature(ctx context.Context, wit Witness, i int, cp Checkpoint, line []byte) error {
 	text, _, _ := bytes.Cut(cp.Note, []byte("\n\n"))
 	signed := append(append(append([]byte(nil), text...), "\n\n"...), line...)
 	n, err := note.Open(signed, note.VerifierList(wit.Verifier))
@@ -316,12 +325,16 @@ func (t *Trees) storeCosignature(ctx context.Context, wit Witness, st *WitnessSt
 	); err != nil {
 		return fmt.Errorf("store the cosignature: %w", err)
 	}
+	w := t.witnesses
+	w.mu.Lock()
+	st := &w.state[i]
 	st.CosignedSize, st.CosignedSeq, st.Refused, st.RefusedAt = cp.Size, cp.Seq, "", nil
+	w.mu.Unlock()
 	return nil
 }
 
 // refused records why wit did not cosign.
-func (t *Trees) refused(ctx context.Context, wit Witness, st *WitnessState, err error) {
+func (t *Trees) refused(ctx context.Context, wit Witness, i int, err error) {
 	now := t.cfg.Clock().UTC().Truncate(time.Second)
 	msg := err.Error()
 	var re *refusalError
@@ -330,10 +343,15 @@ func (t *Trees) refused(ctx context.Context, wit Witness, st *WitnessState, err 
 	} else {
 		t.cfg.Logger.Warn("witness not reached; the checkpoint will be offered again", "witness", wit.Verifier.Name(), "err", msg)
 	}
-	if st.Refused == msg {
+	w := t.witnesses
+	w.mu.Lock()
+	st := &w.state[i]
+	same := st.Refused == msg
+	st.Refused, st.RefusedAt = msg, &now
+	w.mu.Unlock()
+	if same {
 		return
 	}
-	st.Refused, st.RefusedAt = msg, &now
 	v := binary.BigEndian.AppendUint64(nil, uint64(now.Unix()))
 	if werr := t.cfg.KV.Write(ctx, false, eventlog.KVOp{Key: witnessKey(kindRefusal, wit.Verifier.KeyHash()), Value: append(v, msg...)}); werr != nil {
 		t.cfg.Logger.Warn("could not store a witness's refusal", "err", werr)
