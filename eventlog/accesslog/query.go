@@ -188,11 +188,13 @@ func (s *Service) scanRange(ctx context.Context, f Filter, lo, hi uint64, keep f
 // scanIndex gives keep the records of [lo, hi) under the index prefix that
 // match f; it reports whether keep takes more. The lists of one prefix are
 // disjoint and in key order, and the one holding lo starts less than
-// maxPostingSpan before it.
+// maxPostingSpan before it. The records listed are read readAhead at a time
+// (takeAll).
 func (s *Service) scanIndex(ctx context.Context, prefix []byte, f Filter, lo, hi uint64, keep func(Record) bool) (bool, error) {
 	if lo >= hi {
 		return true, nil
 	}
+	var pending []uint64
 	start := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), lo-min(lo, maxPostingSpan-1))
 	for kv, err := range s.kv.Scan(ctx, prefix, start) {
 		if err != nil {
@@ -203,10 +205,9 @@ func (s *Service) scanIndex(ctx context.Context, prefix []byte, f Filter, lo, hi
 		}
 		first := binary.BigEndian.Uint64(kv.Key[len(prefix):])
 		if first >= hi {
-			return true, nil
+			break
 		}
-		more, done := true, false
-		var failed error
+		done := false
 		err := posting(first, kv.Value, func(i uint64) bool {
 			switch {
 			case i < lo:
@@ -215,19 +216,61 @@ func (s *Service) scanIndex(ctx context.Context, prefix []byte, f Filter, lo, hi
 				done = true
 				return false
 			}
-			more, failed = s.takeAt(ctx, i, f, keep)
-			return more && failed == nil
+			pending = append(pending, i)
+			return true
 		})
-		switch {
-		case err != nil:
+		if err != nil {
 			return false, fmt.Errorf("%w under key %x", err, kv.Key)
-		case failed != nil || !more:
-			return false, failed
-		case done:
-			return true, nil
+		}
+		if done {
+			break
+		}
+		if len(pending) >= readAhead {
+			if more, err := s.takeAll(ctx, pending, f, keep); err != nil || !more {
+				return false, err
+			}
+			pending = pending[:0]
 		}
 	}
-	return true, nil
+	return s.takeAll(ctx, pending, f, keep)
+}
+
+// readAhead is how many of the records an index lists scanIndex reads at
+// once (through one iterator of the store, when the journal is a
+// recordsReader).
+const readAhead = 256
+
+// recordsReader is a journal that reads the records at given indexes in
+// one go (embedded.Store).
+type recordsReader interface {
+	ReadRecordsAt(ctx context.Context, indexes []uint64, fn func(eventlog.Entry) bool) error
+}
+
+// takeAll reads the records at indexes (ascending) and gives keep those
+// that match f, like take, while it takes more; it reports whether it does.
+func (s *Service) takeAll(ctx context.Context, indexes []uint64, f Filter, keep func(Record) bool) (bool, error) {
+	rr, ok := s.log.journal.(recordsReader)
+	if !ok {
+		for _, i := range indexes {
+			if more, err := s.takeAt(ctx, i, f, keep); err != nil || !more {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	more := true
+	var failed error
+	err := rr.ReadRecordsAt(ctx, indexes, func(e eventlog.Entry) bool {
+		more, failed = s.take(ctx, f, e, keep)
+		return more && failed == nil
+	})
+	switch {
+	case failed != nil:
+		return false, failed
+	case err != nil:
+		return false, err
+	}
+	return more, nil
 }
 
 // takeAt reads record i and gives it to keep if it matches f, like take.

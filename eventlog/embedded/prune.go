@@ -1,12 +1,15 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/liaison-hub/liaison/eventlog"
 )
 
 // Retention of the journal (docs/operations.md, "Retention of the access
@@ -83,4 +86,72 @@ func (s *Store) readPruned() (uint64, error) {
 		return 0, corruptf("the number of pruned journal records %x is malformed", v)
 	}
 	return binary.BigEndian.Uint64(v), nil
+}
+
+// ReadRecordsAt calls fn with the journal records at indexes, which must be
+// ascending and below the journal's length, in order, until fn returns
+// false: through one iterator, where a ReadRecords per index would open one
+// each (the auditor's queries read the records their index lists so). A
+// pruned record comes with Pruned set and no Data. The records own their
+// bytes. It returns an error wrapping eventlog.ErrCorrupt when a record is
+// missing or does not read back, and the errors of ReadRecords.
+func (s *Store) ReadRecordsAt(ctx context.Context, indexes []uint64, fn func(eventlog.Entry) bool) error {
+	if len(indexes) == 0 {
+		return nil
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	end := s.jlen.Load()
+	if last := indexes[len(indexes)-1]; last >= end {
+		return corruptf("journal record %d is beyond the journal's %d", last, end)
+	}
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{
+		LowerBound: numKey(prefixJournal, indexes[0]),
+		UpperBound: numKey(prefixJournal, end),
+	})
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		key := make([]byte, 9)
+		for _, i := range indexes {
+			if i < s.pruned.Load() {
+				if !fn(eventlog.Entry{Index: i, Pruned: true}) {
+					return nil
+				}
+				continue
+			}
+			putNumKey(key, prefixJournal, i)
+			if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
+				if err := it.Error(); err != nil {
+					return err
+				}
+				if i < s.pruned.Load() { // pruned since
+					if !fn(eventlog.Entry{Index: i, Pruned: true}) {
+						return nil
+					}
+					continue
+				}
+				return corruptf("journal record %d is missing", i)
+			}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return err
+			}
+			data, err := decodeJournal(i, v)
+			if err != nil {
+				return err
+			}
+			if !fn(eventlog.Entry{Index: i, Data: data}) {
+				return nil
+			}
+		}
+		return nil
+	}()
+	return errors.Join(err, closeIter(it))
 }
