@@ -22,21 +22,16 @@ var (
 // through the journal 1,000 to a commit while the journal's follower takes
 // them into the tree and the query index, as a hub's would; then it
 // compacts the store and measures, at a quarter of the records and at all
-// of them (BENCHMARKS.md, "The access log at scale"):
+// of them (BENCHMARKS.md, "The access log at scale"): the restart (opening
+// the store and the trees on the directory, which is what of a hub's start
+// depends on the access log; the case log's projections are P8's); the
+// auditor's queries by case, by user and by organisation (the first page of
+// 100 in log order, and the latest page, newest first, as the console asks
+// it), -scale.queries random ones of each, p50 and p99; audit verify
+// (transparency.Verify), records per second; and bytes on disk per record.
+// Run it so:
 //
-//   - restart: opening the store and the trees on the directory, which is
-//     what of a hub's start depends on the access log (the case log's
-//     projections are P8's);
-//
-//   - the auditor's queries by case, by user and by organisation (the first
-//     page of 100 in log order, and the latest page, newest first, as the
-//     console asks it), -scale.queries random ones of each, p50 and p99;
-//
-//   - audit verify (transparency.Verify), records per second;
-//
-//   - bytes on disk per record.
-//
-//     go test -run '^$' -bench AtScale -benchtime 1x -timeout 2h ./eventlog/accesslog/ -args -scale.records=20000000
+//	go test -run '^$' -bench AtScale -benchtime 1x -timeout 2h ./eventlog/accesslog/ -args -scale.records=16000000
 func BenchmarkAtScale(b *testing.B) {
 	for b.Loop() {
 		ctx := context.Background()
