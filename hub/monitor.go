@@ -46,8 +46,10 @@ const (
 	alertCoalesce = time.Hour
 	// monitorBatch bounds the records evaluated together.
 	monitorBatch = 512
-	// monitorGather is the least time between two catch-ups woken by Notify.
-	monitorGather = 50 * time.Millisecond
+	// monitorGather is the least time between two catch-ups woken by Notify:
+	// a second's records are evaluated together, a busy user's reads once
+	// (evaluate), so that the rules cost little however busy the hub.
+	monitorGather = time.Second
 	// snapshotEvery is how often the history summary is stored.
 	snapshotEvery = 30 * time.Second
 )
@@ -213,14 +215,12 @@ func NewMonitor(ctx context.Context, cfg MonitorConfig) (*Monitor, error) {
 			continue
 		}
 		a.seq, _ = strconv.ParseUint(a.ID, 10, 64)
-		if !m.lastTime.IsZero() && m.lastTime.Sub(a.Last) > alertCoalesce {
-			break
-		}
 		m.recent[a.seq] = &a
 		if len(m.recent) >= 1000 {
 			break
 		}
 	}
+	m.pruneRecent()
 	return m, nil
 }
 
@@ -317,15 +317,46 @@ func (m *Monitor) CatchUp(ctx context.Context) error {
 // by the next NewMonitor if need be (a batch tried again counts its records
 // twice in the history at worst).
 func (m *Monitor) evaluate(ctx context.Context, recs []accesslog.Record) error {
-	m.events = m.events[:0]
+	all := m.events[:0]
 	at := make([]int, 0, len(recs)) // the record of each event
 	for i := range recs {
 		e, ok := m.observe(&recs[i])
 		if ok {
-			m.events = append(m.events, e)
+			all = append(all, e)
 			at = append(at, i)
 		}
 	}
+	// A user's reads within one batch are evaluated once, on the last (and
+	// on the last without a relationship): their counters are the batch's
+	// highest. Every other record is evaluated.
+	keep := make([]bool, len(all))
+	last := map[string]uint8{}
+	for i := len(all) - 1; i >= 0; i-- {
+		r := &all[i].Record
+		if !r.Read {
+			keep[i] = true
+			continue
+		}
+		k := r.Issuer + "\x00" + r.Sub + "\x00" + r.Agency
+		seen := last[k]
+		if seen&1 == 0 {
+			keep[i], seen = true, seen|1
+		}
+		if !all[i].History.Related && seen&2 == 0 {
+			keep[i], seen = true, seen|2
+		}
+		last[k] = seen
+	}
+	m.events = all[:0]
+	n := 0
+	for i := range all {
+		if keep[i] {
+			m.events = append(m.events, all[i])
+			at[n] = at[i]
+			n++
+		}
+	}
+	at = at[:n]
 	findings, err := m.cfg.Rules.Evaluate(ctx, m.events)
 	if err != nil {
 		return err
@@ -337,23 +368,25 @@ func (m *Monitor) evaluate(ctx context.Context, recs []accesslog.Record) error {
 	for _, f := range findings {
 		r := &recs[at[f.Event]]
 		e := &m.events[f.Event].Record
-		if a := m.joinable(f.Rule, r); a != nil {
-			if len(a.Records) < MaxAlertRecords {
-				a.Records = append(a.Records, r.Index)
+		if a := m.joinable(f.Rule, r, changed); a != nil {
+			// A copy: the alerts in recent change only once stored.
+			j := *a
+			if len(j.Records) < MaxAlertRecords {
+				j.Records = append(slices.Clip(j.Records), r.Index)
 			}
-			a.Triggers++
-			a.Last, a.Detail = r.Time, f.Detail
-			changed[a.seq] = a
+			j.Triggers++
+			j.Last, j.Detail = r.Time, f.Detail
+			changed[j.seq] = &j
 			continue
 		}
-		m.seq++
-		a := &Alert{ID: strconv.FormatUint(m.seq, 10), seq: m.seq, Rule: f.Rule, Detail: f.Detail, Sub: r.Sub,
+		seq := m.seq + uint64(len(created)) + 1
+		a := &Alert{ID: strconv.FormatUint(seq, 10), seq: seq, Rule: f.Rule, Detail: f.Detail, Sub: r.Sub,
 			Issuer: r.Issuer, Agency: r.Agency, OrgType: e.OrgType, Records: []uint64{r.Index}, Triggers: 1,
 			Time: r.Time, Last: r.Time, State: AlertOpen, Notes: []AlertNote{}}
-		m.recent[a.seq] = a
 		changed[a.seq] = a
 		created = append(created, a)
 	}
+	seq := m.seq + uint64(len(created))
 	next := recs[len(recs)-1].Index + 1
 	ops := make([]eventlog.KVOp, 0, len(changed)+1)
 	for seq, a := range changed {
@@ -363,18 +396,17 @@ func (m *Monitor) evaluate(ctx context.Context, recs []accesslog.Record) error {
 		}
 		ops = append(ops, eventlog.KVOp{Key: alertKey(seq), Value: b})
 	}
-	st, _ := json.Marshal(monitorState{Next: next, Seq: m.seq})
+	st, _ := json.Marshal(monitorState{Next: next, Seq: seq})
 	ops = append(ops, eventlog.KVOp{Key: monState, Value: st})
 	// Alerts are made durable at once; a batch without is not (lost, it is
 	// evaluated again).
 	if err := m.cfg.KV.Write(ctx, len(changed) > 0, ops...); err != nil {
-		m.seq -= uint64(len(created))
-		for _, a := range created {
-			delete(m.recent, a.seq)
-		}
 		return fmt.Errorf("monitor: store %d alerts: %w", len(changed), err)
 	}
-	m.next = next
+	for seq, a := range changed {
+		m.recent[seq] = a
+	}
+	m.next, m.seq = next, seq
 	m.pruneRecent()
 	for _, a := range created {
 		if m.cfg.OnAlert != nil {
@@ -391,22 +423,34 @@ func (m *Monitor) evaluate(ctx context.Context, recs []accesslog.Record) error {
 	return nil
 }
 
-// joinable returns the recent alert of rule for r's user that a finding on r
-// joins: not closed, last triggered at most alertCoalesce before r.
-func (m *Monitor) joinable(rule string, r *accesslog.Record) *Alert {
-	for _, a := range m.recent {
-		if a.Rule == rule && a.Sub == r.Sub && a.Issuer == r.Issuer && a.Agency == r.Agency &&
-			a.State != AlertClosed && r.Time.Sub(a.Last) <= alertCoalesce {
+// joinable returns the alert of rule for r's user that a finding on r
+// joins: not closed, last triggered at most alertCoalesce before r; among
+// the recent alerts as the batch so far has changed them.
+func (m *Monitor) joinable(rule string, r *accesslog.Record, changed map[uint64]*Alert) *Alert {
+	match := func(a *Alert) bool {
+		return a.Rule == rule && a.Sub == r.Sub && a.Issuer == r.Issuer && a.Agency == r.Agency &&
+			a.State != AlertClosed && r.Time.Sub(a.Last) <= alertCoalesce
+	}
+	for _, a := range changed {
+		if match(a) {
+			return a
+		}
+	}
+	for seq, a := range m.recent {
+		if _, ok := changed[seq]; !ok && match(a) {
 			return a
 		}
 	}
 	return nil
 }
 
-// pruneRecent forgets the alerts no finding may join any more.
+// pruneRecent forgets the alerts no finding may join any more: closed, or
+// whose user has been active more than alertCoalesce after their last
+// trigger (or not for a day: forgotten by the history).
 func (m *Monitor) pruneRecent() {
 	for seq, a := range m.recent {
-		if m.lastTime.Sub(a.Last) > alertCoalesce || a.State == AlertClosed {
+		u := m.hist.Users[a.Issuer+"\x00"+a.Sub+"\x00"+a.Agency]
+		if a.State == AlertClosed || u == nil || time.Duration(u.Last-a.Last.Unix())*time.Second > alertCoalesce {
 			delete(m.recent, seq)
 		}
 	}

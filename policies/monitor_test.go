@@ -66,3 +66,29 @@ func TestMonitorRulesEvaluate(t *testing.T) {
 	}
 	t.Logf("%+v", got)
 }
+
+// BenchmarkMonitorRules measures one evaluation of the monitoring rules per
+// batch of 64 quiet reads (the common case), per event.
+func BenchmarkMonitorRules(b *testing.B) {
+	ctx := context.Background()
+	m, err := policies.NewMonitorRules(ctx, policies.DefaultMonitorBundle())
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
+	types := []string{"prison", "probation", "intelligence", "civil-society"}
+	events := make([]policies.MonitorEvent, 64)
+	for i := range events {
+		events[i] = policies.MonitorEvent{
+			Record:  policies.MonitorRecord{Index: uint64(i), Time: at, Sub: "u", OrgType: types[i%4], Action: "section.read", CaseID: "c", Decision: "allow", Status: 200, Read: true},
+			History: policies.MonitorHistory{ReadsHour: 5 + i, UserUsual: 20, UserHours: 3, RoleUsual: 20, DistinctCases10m: 3, DeniedBefore: -1, Related: true},
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := m.Evaluate(ctx, events); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(events))/1000, "µs/event")
+}

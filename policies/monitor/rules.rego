@@ -16,63 +16,44 @@
 package monitor.rules
 
 # alerts: {event, rule, detail}, one per event and rule that fires on it.
-alerts contains alert if {
+# Each rule is its own body over the batch, cheapest test first: most
+# records are quiet reads, refused at the first comparison. A rule runs
+# unless the thresholds of the user's organisation type say "enabled": false.
+alerts contains {"event": i, "rule": "volume", "detail": detail} if {
 	some i, e in input.events
-	some rule, detail in fired(e)
-	alert := {"event": i, "rule": rule, "detail": detail}
-}
-
-# fired(e) maps each rule that fires on e to what it saw.
-fired(e) := {rule: detail |
-	some rule in rules
-	enabled(e, rule)
-	detail := fires(rule, e)
-}
-
-# rules are the names of the monitoring rules, as alerts and the thresholds
-# name them.
-rules := [
-	"volume", "breadth", "off_hours", "break_glass_frequency",
-	"break_glass_after_denial", "no_relationship", "probing",
-]
-
-# limits(e, rule) are the thresholds of rule for the organisation type of
-# e's user: the type's own values over the defaults.
-limits(e, rule) := object.union(
-	data.thresholds["default"][rule],
-	object.get(data.thresholds, ["by_org_type", e.record.org_type, rule], {}),
-)
-
-# enabled: a rule runs unless the thresholds of the user's organisation type
-# say "enabled": false.
-enabled(e, rule) if object.get(limits(e, rule), "enabled", true) == true
-
-# volume: reads per user per hour far above that user's or role's usual.
-fires("volume", e) := sprintf("%d reads in the last hour; usual %v per active hour", [h.reads_hour, round(usual * 10) / 10]) if {
 	e.record.read
 	h := e.history
-	t := limits(e, "volume")
+	t := limits[e.record.org_type].volume
 	h.reads_hour >= t.min_reads
 	usual := max([h.user_usual, h.role_usual])
 	h.reads_hour > t.factor * usual
+	not t.enabled == false
+	detail := sprintf("%d reads in the last hour; usual %v per active hour", [h.reads_hour, round(usual * 10) / 10])
 }
 
 # breadth: many distinct cases in a short time.
-fires("breadth", e) := sprintf("%d distinct cases in 10 minutes", [e.history.distinct_cases_10m]) if {
+alerts contains {"event": i, "rule": "breadth", "detail": detail} if {
+	some i, e in input.events
 	e.record.read
-	e.history.distinct_cases_10m >= limits(e, "breadth").distinct_cases
+	t := limits[e.record.org_type].breadth
+	e.history.distinct_cases_10m >= t.distinct_cases
+	not t.enabled == false
+	detail := sprintf("%d distinct cases in 10 minutes", [e.history.distinct_cases_10m])
 }
 
 # off_hours: sustained reading outside the working hours of the user's
 # organisation type (a read off hours while the user has made at least
 # min_reads reads in the last hour).
-fires("off_hours", e) := sprintf("%d reads in the last hour, this one at %02d:%02d %s on %s", [e.history.reads_hour, clock[0], clock[1], t.timezone, day]) if {
+alerts contains {"event": i, "rule": "off_hours", "detail": detail} if {
+	some i, e in input.events
 	e.record.read
-	t := limits(e, "off_hours")
+	t := limits[e.record.org_type].off_hours
 	e.history.reads_hour >= t.min_reads
+	not t.enabled == false
 	clock := time.clock([e.record.time_ns, t.timezone])
 	day := time.weekday([e.record.time_ns, t.timezone])
 	outside(t, clock[0], day)
+	detail := sprintf("%d reads in the last hour, this one at %02d:%02d %s on %s", [e.history.reads_hour, clock[0], clock[1], t.timezone, day])
 }
 
 outside(t, _, day) if not day in t.weekdays
@@ -82,17 +63,25 @@ outside(t, hour, _) if hour < t.start
 outside(t, hour, _) if hour >= t.end
 
 # break_glass_frequency: break-glass grants by one user, in 24 hours.
-fires("break_glass_frequency", e) := sprintf("%d break-glass grants in 24 hours", [e.history.break_glass_24h]) if {
+alerts contains {"event": i, "rule": "break_glass_frequency", "detail": detail} if {
+	some i, e in input.events
 	grant(e)
-	e.history.break_glass_24h >= limits(e, "break_glass_frequency").per_day
+	t := limits[e.record.org_type].break_glass_frequency
+	e.history.break_glass_24h >= t.per_day
+	not t.enabled == false
+	detail := sprintf("%d break-glass grants in 24 hours", [e.history.break_glass_24h])
 }
 
 # break_glass_after_denial: a grant shortly after the same user was refused
 # the same case.
-fires("break_glass_after_denial", e) := sprintf("break-glass %d s after a denial on the case", [e.history.denied_before_s]) if {
+alerts contains {"event": i, "rule": "break_glass_after_denial", "detail": detail} if {
+	some i, e in input.events
 	grant(e)
+	t := limits[e.record.org_type].break_glass_after_denial
 	e.history.denied_before_s >= 0
-	e.history.denied_before_s <= limits(e, "break_glass_after_denial").minutes * 60
+	e.history.denied_before_s <= t.minutes * 60
+	not t.enabled == false
+	detail := sprintf("break-glass %d s after a denial on the case", [e.history.denied_before_s])
 }
 
 grant(e) if {
@@ -103,15 +92,39 @@ grant(e) if {
 
 # no_relationship: reads of cases in which the reader's organisation has
 # written nothing, holds no task (no event shared with it) and no consent.
-fires("no_relationship", e) := sprintf("%d reads without a relationship in the last hour", [e.history.unrelated_reads_hour]) if {
+alerts contains {"event": i, "rule": "no_relationship", "detail": detail} if {
+	some i, e in input.events
 	e.record.read
 	e.history.related == false
-	e.history.unrelated_reads_hour >= limits(e, "no_relationship").reads_per_hour
+	t := limits[e.record.org_type].no_relationship
+	e.history.unrelated_reads_hour >= t.reads_per_hour
+	not t.enabled == false
+	detail := sprintf("%d reads without a relationship in the last hour", [e.history.unrelated_reads_hour])
 }
 
 # probing: repeated 404s on case ids.
-fires("probing", e) := sprintf("%d case ids not found in the last hour", [e.history.not_found_hour]) if {
+alerts contains {"event": i, "rule": "probing", "detail": detail} if {
+	some i, e in input.events
 	e.record.status == 404
 	e.record.case_id != ""
-	e.history.not_found_hour >= limits(e, "probing").not_found_per_hour
+	t := limits[e.record.org_type].probing
+	e.history.not_found_hour >= t.not_found_per_hour
+	not t.enabled == false
+	detail := sprintf("%d case ids not found in the last hour", [e.history.not_found_hour])
+}
+
+# rules are the names of the monitoring rules, as alerts and the thresholds
+# name them.
+rules := [
+	"volume", "breadth", "off_hours", "break_glass_frequency",
+	"break_glass_after_denial", "no_relationship", "probing",
+]
+
+# limits[t][rule] are the thresholds of rule for organisation type t: the
+# type's own values over the defaults; computed once per evaluation, for
+# the types of the batch.
+limits := {t: {rule: object.union(data.thresholds["default"][rule], object.get(data.thresholds, ["by_org_type", t, rule], {})) |
+	some rule in rules
+} |
+	some t in {e.record.org_type | some e in input.events}
 }
