@@ -1,6 +1,6 @@
 // The console's entry point: the router (hash-based: #/cases, #/cases/new,
 // #/cases/ID, #/audit, #/break-glass, #/activity, #/alerts, #/erasures,
-// #/erasures/REQUEST, #/stats, #/signin), the header — who is signed in,
+// #/erasures/REQUEST, #/stats, #/subscriptions, #/signin), the header — who is signed in,
 // the purposes of their organisation, the language — and the sign-in page:
 // the organisations' identity providers (oidc.js), the demo identities on a
 // demo hub, a pasted token. A token the hub refuses while someone works
@@ -18,6 +18,7 @@ import { caseListView, caseView } from './cases.js';
 import { activityView, auditView, breakGlassView } from './audit.js';
 import { confirmView, erasuresView } from './erasure.js';
 import { statsView } from './stats.js';
+import { feedPurposes, subscriptionsView } from './subscriptions.js';
 import { alertsView } from './alerts.js';
 import { openCaseView } from './write.js';
 import { installReauth } from './reauth.js';
@@ -53,6 +54,11 @@ function pages(purpose, who) {
   if (serves('audit.alerts', false)) out.push(['#/alerts', t('nav.alerts'), (p) => p === '/alerts']);
   if (serves('erasure.list', false)) out.push(['#/erasures', t('nav.erasures'), (p) => p.startsWith('/erasures')]);
   if (serves('stats', purpose === 'oversight' || purpose === 'research')) out.push(['#/stats', t('nav.stats'), (p) => p === '/stats']);
+  // Feed subscriptions: for an organisation the hub lets follow a feed, for
+  // whichever purpose is in force (each subscription names its own).
+  if (who && who.services ? feedPurposes(who).length > 0 : CASE_PURPOSES.includes(purpose)) {
+    out.push(['#/subscriptions', t('subs.nav'), (p) => p === '/subscriptions']);
+  }
   return out;
 }
 
@@ -136,6 +142,7 @@ async function render() {
   else if (path === '/erasures') title = await erasuresView(view, params);
   else if (er) title = await confirmView(view, decodeURIComponent(er[1]));
   else if (path === '/stats') title = await statsView(view);
+  else if (path === '/subscriptions') title = await subscriptionsView(view);
   else view.append(heading(t('app.notFound')), h('p', {}, t('app.noPage'), ' ', h('a', { href: landing(s, who) }, t('app.toStart'))));
   finish(view, title, path, hash);
 }
