@@ -283,7 +283,12 @@ func TestWitnessCatchesRollback(t *testing.T) {
 	dir := t.TempDir()
 	data, old := filepath.Join(dir, "data"), filepath.Join(dir, "old")
 	w := newWitness(t, hubKey(t, data))
-	args := append(witnessArgs, "--witness", w.flag())
+	// The witness from a file, as an operator lists them.
+	list := filepath.Join(dir, "witnesses")
+	if err := os.WriteFile(list, []byte("# the oversight board's witness\n\n"+w.flag()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append(witnessArgs, "--witness-file", list)
 	prison := identity{Agency: "prison-service", Roles: []string{"caseworker"}, Sub: "pc-rollback"}
 
 	h := startHub(t, data, args...)

@@ -83,13 +83,11 @@ type Config struct {
 	// IdempotencyTTL is how long the answers to Idempotency-Key calls are
 	// remembered (--idempotency-ttl; hub/idempotency.go).
 	IdempotencyTTL time.Duration
-	// WebhookBackoff is the wait after a webhook's first failed delivery,
-	// doubled at each failure in a row (--webhook-backoff; hub/webhooks.go).
-	WebhookBackoff time.Duration
 	// Monitor configures the privacy monitor of the access log (monitor.go).
 	Monitor MonitorConfig
 	// Witnesses are the witnesses that cosign the access log's checkpoints,
-	// each "URL=VKEY" (--witness, repeatable; docs/audit.md);
+	// each "URL=VKEY" (--witness, repeatable, and --witness-file;
+	// docs/audit.md);
 	// WitnessInterval is how often a checkpoint is offered to one that has
 	// not cosigned it (--witness-interval).
 	Witnesses       []string
@@ -256,7 +254,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Log: m.Log, Projector: m.Projector, Codec: cdc, Keys: keys, Policy: m.Policy, Access: access,
 		Audit: audit, KV: kv, Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
 		StatusOf: api.StatusOf, OnAppend: metrics.Appended, IdempotencyTTL: cfg.IdempotencyTTL,
-		WebhookBackoff: cfg.WebhookBackoff, Monitor: monitor,
+		Monitor: monitor,
 	})
 	if err != nil {
 		return err
@@ -551,7 +549,6 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.ESDBUsername, "esdb-username", "", "EventStoreDB/KurrentDB user (reading $all needs an admin); its password in "+ESDBPasswordEnv)
 	fs.DurationVar(&cfg.ClusterTimeout, "cluster-timeout", DefaultClusterTimeout, "with --store esdb: how long to wait for the cluster at start, and how long it may be away before the hub exits so that it is restarted (0: forever)")
 	fs.DurationVar(&cfg.IdempotencyTTL, "idempotency-ttl", hub.DefaultIdempotencyTTL, "how long the answer to a call with an Idempotency-Key is remembered")
-	fs.DurationVar(&cfg.WebhookBackoff, "webhook-backoff", time.Second, "the wait after a webhook's first failed delivery, doubled at each failure in a row up to an hour (a subscription pauses after 10 in a row)")
 	fs.BoolVar(&cfg.Demo, "demo", false, "load the synthetic multi-agency demo data set once")
 	fs.Int64Var(&cfg.DemoSeed, "demo-seed", 1, "seed of the demo data set")
 	fs.IntVar(&cfg.DemoCases, "demo-cases", 300, "number of demo cases")
@@ -579,6 +576,22 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 		cfg.Witnesses = append(cfg.Witnesses, v)
+		return nil
+	})
+	fs.Func("witness-file", "a file of witnesses, one URL=VKEY a line (blank lines and # comments skipped), added to those of --witness", func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if _, err := transparency.ParseWitness(line); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			cfg.Witnesses = append(cfg.Witnesses, line)
+		}
 		return nil
 	})
 	fs.DurationVar(&cfg.WitnessInterval, "witness-interval", transparency.DefaultWitnessInterval, "how often the latest checkpoint is offered to a witness that has not cosigned it")
