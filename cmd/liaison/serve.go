@@ -83,6 +83,9 @@ type Config struct {
 	// IdempotencyTTL is how long the answers to Idempotency-Key calls are
 	// remembered (--idempotency-ttl; hub/idempotency.go).
 	IdempotencyTTL time.Duration
+	// WebhookBackoff is the wait after a webhook's first failed delivery,
+	// doubled at each failure in a row (--webhook-backoff; hub/webhooks.go).
+	WebhookBackoff time.Duration
 	// Monitor configures the privacy monitor of the access log (monitor.go).
 	Monitor MonitorConfig
 	// Witnesses are the witnesses that cosign the access log's checkpoints,
@@ -254,7 +257,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Log: m.Log, Projector: m.Projector, Codec: cdc, Keys: keys, Policy: m.Policy, Access: access,
 		Audit: audit, KV: kv, Logger: m.Logger, Clock: m.Clock, TokenKey: tokenKey,
 		StatusOf: api.StatusOf, OnAppend: metrics.Appended, IdempotencyTTL: cfg.IdempotencyTTL,
-		Monitor: monitor,
+		WebhookBackoff: cfg.WebhookBackoff, Monitor: monitor,
 	})
 	if err != nil {
 		return err
@@ -549,6 +552,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.ESDBUsername, "esdb-username", "", "EventStoreDB/KurrentDB user (reading $all needs an admin); its password in "+ESDBPasswordEnv)
 	fs.DurationVar(&cfg.ClusterTimeout, "cluster-timeout", DefaultClusterTimeout, "with --store esdb: how long to wait for the cluster at start, and how long it may be away before the hub exits so that it is restarted (0: forever)")
 	fs.DurationVar(&cfg.IdempotencyTTL, "idempotency-ttl", hub.DefaultIdempotencyTTL, "how long the answer to a call with an Idempotency-Key is remembered")
+	fs.DurationVar(&cfg.WebhookBackoff, "webhook-backoff", time.Second, "the wait after a webhook's first failed delivery, doubled at each failure in a row up to an hour (a subscription pauses after 10 in a row)")
 	fs.BoolVar(&cfg.Demo, "demo", false, "load the synthetic multi-agency demo data set once")
 	fs.Int64Var(&cfg.DemoSeed, "demo-seed", 1, "seed of the demo data set")
 	fs.IntVar(&cfg.DemoCases, "demo-cases", 300, "number of demo cases")
