@@ -123,7 +123,7 @@ func waitChange(ctx context.Context, changed <-chan struct{}, d time.Duration) b
 func (s *Server) streamFeed(k *call, q hub.FeedQuery) (int, any, error) {
 	client := k.c.Request().Context()
 	changed := s.cfg.Hub.FeedChanged()
-	first, err := s.cfg.Hub.Feed(k.ctx, k.hc, q)
+	first, err := apart(func() (*hub.FeedPage, error) { return s.cfg.Hub.Feed(k.ctx, k.hc, q) })
 	if err != nil {
 		return 0, nil, err
 	}
@@ -214,17 +214,44 @@ func (s *Server) streamFeed(k *call, q hub.FeedQuery) (int, any, error) {
 // are durable before the page is returned. A page with nothing leaves no
 // record: nothing was delivered.
 func (s *Server) feedPage(k *call, q hub.FeedQuery) (*hub.FeedPage, error) {
-	c := hub.NewCall(k.hc.Identity, k.hc.Purpose, s.now(), k.hc.Record.RequestID, "feed.read")
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(k.ctx), CallTimeout)
-	defer cancel()
-	page, err := s.cfg.Hub.Feed(ctx, c, q)
-	if err != nil || len(page.Items) == 0 {
-		return page, err
+	return apart(func() (*hub.FeedPage, error) {
+		c := hub.NewCall(k.hc.Identity, k.hc.Purpose, s.now(), k.hc.Record.RequestID, "feed.read")
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(k.ctx), CallTimeout)
+		defer cancel()
+		page, err := s.cfg.Hub.Feed(ctx, c, q)
+		if err != nil || len(page.Items) == 0 {
+			return page, err
+		}
+		if err := s.cfg.Hub.Close(ctx, c, http.StatusOK, nil); err != nil {
+			return nil, err
+		}
+		return page, nil
+	})
+}
+
+// apart runs fn on a goroutine of its own and waits for its result. A page
+// grows a deep stack (the policy's evaluation); a stream then waits, maybe
+// for hours, for the next change: computed apart, that stack goes with its
+// goroutine, and the waiting stream keeps only its own small one (an idle
+// stream costs about half the memory so). A panic in fn is fn's error.
+func apart[T any](fn func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
 	}
-	if err := s.cfg.Hub.Close(ctx, c, http.StatusOK, nil); err != nil {
-		return nil, err
-	}
-	return page, nil
+	ch := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r.err = fmt.Errorf("feed page: panic: %v", p)
+			}
+			ch <- r
+		}()
+		r.v, r.err = fn()
+	}()
+	r := <-ch
+	return r.v, r.err
 }
 
 func (s *Server) createSubscription(k *call) (int, any, error) {
