@@ -61,7 +61,7 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 1000, "requests per second of P4")
 	flag.BoolVar(&o.full, "full", false, "P8 at 250k, 500k and 1M events (50k cases) instead of --p8-events")
 	p8 := flag.String("p8-events", "250000,500000", "P8: event counts to seed and measure, comma-separated, ascending")
-	only := flag.String("only", "p3,p4,mix,p8", "figures to measure, comma-separated (also: feed, P11, not in the default run: several minutes on its own)")
+	only := flag.String("only", "p3,p4,mix,p8", "figures to measure, comma-separated (also: feed, P11, not in the default run: several minutes on its own; monitor: the mix with and without the privacy monitor)")
 	flag.StringVar(&o.out, "out", "", "also write the table, machine and notes as markdown to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data directories")
 	flag.IntVar(&o.seedWorkers, "seed-workers", 256, "cases appended concurrently by P8's seeding")
@@ -141,6 +141,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.only["p8"] {
 		if err := measureP8(ctx, o, bin, tmp, rep); err != nil {
+			return err
+		}
+	}
+	if o.only["monitor"] {
+		if err := measureMonitor(ctx, o, bin, tmp, rep); err != nil {
 			return err
 		}
 	}

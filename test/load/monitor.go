@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// measureMonitor measures the privacy monitor's cost (docs/monitoring.md):
+// the realistic mix on two hubs over copies of one demo data directory, one
+// with the monitor and one with --monitor=false, side by side (both running,
+// runs alternating, each hub first in every other run), with the hubs' CPU
+// per request, the monitor's lag during the runs and its catch-up after
+// each.
+func measureMonitor(ctx context.Context, o options, bin, tmp string, rep *report) error {
+	on := filepath.Join(tmp, "monitor-on")
+	first, _, err := startHub(bin, on, "--demo", "--demo-cases", fmt.Sprint(o.cases))
+	if err != nil {
+		return err
+	}
+	m, err := first.WaitLine(demoLoaded, 30*time.Minute)
+	first.Stop()
+	if err != nil {
+		return err
+	}
+	rep.note("monitor: demo data: %d cases, %s events, loaded through the API in %s, then copied for the hub without the monitor", o.cases, m[1], m[2])
+	off := filepath.Join(tmp, "monitor-off")
+	if out, err := exec.Command("cp", "-a", on, off).CombinedOutput(); err != nil {
+		return fmt.Errorf("copy the data directory: %v: %s", err, out)
+	}
+	withMon, _, err := startHub(bin, on)
+	if err != nil {
+		return err
+	}
+	defer withMon.Stop()
+	without, _, err := startHub(bin, off, "--monitor=false")
+	if err != nil {
+		return err
+	}
+	defer without.Stop()
+	if _, err := waitLag(ctx, withMon.AdminBase, 10*time.Minute); err != nil {
+		return err
+	}
+	f, err := newFixture(bin, on, withMon)
+	if err != nil {
+		return err
+	}
+	if f.cases, err = f.listCases(f.persona("anna"), o.cases); err != nil {
+		return err
+	}
+	if err := f.probeAppends(rand.New(rand.NewPCG(1, 2)), 20); err != nil {
+		return err
+	}
+	// Both hubs warm up with two full runs each (their caches fill, the
+	// mix's appends start): throughput climbs over the first runs otherwise.
+	for range 2 {
+		closedLoop(ctx, withMon.Base, o.connections, o.duration, f.mix())
+		closedLoop(ctx, without.Base, o.connections, o.duration, f.mix())
+	}
+	if _, err := waitLag(ctx, withMon.AdminBase, 10*time.Minute); err != nil {
+		return err
+	}
+	alerts0, _ := metricSum(withMon.AdminBase, "liaison_monitor_alerts_total")
+	rates := map[*child][]float64{}
+	cpu := map[*child][]float64{}
+	var peaks []float64
+	var catchUps []time.Duration
+	err = alternately(o, withMon, without, "monitor", o.duration, func(c *child) error {
+		peak := make(chan float64, 1)
+		sctx, stop := context.WithCancel(ctx)
+		if c == withMon {
+			go func() { peak <- sampleLag(sctx, withMon.AdminBase) }()
+		}
+		cpu0 := c.cpuTime()
+		st := closedLoop(ctx, c.Base, o.connections, o.duration, f.mix())
+		used := c.cpuTime() - cpu0
+		stop()
+		rates[c] = append(rates[c], st.rate())
+		if n, _ := failures(st); n > 0 {
+			return fmt.Errorf("monitor figure: %d failures", n)
+		}
+		if c == withMon {
+			peaks = append(peaks, <-peak)
+			// The monitor's catch-up after the run is its own CPU: counted
+			// in the hub's CPU per request of the run.
+			d, err := waitLag(ctx, withMon.AdminBase, 5*time.Minute)
+			if err != nil {
+				return err
+			}
+			catchUps = append(catchUps, d)
+			used = c.cpuTime() - cpu0
+		}
+		cpu[c] = append(cpu[c], float64(used.Microseconds())/float64(st.total()))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	alerts1, _ := metricSum(withMon.AdminBase, "liaison_monitor_alerts_total")
+	hOn, hOff := median(rates[withMon]), median(rates[without])
+	// The runs of one round are next to each other in time: the median of
+	// their ratios is less exposed to the machine's drift than the ratio of
+	// the medians.
+	var pairs, cpuPairs []float64
+	for i := range rates[withMon] {
+		pairs = append(pairs, rates[withMon][i]/rates[without][i])
+		cpuPairs = append(cpuPairs, cpu[withMon][i]/cpu[without][i])
+	}
+	rep.add(row{figure: fmt.Sprintf("monitor: realistic mix, %d conns, with the privacy monitor", o.connections), value: fmt.Sprintf("%.0f req/s", hOn),
+		ceiling: fmt.Sprintf("%.0f req/s (--monitor=false)", hOff), ratio: fmt.Sprintf("%.1f%% (median of rounds %.1f%%)", 100*hOn/hOff, 100*median(pairs)),
+		goal: "≥ 95%", met: yesNo(median(pairs) >= 0.95)})
+	rep.add(row{figure: "monitor: server CPU per request, catch-up included", value: fmt.Sprintf("%.0f µs", median(cpu[withMon])),
+		ceiling: fmt.Sprintf("%.0f µs (--monitor=false)", median(cpu[without])),
+		ratio:   fmt.Sprintf("%.1f%% (median of rounds %.1f%%)", 100*median(cpu[withMon])/median(cpu[without]), 100*median(cpuPairs)), goal: "≤ 105%", met: yesNo(median(cpuPairs) <= 1.05)})
+	rep.add(row{figure: "monitor: largest lag during a run / catch-up after it (medians)",
+		value: fmt.Sprintf("%.0f records / %s", median(peaks), ms(medianDur(catchUps)))})
+	rep.note("monitor: req/s per round with %s, without %s (ratios %s); CPU µs per request with %s, without %s (ratios %s); lag peaks %s records; catch-ups %s; %.0f alerts raised by the mix (its synthetic users read far more than people do)",
+		list(rates[withMon], "%.0f"), list(rates[without], "%.0f"), list(pairs, "%.2f"), list(cpu[withMon], "%.0f"), list(cpu[without], "%.0f"), list(cpuPairs, "%.2f"),
+		list(peaks, "%.0f"), durs(catchUps), alerts1-alerts0)
+	return nil
+}
+
+// waitLag waits until the hub's monitor has evaluated every access record
+// and returns how long that took.
+func waitLag(ctx context.Context, admin string, limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	for time.Since(start) < limit {
+		if lag, err := metricSum(admin, "liaison_monitor_lag_records"); err == nil && lag == 0 {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return 0, fmt.Errorf("the monitor did not catch up in %v", limit)
+}
+
+// sampleLag samples the monitor's lag every second until ctx ends and
+// returns the largest (each sample is a scrape of /metrics, which costs the
+// hub CPU: a few only).
+func sampleLag(ctx context.Context, admin string) float64 {
+	peak := 0.0
+	for {
+		if lag, err := metricSum(admin, "liaison_monitor_lag_records"); err == nil && lag > peak {
+			peak = lag
+		}
+		select {
+		case <-ctx.Done():
+			return peak
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// metricSum sums the samples of a metric on the hub's /metrics.
+func metricSum(admin, name string) (float64, error) {
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sum, found := 0.0, false
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) || len(line) > len(name) && line[len(name)] != ' ' && line[len(name)] != '{' {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+			sum, found = sum+v, true
+		}
+	}
+	if !found {
+		return 0, fmt.Errorf("no %s on %s/metrics", name, admin)
+	}
+	return sum, sc.Err()
+}
