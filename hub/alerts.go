@@ -107,9 +107,6 @@ func (q *AlertQuery) matches(a *Alert) bool {
 		(q.From.IsZero() || !a.Time.Before(q.From)) && (q.To.IsZero() || a.Time.Before(q.To))
 }
 
-// actionAlert is the action of the access record of an alert's state change.
-const actionAlert = "audit.alert"
-
 // ChangeAlert moves alert id to state (acknowledged or closed) with the note
 // of body {note}, and answers the alert. The call's access record (reference
 // alert:ID, the note as its justification) is made durable before the
