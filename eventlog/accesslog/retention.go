@@ -33,7 +33,8 @@ var ErrNoRetention = errors.New("accesslog: this store cannot prune access recor
 // returns how many of the log's first records are pruned now. It prunes only
 // records that the tree holds and that its latest signed checkpoint covers
 // (it signs one when there is none), so that a pruned record's leaf hash is
-// both stored and committed to; and since the log's order strays from the
+// both stored and committed to, and never the last of those; and since the
+// log's order strays from the
 // order of record times by up to timeSlack, only records that lie more than
 // that before the first record stamped at t or later. It returns
 // ErrNoRetention when the journal is not a Pruner, and the journal's or the
@@ -55,7 +56,14 @@ func (s *Service) Prune(ctx context.Context, t time.Time) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	before = min(before, s.tree.Size(), cp.Size)
+	// The last record the checkpoint covers stays: after a restart the
+	// trees check the last leaf they hold against its record (and the tree
+	// a checkpoint covers was stored before the checkpoint was, durably).
+	if covered := min(s.tree.Size(), cp.Size); covered > 0 {
+		before = min(before, covered-1)
+	} else {
+		before = 0
+	}
 	return p.PruneRecords(ctx, before)
 }
 
