@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// settle is how long after a run of the monitor figure each hub's CPU is
+// read.
+const settle = 2 * time.Second
+
 // measureMonitor measures the privacy monitor's cost (docs/monitoring.md):
 // the realistic mix on two hubs over copies of one demo data directory, one
 // with the monitor and one with --monitor=false, side by side (both running,
@@ -80,7 +84,7 @@ func measureMonitor(ctx context.Context, o options, bin, tmp string, rep *report
 		}
 		cpu0 := c.cpuTime()
 		st := closedLoop(ctx, c.Base, o.connections, o.duration, f.mix())
-		used := c.cpuTime() - cpu0
+		end := time.Now()
 		stop()
 		rates[c] = append(rates[c], st.rate())
 		if n, _ := failures(st); n > 0 {
@@ -95,8 +99,15 @@ func measureMonitor(ctx context.Context, o options, bin, tmp string, rep *report
 				return err
 			}
 			catchUps = append(catchUps, d)
-			used = c.cpuTime() - cpu0
 		}
+		// Both hubs' CPU is read settle after the run's end (the monitor's
+		// catch-up, and the work every hub does after a run — the access
+		// log's tree and index, the store's compactions — alike for both),
+		// or once the monitor has caught up if that takes longer.
+		if d := settle - time.Since(end); d > 0 {
+			time.Sleep(d)
+		}
+		used := c.cpuTime() - cpu0
 		cpu[c] = append(cpu[c], float64(used.Microseconds())/float64(st.total()))
 		return nil
 	})
@@ -116,7 +127,7 @@ func measureMonitor(ctx context.Context, o options, bin, tmp string, rep *report
 	rep.add(row{figure: fmt.Sprintf("monitor: realistic mix, %d conns, with the privacy monitor", o.connections), value: fmt.Sprintf("%.0f req/s", hOn),
 		ceiling: fmt.Sprintf("%.0f req/s (--monitor=false)", hOff), ratio: fmt.Sprintf("%.1f%% (median of rounds %.1f%%)", 100*hOn/hOff, 100*median(pairs)),
 		goal: "≥ 95%", met: yesNo(median(pairs) >= 0.95)})
-	rep.add(row{figure: "monitor: server CPU per request, catch-up included", value: fmt.Sprintf("%.0f µs", median(cpu[withMon])),
+	rep.add(row{figure: "monitor: server CPU per request, run and the 2 s after it (catch-up included)", value: fmt.Sprintf("%.0f µs", median(cpu[withMon])),
 		ceiling: fmt.Sprintf("%.0f µs (--monitor=false)", median(cpu[without])),
 		ratio:   fmt.Sprintf("%.1f%% (median of rounds %.1f%%)", 100*median(cpu[withMon])/median(cpu[without]), 100*median(cpuPairs)), goal: "≤ 105%", met: yesNo(median(cpuPairs) <= 1.05)})
 	rep.add(row{figure: "monitor: largest lag during a run / catch-up after it (medians)",
