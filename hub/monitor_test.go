@@ -2,10 +2,16 @@ package hub_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -314,5 +320,74 @@ func BenchmarkMonitor(b *testing.B) {
 	}
 	if mon.Evaluated() != uint64(b.N) {
 		b.Fatalf("evaluated %d of %d", mon.Evaluated(), b.N)
+	}
+}
+
+// TestMonitorWebhook: a new alert is posted to the oversight board's
+// endpoint, signed as the feed's webhooks are; a failed delivery is tried
+// again, and nothing is delivered twice.
+func TestMonitorWebhook(t *testing.T) {
+	type delivery struct {
+		id, ts, sig string
+		body        []byte
+	}
+	got := make(chan delivery, 10)
+	fail := true
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if fail { // the first attempt fails
+			fail = false
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		got <- delivery{r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), body}
+	}))
+	defer srv.Close()
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	rules, err := policies.NewMonitorRules(context.Background(), policies.DefaultMonitorBundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mon *hub.Monitor
+	f := newFixture(t, func(c *hub.Config) {
+		mon, err = hub.NewMonitor(context.Background(), hub.MonitorConfig{Access: c.Access, KV: c.Log.(*embedded.Store), Rules: rules,
+			Directory: c.Policy.Directory, Webhook: srv.URL, WebhookSecret: secret, Poll: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); mon.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	day := time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		f.appendRecord(t, rec(prober, day.Add(time.Duration(i)*time.Minute), "case.read", fmt.Sprintf("guess-%d", i), accesslog.Deny, 404))
+	}
+	mon.Notify()
+	var d delivery
+	select {
+	case d = <-got:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no alert delivered to the webhook in 20 s")
+	}
+	want, err := hub.SignWebhook(secret, d.id, d.ts, d.body)
+	if err != nil || d.sig != want || d.id != "alert-1" {
+		t.Errorf("delivery %s signed %q, want %q (%v)", d.id, d.sig, want, err)
+	}
+	var msg struct {
+		Type  string    `json:"type"`
+		Alert hub.Alert `json:"alert"`
+	}
+	if err := json.Unmarshal(d.body, &msg); err != nil || msg.Type != "liaison.alert" || msg.Alert.Rule != "probing" || msg.Alert.Sub != prober.Subject {
+		t.Errorf("delivered %s (%v)", d.body, err)
+	}
+	select {
+	case d := <-got:
+		t.Errorf("a second delivery: %s %s", d.id, d.body)
+	case <-time.After(1500 * time.Millisecond):
 	}
 }
