@@ -268,6 +268,59 @@ func TestAPageCutInsideOneEventsEntriesLosesNone(t *testing.T) {
 	}
 }
 
+// TestAFeedPageLeavesARecordPerCaseDelivered: a page that delivers entries
+// of several cases leaves one access record per case (action feed.read, the
+// case's id, how many entries), the call's own among them, durable by the
+// time the page is returned; an empty page leaves only the call's own.
+func TestAFeedPageLeavesARecordPerCaseDelivered(t *testing.T) {
+	f := newFixture(t)
+	cases := map[string]bool{}
+	for i := range 3 {
+		id := f.open(t, fmt.Sprintf("REC-2026-000%d", i))
+		f.write(t, caseworker, id, `{"type":"ConsentGiven","data":{"organisations":["exit-ngo"]}}`)
+		cases[id] = true
+	}
+	ctx := context.Background()
+	before, err := f.access.Len(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration"}
+	_, items := r.next(100)
+	if len(items) != 6 {
+		t.Fatalf("%d entries, want 6: %v", len(items), describe(items))
+	}
+	got := map[string]int{}
+	for rec, err := range f.access.Records(ctx, before) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Action != "feed.read" || rec.Sub != mentor.Subject || rec.Agency != mentor.Agency {
+			t.Errorf("record %d: %s by %s@%s, want feed.read by the mentor", rec.Index, rec.Action, rec.Sub, rec.Agency)
+		}
+		got[rec.CaseID]++
+		if len(rec.Reasons) == 0 || rec.Reasons[0] != "delivered 2 feed entries" {
+			t.Errorf("record of case %s: reasons %q, want \"delivered 2 feed entries\" first", rec.CaseID, rec.Reasons)
+		}
+	}
+	if len(got) != len(cases) {
+		t.Errorf("records for %d cases, want one for each of the %d delivered: %v", len(got), len(cases), got)
+	}
+	for id, n := range got {
+		if !cases[id] || n != 1 {
+			t.Errorf("case %s: %d records, want 1 for a case delivered", id, n)
+		}
+	}
+	// Nothing new: the call's own record, naming no case.
+	after, _ := f.access.Len(ctx)
+	if _, items := r.next(100); len(items) != 0 {
+		t.Fatalf("a second page gave %v", describe(items))
+	}
+	if n, _ := f.access.Len(ctx); n != after+1 {
+		t.Errorf("an empty page left %d records, want 1", n-after)
+	}
+}
+
 // TestAFeedFollowedDuringAppendsMissesNothing: a reader that follows its
 // feed page by page while others append to many cases gets every entry the
 // feed holds once the appends are over — none passed over because it was
