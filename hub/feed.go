@@ -199,7 +199,10 @@ func (s *Service) Feed(ctx context.Context, c *Call, q FeedQuery) (*FeedPage, er
 		// of the call).
 		cur.seen = dayStart(c.Now)
 	}
-	page, err := s.feedPage(ctx, c, cur, q.Limit)
+	applied := s.cfg.Projector.Applied()
+	page, err := s.feedShare.get(binding, cur, q.Limit, applied, c.Now, func() (*FeedPage, error) {
+		return s.feedPage(ctx, c, cur, q.Limit, applied)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +249,7 @@ func (b bound) after() eventlog.Position {
 }
 
 // feedPage assembles the page after cur.
-func (s *Service) feedPage(ctx context.Context, c *Call, cur feedCursor, limit int) (*FeedPage, error) {
+func (s *Service) feedPage(ctx context.Context, c *Call, cur feedCursor, limit int, applied uint64) (*FeedPage, error) {
 	binding := feedBinding(c)
 	// The scan starts at the event of the last entry delivered (it may have
 	// more entries), or where a call with this cursor found nothing new.
@@ -261,7 +264,6 @@ func (s *Service) feedPage(ctx context.Context, c *Call, cur feedCursor, limit i
 	// case are looked for once, with its first chunk (after that the reader's
 	// view of it is the one the page gives, as the clock stands now).
 	now := c.Now
-	applied := s.cfg.Projector.Applied()
 	var (
 		events, clock []keyed
 		touched       []touchedCase
@@ -677,6 +679,85 @@ func (s *Service) recordFeed(ctx context.Context, c *Call, page *FeedPage) error
 		return domain.Internal(err)
 	}
 	return nil
+}
+
+// feedShare lets the calls of one reader that stand at the same cursor share
+// a page: a partner's several streams and webhooks for one identity and
+// purpose all wake at a change of the views and would each compute the same
+// page. A page is shared for the same reader (identity and purpose), cursor
+// and limit, computed over the same applied log position, within
+// feedShareFor of its computation and on the same UTC day (the views are
+// computed as the clock stands: within that second, a shared page is as a
+// page that took that long to compute). A call that finds the page being
+// computed waits for it. Each call still leaves its own access records
+// (recordFeed), and gets a copy of the page it may change.
+type feedShare struct {
+	mu    sync.Mutex
+	m     map[string]*sharedPage
+	swept time.Time // the last drop of the pages past sharing
+}
+
+// feedShareFor is how long a computed page may be shared.
+const feedShareFor = time.Second
+
+// maxFeedShare bounds the pages kept; the map is emptied when full.
+const maxFeedShare = 1024
+
+type sharedPage struct {
+	done    chan struct{}
+	page    *FeedPage
+	err     error
+	applied uint64
+	at      time.Time
+}
+
+// get returns the page of reader binding at cur for limit over the log as
+// applied up to applied, at now: a page computed for the same within
+// feedShareFor, or compute's.
+func (f *feedShare) get(binding string, cur feedCursor, limit int, applied uint64, now time.Time, compute func() (*FeedPage, error)) (*FeedPage, error) {
+	key := binding + string(cur.encode()) + strconv.Itoa(limit)
+	f.mu.Lock()
+	if sp, ok := f.m[key]; ok && sp.applied == applied && dayOf(sp.at.UnixNano()) == dayOf(now.UnixNano()) &&
+		now.Sub(sp.at).Abs() < feedShareFor {
+		f.mu.Unlock()
+		<-sp.done
+		if sp.err == nil {
+			p := *sp.page
+			return &p, nil
+		}
+		// The other call failed (its own deadline, say): this one computes.
+		return compute()
+	}
+	sp := &sharedPage{done: make(chan struct{}), applied: applied, at: now}
+	if f.m == nil || len(f.m) >= maxFeedShare {
+		f.m = map[string]*sharedPage{}
+	}
+	if now.Sub(f.swept) > feedShareFor {
+		// Pages past sharing are dropped, so that the map holds only
+		// the pages of the last second or so.
+		for k, old := range f.m {
+			if now.Sub(old.at).Abs() >= feedShareFor {
+				delete(f.m, k)
+			}
+		}
+		f.swept = now
+	}
+	f.m[key] = sp
+	f.mu.Unlock()
+	sp.page, sp.err = compute()
+	if sp.err != nil {
+		f.mu.Lock()
+		if f.m[key] == sp {
+			delete(f.m, key) // an error is not shared with later calls
+		}
+		f.mu.Unlock()
+	}
+	close(sp.done)
+	if sp.err != nil {
+		return nil, sp.err
+	}
+	p := *sp.page
+	return &p, nil
 }
 
 // feedMemo remembers, for a reader's cursor, how far the log was read

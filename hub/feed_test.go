@@ -321,6 +321,32 @@ func TestAFeedPageLeavesARecordPerCaseDelivered(t *testing.T) {
 	}
 }
 
+// TestASharedFeedPageIsNeverStale: calls of one reader at one cursor share
+// a page, but only over the same log: an entry appended after a page was
+// computed is in the next call's page at that cursor, however soon it comes.
+func TestASharedFeedPageIsNeverStale(t *testing.T) {
+	f := newFixture(t)
+	id := f.open(t, "SHARE-2026-0001")
+	f.write(t, caseworker, id, `{"type":"ConsentGiven","data":{"organisations":["exit-ngo"]}}`)
+	a := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration"}
+	a.next(100)
+	at := a.cursor
+	b := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration", cursor: at}
+	if _, items := b.next(100); len(items) != 0 {
+		t.Fatalf("nothing new, yet %v", describe(items))
+	}
+	f.write(t, caseworker, id, `{"type":"NeedsAssessmentRecorded","data":{"needs":[{"area":"housing","level":"high"}]}}`)
+	c := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration", cursor: at}
+	if _, items := c.next(100); len(items) != 1 {
+		t.Errorf("after an append, at the same cursor: %v, want the new needs assessment", describe(items))
+	}
+	// The same page again, shared: the same entries.
+	d := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration", cursor: at}
+	if _, items := d.next(100); len(items) != 1 {
+		t.Errorf("the shared page: %v, want the new needs assessment", describe(items))
+	}
+}
+
 // TestAFeedFollowedDuringAppendsMissesNothing: a reader that follows its
 // feed page by page while others append to many cases gets every entry the
 // feed holds once the appends are over — none passed over because it was

@@ -78,6 +78,8 @@ type Service struct {
 	tokens   *sealer
 	answers  *answerCache
 	feedMemo feedMemo
+	// feedShare shares a page among the calls of one reader at one cursor.
+	feedShare feedShare
 	// histories caches the cases' histories the feed replays.
 	histories histories
 	webhooks  webhooks
