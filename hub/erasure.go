@@ -31,6 +31,11 @@ type Erasure struct {
 	ExpiresAt string               `json:"expires_at,omitempty"`
 	DecidedBy *projections.Officer `json:"decided_by,omitempty"`
 	DecidedAt string               `json:"decided_at,omitempty"`
+	// Position is the opaque log position of the event this call appended
+	// (request, confirmation, cancellation), to send back as
+	// Liaison-Min-Position so that another replica answers after it; empty
+	// on a listing.
+	Position string `json:"position,omitempty"`
 }
 
 func erasureOf(e projections.Erasure, now time.Time) Erasure {
@@ -76,13 +81,15 @@ func (s *Service) RequestErasure(ctx context.Context, c *Call, caseID string, bo
 	}
 	if w.replay != nil { // requested by an earlier call with this idempotency key
 		if e, ok := s.cfg.Projector.Erasure(w.eventID); ok {
-			return erasureOf(e, c.Now), nil
+			out := erasureOf(e, c.Now)
+			out.Position = w.out.Position
+			return out, nil
 		}
 	}
 	return Erasure{
 		RequestID: w.eventID, CaseID: caseID, Status: projections.ErasurePending, LegalBasis: basis, Reference: reference,
 		RequestedBy: projections.Officer{Agency: c.Identity.Agency, Subject: c.Identity.Subject},
-		RequestedAt: domain.FormatTime(c.Now), ExpiresAt: domain.FormatTime(expires),
+		RequestedAt: domain.FormatTime(c.Now), ExpiresAt: domain.FormatTime(expires), Position: w.out.Position,
 	}, nil
 }
 
@@ -122,11 +129,14 @@ func (s *Service) ConfirmErasure(ctx context.Context, c *Call, requestID string)
 		return Erasure{}, err
 	}
 	raw := mustJSON(domain.CaseErasedData{LegalBasis: req.LegalBasis, Reference: req.Reference, RequestID: req.RequestID})
-	if err := s.eraseCase(ctx, c, req.CaseID, draft{typ: domain.CaseErased, raw: raw, requestID: req.RequestID, expected: -1, status: statusOK}); err != nil {
+	pos, err := s.eraseCase(ctx, c, req.CaseID, draft{typ: domain.CaseErased, raw: raw, requestID: req.RequestID, expected: -1, status: statusOK})
+	if err != nil {
 		return Erasure{}, err
 	}
 	req.Status, req.DecidedBy, req.DecidedAt = projections.ErasureConfirmed, projections.Officer{Agency: c.Identity.Agency, Subject: c.Identity.Subject}, c.Now
-	return erasureOf(req, c.Now), nil
+	out := erasureOf(req, c.Now)
+	out.Position = pos
+	return out, nil
 }
 
 // CancelErasure cancels a pending erasure request, with the errors of
@@ -137,11 +147,14 @@ func (s *Service) CancelErasure(ctx context.Context, c *Call, requestID string) 
 		return Erasure{}, err
 	}
 	raw := mustJSON(domain.ErasureCancelledData{RequestID: req.RequestID})
-	if _, err := s.commit(ctx, c, req.CaseID, draft{typ: domain.ErasureCancelled, raw: raw, requestID: req.RequestID, expected: -1, status: statusOK}); err != nil {
+	w, err := s.commit(ctx, c, req.CaseID, draft{typ: domain.ErasureCancelled, raw: raw, requestID: req.RequestID, expected: -1, status: statusOK})
+	if err != nil {
 		return Erasure{}, err
 	}
 	req.Status, req.DecidedBy, req.DecidedAt = projections.ErasureCancelled, projections.Officer{Agency: c.Identity.Agency, Subject: c.Identity.Subject}, c.Now
-	return erasureOf(req, c.Now), nil
+	out := erasureOf(req, c.Now)
+	out.Position = w.out.Position
+	return out, nil
 }
 
 // ErasureStatuses are the statuses the register can be filtered by ("all":
@@ -179,7 +192,7 @@ func (s *Service) Erasures(ctx context.Context, c *Call, status, caseID string) 
 // exist), and destroys the case's key, so that none of its content can be read
 // again. The projections destroy the key too as they apply the event, so an
 // erasure cut short by a crash completes at the next start.
-func (s *Service) eraseCase(ctx context.Context, c *Call, caseID string, dr draft) error {
+func (s *Service) eraseCase(ctx context.Context, c *Call, caseID string, dr draft) (string, error) {
 	dr.finish = func(_ policies.WriteDecision, cs *domain.Case, e *domain.Event) error {
 		audience, err := s.cfg.Policy.Audience(ctx, cs, c.Now)
 		if err != nil {
@@ -190,14 +203,15 @@ func (s *Service) eraseCase(ctx context.Context, c *Call, caseID string, dr draf
 		_, e.RawData, derr = domain.DecodeData(domain.CaseErased, dr.raw, s.cfg.Policy.Directory(), "")
 		return derr
 	}
-	if _, err := s.commit(ctx, c, caseID, dr); err != nil {
-		return err
+	w, err := s.commit(ctx, c, caseID, dr)
+	if err != nil {
+		return "", err
 	}
 	if err := s.cfg.Keys.Destroy(ctx, caseID); err != nil {
-		return domain.Internal(err)
+		return "", domain.Internal(err)
 	}
 	s.cfg.Codec.Forget(caseID)
-	return nil
+	return w.out.Position, nil
 }
 
 // ErasableCase is a case as an officer finds it to erase it: its id, when it

@@ -47,7 +47,7 @@ func (s *Service) ApplyRetention(ctx context.Context, after time.Duration) (int,
 			"retention-"+strconv.FormatInt(start.UnixNano(), 36), "case.erase")
 		c.Record.CaseID, c.Record.LegalBasis = id, domain.LegalBasisRetention
 		decided := &policies.WriteDecision{Decision: policies.Decision{Allow: true, Reasons: reasons}, Classification: domain.TLPGreen}
-		err := s.eraseCase(ctx, c, id, draft{typ: domain.CaseErased, raw: raw, expected: -1, status: statusOK, decided: decided})
+		_, err := s.eraseCase(ctx, c, id, draft{typ: domain.CaseErased, raw: raw, expected: -1, status: statusOK, decided: decided})
 		status := statusOK
 		if err != nil {
 			status = s.statusOf(err)
