@@ -191,7 +191,8 @@ func (s *Service) Erasures(ctx context.Context, c *Call, status, caseID string) 
 // the case (they will be told it is gone, everyone else that it does not
 // exist), and destroys the case's key, so that none of its content can be read
 // again. The projections destroy the key too as they apply the event, so an
-// erasure cut short by a crash completes at the next start.
+// erasure cut short by a crash completes at the next start. It returns the
+// opaque position of the CaseErased event.
 func (s *Service) eraseCase(ctx context.Context, c *Call, caseID string, dr draft) (string, error) {
 	dr.finish = func(_ policies.WriteDecision, cs *domain.Case, e *domain.Event) error {
 		audience, err := s.cfg.Policy.Audience(ctx, cs, c.Now)
