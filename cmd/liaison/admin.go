@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
 	"github.com/liaison-hub/liaison/eventlog/transparency"
 	"github.com/liaison-hub/liaison/projections"
@@ -72,12 +73,7 @@ func (m *Main) writeAdminInfo() error {
 		return nil
 	}
 	b, _ := json.Marshal(adminInfo{Addr: m.adminAddr, Token: m.ops.token, PID: os.Getpid()})
-	p := filepath.Join(m.Config.DataDir, adminFile)
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return eventlog.WriteFileSynced(filepath.Join(m.Config.DataDir, adminFile), b, 0o600, false)
 }
 
 func (m *Main) removeAdminInfo() {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/liaison-hub/liaison/eventlog"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
 	"github.com/liaison-hub/liaison/eventlog/transparency"
 )
@@ -87,7 +88,7 @@ func backupStore(ctx context.Context, st *embedded.Store, keysDir, to, mode stri
 	case err != nil:
 		return res, err
 	}
-	if err := writeFileSynced(filepath.Join(to, transparency.PubFile), pub, 0o644); err != nil {
+	if err := eventlog.WriteFileSynced(filepath.Join(to, transparency.PubFile), pub, 0o644, true); err != nil {
 		return res, err
 	}
 	res.Files++
@@ -164,7 +165,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	m.Source, m.Copy = *data, res
 	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := writeFileSynced(filepath.Join(dest, manifestFile), append(b, '\n'), 0o644); err != nil {
+	if err := eventlog.WriteFileSynced(filepath.Join(dest, manifestFile), append(b, '\n'), 0o644, true); err != nil {
 		return err
 	}
 	printBackup(stdout, *data, m, rep)
@@ -222,33 +223,3 @@ func printBackup(w io.Writer, data string, m manifest, rep transparency.Report) 
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
-
-// writeFileSynced writes b to path through a temporary file, synced and
-// renamed, and syncs the directory.
-func writeFileSynced(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/liaison-hub/liaison/eventlog"
 )
 
 // The reference follower (docs/api.md, "The feed"): a partner system's
@@ -156,7 +158,7 @@ func (f *follower) step(ctx context.Context, wait time.Duration, once bool) (int
 	}
 	if len(page.Items) > 0 || len(cursor) == 0 {
 		// The cursor last: a crash before it applies the page again.
-		if err := writeAtomic(cursorFile, []byte(page.Cursor+"\n")); err != nil {
+		if err := eventlog.WriteFileSynced(cursorFile, []byte(page.Cursor+"\n"), 0o600, false); err != nil {
 			return 0, err
 		}
 	}
@@ -198,27 +200,5 @@ func writeMirror(file string, mc mirrorCase) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(file, append(b, '\n'))
-}
-
-// writeAtomic replaces file with b, durably: a crash leaves the old or the
-// new file, never a part.
-func writeAtomic(file string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".mirror-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
+	return eventlog.WriteFileSynced(file, append(b, '\n'), 0o600, false)
 }

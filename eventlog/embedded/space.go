@@ -129,7 +129,7 @@ func (sp *space) allocate() error {
 		os.Remove(p)
 		return err
 	}
-	return syncDir(sp.dir)
+	return eventlog.SyncDir(sp.dir)
 }
 
 // admit returns nil when the store may queue an append, and an error
@@ -192,7 +192,7 @@ func (sp *space) fill(free int64) {
 		if err := os.Remove(sp.reservePath()); err != nil {
 			released = 0
 		} else {
-			_ = syncDir(sp.dir)
+			_ = eventlog.SyncDir(sp.dir)
 		}
 	}
 	sp.log.Error("DISK FULL: the event store refuses appends and access records (the hub answers 503) until there is room on its disk; it released its reserve to finish the writes it accepted. Free disk space; it resumes by itself",
@@ -246,16 +246,6 @@ func (sp *space) close() {
 // ErrDiskFull and eventlog.ErrUnavailable, saying since when and how much is
 // free, while its disk is full (see space.go). The hub's readiness follows it.
 func (s *Store) Health() error { return s.space.health() }
-
-// syncDir fsyncs a directory.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 // writeZeros writes size zero bytes to f from its start.
 func writeZeros(f *os.File, size int64) error {

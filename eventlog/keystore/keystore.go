@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/liaison-hub/liaison/eventlog"
 )
 
 // KeySize is the size of data keys and of the master key: AES-256.
@@ -182,7 +184,7 @@ func OpenFileStoreWith(dir string, masters *Masters) (*FileStore, error) {
 		// Format 1 (or a new directory): every file of format 1 is read as
 		// it is; new files are written in format 2.
 		s.created = v == 0 && !DirHoldsKeys(dir)
-		if err := writeSynced(filepath.Join(dir, FormatFile), []byte(formatPrefix+strconv.Itoa(FormatVersion)+"\n")); err != nil {
+		if err := eventlog.WriteFileSynced(filepath.Join(dir, FormatFile), []byte(formatPrefix+strconv.Itoa(FormatVersion)+"\n"), 0o600, true); err != nil {
 			return nil, fmt.Errorf("keystore: %w", err)
 		}
 	}
@@ -330,7 +332,7 @@ func (s *FileStore) create(caseID string) ([]byte, error) {
 }
 
 // writeKey wraps key with the current master and replaces the case's key
-// file with it; syncDir also syncs the directory (see writeSynced).
+// file with it; syncDir also syncs the directory (see eventlog.WriteFileSynced).
 func (s *FileStore) writeKey(caseID, path string, key []byte, syncDir bool) error {
 	m := s.masters.Current()
 	wrapped, err := m.Wrap(caseID, key)
@@ -338,7 +340,7 @@ func (s *FileStore) writeKey(caseID, path string, key []byte, syncDir bool) erro
 		return fmt.Errorf("keystore: wrapping the key of case %q with %s: %w", caseID, m.ID(), err)
 	}
 	line := fileV2 + m.ID() + " " + base64.RawURLEncoding.EncodeToString([]byte(caseID)) + " " + base64.StdEncoding.EncodeToString(wrapped) + "\n"
-	if err := writeFileSync(path, []byte(line), syncDir); err != nil {
+	if err := eventlog.WriteFileSynced(path, []byte(line), 0o600, syncDir); err != nil {
 		return fmt.Errorf("keystore: %w", err)
 	}
 	return nil
@@ -382,7 +384,7 @@ func (s *FileStore) DestroyNoted(ctx context.Context, caseID string, note []byte
 			}
 		}
 	}
-	if err := writeSynced(p, []byte(tombstone)); err != nil {
+	if err := eventlog.WriteFileSynced(p, []byte(tombstone), 0o600, true); err != nil {
 		return fmt.Errorf("keystore: %w", err)
 	}
 	s.cache.Store(caseID, errDestroyedMark)
@@ -443,7 +445,7 @@ func (s *FileStore) Rewrap(ctx context.Context, cases []string) (RewrapReport, e
 			return nil
 		}
 		pending = 0
-		return syncDirectory(s.dir)
+		return eventlog.SyncDir(s.dir)
 	}
 	for _, e := range ents {
 		if !strings.HasSuffix(e.Name(), ".key") || e.IsDir() {
@@ -531,52 +533,6 @@ func parseV2(line string) (master, caseID string, wrapped []byte, ok bool) {
 	return f[0], string(c), w, true
 }
 
-// syncDirectory fsyncs a directory, so that the renames in it survive a crash.
-func syncDirectory(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// writeSynced writes b to path through a temporary file, syncs it, renames it
-// into place and syncs the directory: after it returns, the file survives a crash.
-func writeSynced(path string, b []byte) error { return writeFileSync(path, b, true) }
-
-// writeFileSync is writeSynced, syncing the directory only when syncDir is
-// set: then the file is either the old one or the new one after a crash,
-// until the directory is synced.
-func writeFileSync(path string, b []byte, syncDir bool) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if !syncDir {
-		return nil
-	}
-	return syncDirectory(filepath.Dir(path))
-}
-
 // LoadMasterKey returns the current master key: from the environment variable
 // env when it is set (base64 of 32 bytes), else from file (base64 or 32 raw
 // bytes). When neither is given and devFile is not empty, it reads devFile,
@@ -607,7 +563,7 @@ func LoadMasterKey(env, file, devFile string) ([]byte, error) {
 		if err := os.MkdirAll(filepath.Dir(devFile), 0o700); err != nil {
 			return nil, fmt.Errorf("master key: %w", err)
 		}
-		if err := writeSynced(devFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n")); err != nil {
+		if err := eventlog.WriteFileSynced(devFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600, true); err != nil {
 			return nil, fmt.Errorf("master key: %w", err)
 		}
 		return key, nil

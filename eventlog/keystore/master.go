@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+
+	"github.com/liaison-hub/liaison/eventlog"
 )
 
 // Master is a master key: it wraps and unwraps case keys, binding each to its
@@ -203,5 +205,5 @@ func WriteMasterKeyFile(file string, keys [][]byte) error {
 		}
 		sb.WriteString(base64.StdEncoding.EncodeToString(k) + "\n")
 	}
-	return writeSynced(file, []byte(sb.String()))
+	return eventlog.WriteFileSynced(file, []byte(sb.String()), 0o600, true)
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/liaison-hub/liaison/eventlog"
 )
 
 // The register of erasures.
@@ -89,7 +91,7 @@ func (s *FileStore) enter(caseID string, note []byte) error {
 		return fmt.Errorf("keystore: register: %w", err)
 	}
 	if errors.Is(statErr, fs.ErrNotExist) {
-		if err := syncDirectory(s.dir); err != nil {
+		if err := eventlog.SyncDir(s.dir); err != nil {
 			return fmt.Errorf("keystore: register: %w", err)
 		}
 	}

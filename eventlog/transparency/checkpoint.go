@@ -59,7 +59,7 @@ func LoadOrCreateKey(dir string) (*Key, error) {
 		if gerr != nil {
 			return nil, fmt.Errorf("checkpoint key: %w", gerr)
 		}
-		if err := writeFileAtomic(keyPath, []byte(skey+"\n"), 0o600); err != nil {
+		if err := eventlog.WriteFileSynced(keyPath, []byte(skey+"\n"), 0o600, false); err != nil {
 			return nil, fmt.Errorf("checkpoint key: %w", err)
 		}
 		b, err = []byte(skey), nil
@@ -73,7 +73,7 @@ func LoadOrCreateKey(dir string) (*Key, error) {
 	}
 	switch vkeys, err := ReadVerifierKeys(dir); {
 	case errors.Is(err, os.ErrNotExist):
-		if err := writeFileAtomic(pubPath, []byte(k.VerifierKey+"\n"), 0o644); err != nil {
+		if err := eventlog.WriteFileSynced(pubPath, []byte(k.VerifierKey+"\n"), 0o644, false); err != nil {
 			return nil, fmt.Errorf("checkpoint key: %w", err)
 		}
 		k.Verifiers = []string{k.VerifierKey}
@@ -121,10 +121,10 @@ func RotateKey(dir string) (*Key, error) {
 		return nil, err
 	}
 	k.Verifiers = append(slices.Clone(old.Verifiers), k.VerifierKey)
-	if err := writeFileAtomic(filepath.Join(dir, PubFile), []byte(strings.Join(k.Verifiers, "\n")+"\n"), 0o644); err != nil {
+	if err := eventlog.WriteFileSynced(filepath.Join(dir, PubFile), []byte(strings.Join(k.Verifiers, "\n")+"\n"), 0o644, false); err != nil {
 		return nil, fmt.Errorf("checkpoint key: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, KeyFile), []byte(skey+"\n"), 0o600); err != nil {
+	if err := eventlog.WriteFileSynced(filepath.Join(dir, KeyFile), []byte(skey+"\n"), 0o600, false); err != nil {
 		return nil, fmt.Errorf("checkpoint key: %w", err)
 	}
 	return k, nil
@@ -180,28 +180,6 @@ func verifierKeyOf(skey string) (string, error) {
 	}
 	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
 	return note.NewEd25519VerifierKey(parts[2], pub)
-}
-
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // Checkpoint is a signed statement of a tree's size and root hash, in the
