@@ -65,13 +65,7 @@ export function barChart({ id, title, rows, axisLabel, categoryHeader, valueHead
     class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': titleId,
     preserveAspectRatio: 'xMinYMin meet',
   }, svg('title', { id: titleId }, `${title}. ${t('chart.seeTable')}`));
-  for (const v of ticks) {
-    const x = labelW + v * scale;
-    chart.append(svg('line', { class: 'grid', x1: x, x2: x, y1: top - 4, y2: top + plotH }),
-      svg('text', { class: 'axis', x, y: top + plotH + 16, 'text-anchor': 'middle' }, fmtNumber(v)));
-  }
-  chart.append(svg('line', { class: 'axis-line', x1: labelW, x2: labelW, y1: top - 4, y2: top + plotH }),
-    svg('text', { class: 'axis-title', x: labelW + barW / 2, y: top + plotH + 40, 'text-anchor': 'middle' }, axisLabel));
+  valueAxis(chart, { ticks, scale, labelW, barW, top, plotH, axisLabel });
   rows.forEach((r, i) => {
     const y = top + i * rowH;
     const g = svg('g', { class: r.suppressed ? 'bar-row suppressed' : 'bar-row', dataset: { key: r.key } });
@@ -188,13 +182,7 @@ export function stackedChart({ id, title, rows, columns, axisLabel, categoryHead
   }, svg('title', { id: titleId }, `${title}. ${t('chart.seeTable')}`),
   svg('defs', {}, svg('pattern', { id: hatch, width: 6, height: 6, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' },
     svg('rect', { width: 6, height: 6, class: 'hatch-bg' }), svg('line', { x1: 0, y1: 0, x2: 0, y2: 6, class: 'hatch-line' }))));
-  for (const v of ticks) {
-    const x = labelW + v * scale;
-    chart.append(svg('line', { class: 'grid', x1: x, x2: x, y1: top - 4, y2: top + plotH }),
-      svg('text', { class: 'axis', x, y: top + plotH + 16, 'text-anchor': 'middle' }, fmtNumber(v)));
-  }
-  chart.append(svg('line', { class: 'axis-line', x1: labelW, x2: labelW, y1: top - 4, y2: top + plotH }),
-    svg('text', { class: 'axis-title', x: labelW + barW / 2, y: top + plotH + 40, 'text-anchor': 'middle' }, axisLabel));
+  valueAxis(chart, { ticks, scale, labelW, barW, top, plotH, axisLabel });
   rows.forEach((r, i) => {
     const y = top + i * rowH;
     const g = svg('g', { class: r.suppressed ? 'bar-row suppressed' : 'bar-row', dataset: { key: r.key } });
@@ -236,4 +224,16 @@ export function stackedChart({ id, title, rows, columns, axisLabel, categoryHead
   const fig = figure(id, chart, table, caption);
   fig.insertBefore(legend, fig.querySelector('.chart-tools'));
   return fig;
+}
+
+// valueAxis draws a horizontal bar chart's value axis into chart: a grid
+// line and a label at each tick, the axis line and its title.
+function valueAxis(chart, { ticks, scale, labelW, barW, top, plotH, axisLabel }) {
+  for (const v of ticks) {
+    const x = labelW + v * scale;
+    chart.append(svg('line', { class: 'grid', x1: x, x2: x, y1: top - 4, y2: top + plotH }),
+      svg('text', { class: 'axis', x, y: top + plotH + 16, 'text-anchor': 'middle' }, fmtNumber(v)));
+  }
+  chart.append(svg('line', { class: 'axis-line', x1: labelW, x2: labelW, y1: top - 4, y2: top + plotH }),
+    svg('text', { class: 'axis-title', x: labelW + barW / 2, y: top + plotH + 40, 'text-anchor': 'middle' }, axisLabel));
 }
