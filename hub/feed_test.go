@@ -32,15 +32,8 @@ type feedReader struct {
 // next returns the next page (its JSON, to compare bytes) and its entries.
 func (r *feedReader) next(limit int) ([]byte, []hub.FeedEntry) {
 	r.t.Helper()
-	var page *hub.FeedPage
-	if err := r.f.call(r.t, r.who, r.purpose, "feed.read", func(ctx context.Context, c *hub.Call) (err error) {
-		page, err = r.f.svc.Feed(ctx, c, hub.FeedQuery{Cursor: r.cursor, Limit: limit})
-		return err
-	}); err != nil {
-		r.t.Fatal(err)
-	}
+	page := r.page(limit)
 	b, _ := json.Marshal(page)
-	r.cursor = page.Cursor
 	return b, page.Items
 }
 
@@ -58,17 +51,22 @@ func (r *feedReader) page(limit int) *hub.FeedPage {
 	return page
 }
 
-// all reads pages until one is empty.
-func (r *feedReader) all() []hub.FeedEntry {
+// all reads pages of 3 until one is empty.
+func (r *feedReader) all() []hub.FeedEntry { return r.allIn(3) }
+
+// allIn reads pages of limit entries until one is empty (at most 100).
+func (r *feedReader) allIn(limit int) []hub.FeedEntry {
 	r.t.Helper()
 	var out []hub.FeedEntry
-	for {
-		_, items := r.next(3)
+	for range 100 {
+		_, items := r.next(limit)
 		if len(items) == 0 {
 			return out
 		}
 		out = append(out, items...)
 	}
+	r.t.Fatalf("pages of %d never end: %v", limit, describe(out))
+	return nil
 }
 
 func (f *fixture) write(t *testing.T, who domain.Identity, caseID, body string) {
@@ -202,14 +200,7 @@ func TestFeedPagesResumeExactly(t *testing.T) {
 	}
 	for _, limit := range []int{1, 2, 4} {
 		r := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration"}
-		var got []hub.FeedEntry
-		for {
-			_, items := r.next(limit)
-			if len(items) == 0 {
-				break
-			}
-			got = append(got, items...)
-		}
+		got := r.allIn(limit)
 		if !slices.Equal(describe(got), describe(all)) {
 			t.Errorf("pages of %d: %v, want %v", limit, describe(got), describe(all))
 		}
@@ -254,14 +245,7 @@ func TestAPageCutInsideOneEventsEntriesLosesNone(t *testing.T) {
 	}
 	for _, limit := range []int{1, 2, 3, 4} {
 		r := &feedReader{t: t, f: f, who: mentor, purpose: "reintegration"}
-		var got []hub.FeedEntry
-		for range 20 {
-			_, items := r.next(limit)
-			if len(items) == 0 {
-				break
-			}
-			got = append(got, items...)
-		}
+		got := r.allIn(limit)
 		if !slices.Equal(describe(got), describe(all)) {
 			t.Errorf("pages of %d: %v, want %v", limit, describe(got), describe(all))
 		}
