@@ -113,17 +113,30 @@ func TestMonitorFlagsMisbehaviour(t *testing.T) {
 	for i := range 12 {
 		f.appendRecord(t, rec(officer, day.Add(time.Duration(i)*4*time.Minute), "section.read", fmt.Sprintf("case-%d", i%4), accesslog.Allow, 200))
 	}
-	// The analyst's reads come in ten batches of eight: a user's reads in
-	// one batch are evaluated once, on the last.
-	var lastOfBatch []uint64
+	// The analyst's reads, 7 s apart, come in ten batches of eight: a user's
+	// reads alike in one batch and minute are evaluated once, on the last.
+	// evaluated[i] is the index of the i-th read when it is evaluated.
+	evaluated := map[int]uint64{}
+	at := func(i int) time.Time { return night.Add(time.Duration(i) * 7 * time.Second) }
 	for i := range 80 {
-		idx := f.appendRecord(t, rec(nightAnalyst, night.Add(time.Duration(i)*7*time.Second), "section.read", fmt.Sprintf("case-%03d", i), accesslog.Partial, 200))
+		idx := f.appendRecord(t, rec(nightAnalyst, at(i), "section.read", fmt.Sprintf("case-%03d", i), accesslog.Partial, 200))
+		if i%8 == 7 || at(i).Minute() != at(i+1).Minute() {
+			evaluated[i] = idx
+		}
 		if i%8 == 7 {
 			if err := f.mon.CatchUp(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			lastOfBatch = append(lastOfBatch, idx)
 		}
+	}
+	// from returns the evaluated reads from the i-th on.
+	from := func(i int) (idx []uint64) {
+		for ; i < 80; i++ {
+			if x, ok := evaluated[i]; ok {
+				idx = append(idx, x)
+			}
+		}
+		return idx
 	}
 	var grants []uint64
 	for i, h := range []int{8, 12, 16} {
@@ -169,17 +182,17 @@ func TestMonitorFlagsMisbehaviour(t *testing.T) {
 			if !slices.Equal(a.Records, grants[2:]) {
 				t.Errorf("break-glass frequency on %v, want %v", a.Records, grants[2:])
 			}
-		case "breadth": // from the 25th case on: the batches ending at the 32nd … 80th
-			if !slices.Equal(a.Records, lastOfBatch[3:]) || a.Triggers != 7 || a.OrgType != "intelligence" {
-				t.Errorf("breadth alert %+v: want the last reads of the batches from the 4th on, %v", a, lastOfBatch[3:])
+		case "breadth": // from the 25th case on
+			if want := from(24); !slices.Equal(a.Records, want) || a.Triggers != len(want) || a.OrgType != "intelligence" {
+				t.Errorf("breadth alert %+v: want the evaluated reads from the 25th on, %v", a, want)
 			}
 		case "off_hours": // from the 10th read on
-			if !slices.Equal(a.Records, lastOfBatch[1:]) {
-				t.Errorf("off-hours alert on %v, want %v", a.Records, lastOfBatch[1:])
+			if want := from(9); !slices.Equal(a.Records, want) {
+				t.Errorf("off-hours alert on %v, want %v", a.Records, want)
 			}
 		case "volume": // from the 60th read on
-			if !slices.Equal(a.Records, lastOfBatch[7:]) {
-				t.Errorf("volume alert on %v, want %v", a.Records, lastOfBatch[7:])
+			if want := from(59); !slices.Equal(a.Records, want) {
+				t.Errorf("volume alert on %v, want %v", a.Records, want)
 			}
 		}
 	}

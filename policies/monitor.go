@@ -80,8 +80,9 @@ type MonitorHistory struct {
 	DistinctCases10m int
 	// BreakGlass24h counts the user's break-glass grants in 24 hours.
 	BreakGlass24h int
-	// DeniedBefore is how long before the record the user was last refused
-	// the record's case, -1 when not in 24 hours.
+	// DeniedBefore is, for a break-glass call, how long before it the user
+	// was last refused its case; -1 when not in 24 hours, or for another
+	// call.
 	DeniedBefore time.Duration
 	// NotFoundHour counts the user's calls naming a case that answered 404 in
 	// the last hour.

@@ -88,7 +88,9 @@ func (m *Main) openMonitor(ctx context.Context, access *accesslog.Log, kv eventl
 	if err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	reg.MustRegister(alerts, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	reg.MustRegister(alerts, prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "liaison_monitor_cpu_seconds_total", Help: "CPU time the privacy monitor has spent evaluating access records since start (Linux only).",
+	}, func() float64 { return mon.CPU().Seconds() }), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "liaison_monitor_lag_records", Help: "Access records the privacy monitor has not evaluated yet.",
 	}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
