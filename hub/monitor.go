@@ -706,9 +706,17 @@ func (h *monitorHistory) take(r *accesslog.Record, role string, read, related bo
 	case notFound:
 		b.NotFound++
 	}
-	if read && r.CaseID != "" {
+	// Cases holds, in time order, when each case was read, to the second;
+	// an entry is current when seen has the same time for its case. Stale
+	// entries are dropped once they outnumber the current ones, so that a
+	// user reading one case thousands of times a second holds one entry a
+	// second, and at most twice the distinct cases of 10 minutes.
+	if read && r.CaseID != "" && u.seen[r.CaseID] != now {
 		u.Cases = append(u.Cases, caseAt{Case: r.CaseID, At: now})
 		u.seen[r.CaseID] = now
+		if len(u.Cases) > 2*len(u.seen)+64 {
+			u.Cases = slices.DeleteFunc(u.Cases, func(c caseAt) bool { return u.seen[c.Case] != c.At })
+		}
 	}
 	for len(u.Cases) > 0 && now-u.Cases[0].At > 600 {
 		if c := u.Cases[0]; u.seen[c.Case] == c.At {
