@@ -60,12 +60,16 @@ func measureAPI(ctx context.Context, o options, bin, tmp string, rep *report) er
 
 	if o.only["p3"] {
 		rep.note("P3 single read: %s as %s, answer %d bytes", single.rq.path, f.persona("anna").sub, len(single.body))
-		if err := throughput(ctx, o, rep, "P3 section read, 1 identity × 1 case", hub, ceiling, pickSingle); err != nil {
+		if err := throughput(ctx, o, rep, tmp, "P3 section read, 1 identity × 1 case", hub, ceiling, pickSingle, []*request{single.rq}); err != nil {
 			return err
 		}
 		rep.note("P3 many: %d allowed reads sampled from 2000 random (persona, case, section) over %d personas and %d cases, mean answer %d bytes",
 			len(many), len(f.personas), len(f.cases), (size-len(single.body))/len(many))
-		if err := throughput(ctx, o, rep, "P3 section read, many identities × cases", hub, ceiling, pickMany); err != nil {
+		rqs := make([]*request, len(many))
+		for i, a := range many {
+			rqs[i] = a.rq
+		}
+		if err := throughput(ctx, o, rep, tmp, "P3 section read, many identities × cases", hub, ceiling, pickMany, rqs); err != nil {
 			return err
 		}
 	}
@@ -95,8 +99,9 @@ func measureAPI(ctx context.Context, o options, bin, tmp string, rep *report) er
 var ceilingRate float64
 
 // throughput alternates closed-loop runs against the hub and the ceiling and
-// adds the medians and their ratio (P3).
-func throughput(ctx context.Context, o options, rep *report, figure string, hub, ceiling *child, next picker) error {
+// adds the medians and their ratio (P3): with the harness's own generator,
+// then with wrk over the same requests rqs when wrk is installed.
+func throughput(ctx context.Context, o options, rep *report, tmp, figure string, hub, ceiling *child, next picker, rqs []*request) error {
 	warm(ctx, hub.Base, next, 2*time.Second)
 	warm(ctx, ceiling.Base, next, 2*time.Second)
 	var hubRates, ceilRates, hubCPU, ceilCPU []float64
@@ -125,6 +130,49 @@ func throughput(ctx context.Context, o options, rep *report, figure string, hub,
 	rep.add(row{figure: figure + ", server CPU per request", value: fmt.Sprintf("%.0f µs", hc), ceiling: fmt.Sprintf("%.0f µs (bare Echo)", cc),
 		ratio: fmt.Sprintf("%.0f%%", 100*cc/hc)})
 	rep.note("%s: hub req/s per run %s; ceiling %s; CPU µs per request, hub %s, ceiling %s (from /proc/<pid>/stat, 10 ms ticks)",
+		figure, list(hubRates, "%.0f"), list(ceilRates, "%.0f"), list(hubCPU, "%.0f"), list(ceilCPU, "%.0f"))
+	if !haveWrk() {
+		rep.note("%s: wrk is not installed (apt-get install wrk): no figure with it", figure)
+		return nil
+	}
+	return throughputWrk(ctx, o, rep, tmp, figure, hub, ceiling, rqs)
+}
+
+// throughputWrk is throughput with wrk as the generator: wrk's closed loop,
+// wrkThreads threads and o.connections connections, hub and ceiling
+// alternating.
+func throughputWrk(ctx context.Context, o options, rep *report, tmp, figure string, hub, ceiling *child, rqs []*request) error {
+	script, err := wrkScript(tmp, slug(figure), rqs)
+	if err != nil {
+		return err
+	}
+	var hubRates, ceilRates, hubCPU, ceilCPU []float64
+	err = alternately(o, hub, ceiling, slug(figure)+"-wrk", o.duration, func(c *child) error {
+		cpu0 := c.cpuTime()
+		r, err := runWrk(ctx, c.Base, script, o.connections, o.duration)
+		if err != nil {
+			return err
+		}
+		if r.failed > 0 || r.total == 0 {
+			return fmt.Errorf("%s with wrk on the %s: %d of %d answers not 2xx or failed", figure, c.Name, r.failed, r.total)
+		}
+		perReq := float64(c.cpuTime()-cpu0) / float64(time.Microsecond) / float64(r.total)
+		if c == hub {
+			hubRates, hubCPU = append(hubRates, r.rate), append(hubCPU, perReq)
+		} else {
+			ceilRates, ceilCPU = append(ceilRates, r.rate), append(ceilCPU, perReq)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	h, c := median(hubRates), median(ceilRates)
+	rep.add(row{figure: figure + fmt.Sprintf(", wrk -t%d -c%d", wrkThreads, o.connections), value: fmt.Sprintf("%.0f req/s", h),
+		ceiling: fmt.Sprintf("%.0f req/s (bare Echo)", c), ratio: fmt.Sprintf("%.0f%%", 100*h/c), goal: "≥ 50%", met: yesNo(h/c >= 0.5)})
+	rep.add(row{figure: figure + ", wrk, server CPU per request", value: fmt.Sprintf("%.0f µs", median(hubCPU)),
+		ceiling: fmt.Sprintf("%.0f µs (bare Echo)", median(ceilCPU)), ratio: fmt.Sprintf("%.0f%%", 100*median(ceilCPU)/median(hubCPU))})
+	rep.note("%s with wrk: hub req/s per run %s; ceiling %s; CPU µs per request, hub %s, ceiling %s",
 		figure, list(hubRates, "%.0f"), list(ceilRates, "%.0f"), list(hubCPU, "%.0f"), list(ceilCPU, "%.0f"))
 	return nil
 }
