@@ -3,7 +3,9 @@ package accesslog_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -39,7 +41,7 @@ func BenchmarkAtScale(b *testing.B) {
 		tr := newTraffic(5)
 		n := *scaleRecords
 		appended := 0
-		build := func(upto int) {
+		build := func(upto int, label string) {
 			h := openHub(b, dir, true)
 			start := time.Now()
 			batch := make([][]byte, 0, 1000)
@@ -57,7 +59,8 @@ func BenchmarkAtScale(b *testing.B) {
 				b.Fatal("the follower did not take the records in")
 			}
 			h.stop()
-			b.Logf("%d records appended and taken in: %v", appended, time.Since(start))
+			scaleLog("%d records appended and taken in: %v", appended, time.Since(start))
+			b.ReportMetric(time.Since(start).Seconds(), "build-s-"+label)
 			st := reopenStore(b, dir)
 			start = time.Now()
 			if err := st.Compact(ctx); err != nil {
@@ -69,7 +72,8 @@ func BenchmarkAtScale(b *testing.B) {
 			}
 			st.Close()
 			per := func(x uint64) float64 { return float64(x) / float64(appended) }
-			b.Logf("%d records: compacted in %v; bytes per record: %.1f on disk (records %.1f, tree %.1f, index %.1f)",
+			b.ReportMetric(per(u.Files), "bytes/record-"+label)
+			scaleLog("%d records: compacted in %v; bytes per record: %.1f on disk (records %.1f, tree %.1f, index %.1f)",
 				appended, time.Since(start), per(u.Files), per(u.Journal), per(u.KV["Ta"]), per(u.KV["A"]))
 		}
 		measure := func(label string) {
@@ -89,7 +93,7 @@ func BenchmarkAtScale(b *testing.B) {
 				h.st.Close()
 			}
 			slices.Sort(opens)
-			b.Logf("%s (%d records): restart (store and trees opened) median %v, min %v, max %v", label, appended, opens[2], opens[0], opens[4])
+			scaleLog("%s (%d records): restart (store and trees opened) median %v, min %v, max %v", label, appended, opens[2], opens[0], opens[4])
 			b.ReportMetric(float64(opens[2].Microseconds())/1e3, "restart-ms-"+label)
 
 			h = openHub(b, dir, false)
@@ -130,7 +134,7 @@ func BenchmarkAtScale(b *testing.B) {
 						order = "latest-page"
 					}
 					p50, p99 := took[len(took)/2], took[len(took)*99/100]
-					b.Logf("%s (%d records): query by %s, %s: p50 %v, p99 %v, max %v (%.1f records a page)",
+					scaleLog("%s (%d records): query by %s, %s: p50 %v, p99 %v, max %v (%.1f records a page)",
 						label, appended, q.name, order, p50, p99, took[len(took)-1], float64(found)/float64(len(took)))
 					b.ReportMetric(float64(p99.Microseconds())/1e3, "p99-ms-"+q.name+"-"+order+"-"+label)
 				}
@@ -141,15 +145,22 @@ func BenchmarkAtScale(b *testing.B) {
 				b.Fatal(err)
 			}
 			took := time.Since(start)
-			b.Logf("%s (%d records): audit verify %v, %.0f records/s, %.1f MB/s of leaves", label, appended, took,
+			scaleLog("%s (%d records): audit verify %v, %.0f records/s, %.1f MB/s of leaves", label, appended, took,
 				float64(rep.Access.Leaves)/took.Seconds(), float64(rep.Access.Bytes)/took.Seconds()/1e6)
 			b.ReportMetric(float64(rep.Access.Leaves)/took.Seconds(), "verify-records/s-"+label)
 			h.st.Close()
 		}
-		build(n / 4)
+		build(n/4, "quarter")
 		measure("quarter")
-		build(n)
+		build(n, "full")
 		measure("full")
 		b.ReportMetric(0, "ns/op")
 	}
+}
+
+// scaleLog writes a line of BenchmarkAtScale's progress to stderr at once,
+// with the time: the benchmark runs for tens of minutes, and the testing
+// package keeps only the first ten lines of a benchmark's log.
+func scaleLog(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 }
