@@ -11,8 +11,12 @@
 #            content served: allow or partial)
 #   history: the user's (issuer, sub, organisation) recent history, this
 #            record included: reads_hour, user_usual, user_hours, role_usual,
-#            distinct_cases_10m, break_glass_24h, denied_before_s,
-#            not_found_hour, unrelated_reads_hour, related
+#            distinct_cases_10m, break_glass_24h, denied_before_s (break-glass
+#            calls only, else -1), not_found_hour, unrelated_reads_hour, related
+#
+# Records of one user alike within a batch and a minute are given once, the
+# last (docs/monitoring.md, "Evaluate"): keep every rule a threshold that
+# fires at a higher count if at a lower one.
 package monitor.rules
 
 # alerts: {event, rule, detail}, one per event and rule that fires on it.
