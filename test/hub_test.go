@@ -195,6 +195,9 @@ func (h *hub) doWith(method, path string, id *identity, purpose string, body any
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if h.Exited() {
+			h.t.Fatalf("%s %s: %v; the hub has exited, its last lines:\n%s", method, path, err, h.Tail(40))
+		}
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()

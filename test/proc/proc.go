@@ -132,6 +132,16 @@ func (p *Process) Output() string {
 	return strings.Join(p.lines, "\n") + "\n"
 }
 
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Tail returns the last n stderr lines.
 func (p *Process) Tail(n int) string {
 	p.mu.Lock()
