@@ -30,7 +30,9 @@ type monitorFixture struct {
 	newMonitor func() *hub.Monitor
 }
 
-func newMonitorFixture(t *testing.T) *monitorFixture {
+// newMonitorFixture makes the fixture; each of configure, when given, changes
+// the monitor's configuration (a webhook, a poll interval).
+func newMonitorFixture(t testing.TB, configure ...func(*hub.MonitorConfig)) *monitorFixture {
 	t.Helper()
 	rules, err := policies.NewMonitorRules(context.Background(), policies.DefaultMonitorBundle())
 	if err != nil {
@@ -39,7 +41,11 @@ func newMonitorFixture(t *testing.T) *monitorFixture {
 	mf := &monitorFixture{}
 	mf.fixture = newFixture(t, func(c *hub.Config) {
 		st := c.Log.(*embedded.Store)
-		cfg := hub.MonitorConfig{Access: c.Access, KV: st, Rules: rules, Directory: c.Policy.Directory, Projector: c.Projector}
+		cfg := hub.MonitorConfig{Access: c.Access, KV: st, Rules: rules, Directory: c.Policy.Directory, Projector: c.Projector,
+			Logger: slog.New(slog.DiscardHandler)}
+		for _, f := range configure {
+			f(&cfg)
+		}
 		mf.newMonitor = func() *hub.Monitor {
 			m, err := hub.NewMonitor(context.Background(), cfg)
 			if err != nil {
@@ -299,18 +305,8 @@ func TestAlertStates(t *testing.T) {
 // reads by 64 users over 300 cases, some refused, appended first, then
 // evaluated by one CatchUp.
 func BenchmarkMonitor(b *testing.B) {
-	rules, err := policies.NewMonitorRules(context.Background(), policies.DefaultMonitorBundle())
-	if err != nil {
-		b.Fatal(err)
-	}
-	var mon *hub.Monitor
-	f := newFixture(b, func(c *hub.Config) {
-		mon, err = hub.NewMonitor(context.Background(), hub.MonitorConfig{Access: c.Access, KV: c.Log.(*embedded.Store), Rules: rules,
-			Directory: c.Policy.Directory, Projector: c.Projector, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-	})
+	f := newMonitorFixture(b)
+	mon := f.mon
 	users := []domain.Identity{officer, caseworker, analyst, prober}
 	at := time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
 	recs := make([]*accesslog.Record, b.N)
@@ -360,18 +356,10 @@ func TestMonitorWebhook(t *testing.T) {
 	}))
 	defer srv.Close()
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
-	rules, err := policies.NewMonitorRules(context.Background(), policies.DefaultMonitorBundle())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mon *hub.Monitor
-	f := newFixture(t, func(c *hub.Config) {
-		mon, err = hub.NewMonitor(context.Background(), hub.MonitorConfig{Access: c.Access, KV: c.Log.(*embedded.Store), Rules: rules,
-			Directory: c.Policy.Directory, Webhook: srv.URL, WebhookSecret: secret, Poll: 50 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
+	f := newMonitorFixture(t, func(c *hub.MonitorConfig) {
+		c.Webhook, c.WebhookSecret, c.Poll = srv.URL, secret, 50*time.Millisecond
 	})
+	mon := f.mon
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); mon.Run(ctx) }()
