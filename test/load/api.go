@@ -104,77 +104,70 @@ var ceilingRate float64
 func throughput(ctx context.Context, o options, rep *report, tmp, figure string, hub, ceiling *child, next picker, rqs []*request) error {
 	warm(ctx, hub.Base, next, 2*time.Second)
 	warm(ctx, ceiling.Base, next, 2*time.Second)
-	var hubRates, ceilRates, hubCPU, ceilCPU []float64
-	err := alternately(o, hub, ceiling, slug(figure), o.duration, func(c *child) error {
-		cpu0 := c.cpuTime()
-		st := closedLoop(ctx, c.Base, o.connections, o.duration, next)
-		perReq := float64(c.cpuTime()-cpu0) / float64(time.Microsecond) / float64(st.total())
-		if n, what := failures(st); n > 0 || st.kinds["section"].status[200] != st.total() {
-			return fmt.Errorf("%s on the %s: unexpected answers: %s (%s)", figure, c.Name, what, st.kinds["section"].statusLine())
-		}
-		if c == hub {
-			hubRates, hubCPU = append(hubRates, st.rate()), append(hubCPU, perReq)
-		} else {
-			ceilRates, ceilCPU = append(ceilRates, st.rate()), append(ceilCPU, perReq)
-		}
-		return nil
-	})
+	c, err := hubAgainstCeiling(o, rep, figure, fmt.Sprintf("%d conns", o.connections), "server CPU per request", hub, ceiling,
+		func(c *child) (float64, int, error) {
+			st := closedLoop(ctx, c.Base, o.connections, o.duration, next)
+			if n, what := failures(st); n > 0 || st.kinds["section"].status[200] != st.total() {
+				return 0, 0, fmt.Errorf("%s on the %s: unexpected answers: %s (%s)", figure, c.Name, what, st.kinds["section"].statusLine())
+			}
+			return st.rate(), st.total(), nil
+		})
 	if err != nil {
 		return err
 	}
-	h, c := median(hubRates), median(ceilRates)
 	ceilingRate = c
-	rep.add(row{figure: figure + fmt.Sprintf(", %d conns", o.connections), value: fmt.Sprintf("%.0f req/s", h),
-		ceiling: fmt.Sprintf("%.0f req/s (bare Echo)", c), ratio: fmt.Sprintf("%.0f%%", 100*h/c), goal: "≥ 50%", met: yesNo(h/c >= 0.5)})
-	hc, cc := median(hubCPU), median(ceilCPU)
-	rep.add(row{figure: figure + ", server CPU per request", value: fmt.Sprintf("%.0f µs", hc), ceiling: fmt.Sprintf("%.0f µs (bare Echo)", cc),
-		ratio: fmt.Sprintf("%.0f%%", 100*cc/hc)})
-	rep.note("%s: hub req/s per run %s; ceiling %s; CPU µs per request, hub %s, ceiling %s (from /proc/<pid>/stat, 10 ms ticks)",
-		figure, list(hubRates, "%.0f"), list(ceilRates, "%.0f"), list(hubCPU, "%.0f"), list(ceilCPU, "%.0f"))
 	if !haveWrk() {
 		rep.note("%s: wrk is not installed (apt-get install wrk): no figure with it", figure)
 		return nil
 	}
-	return throughputWrk(ctx, o, rep, tmp, figure, hub, ceiling, rqs)
-}
-
-// throughputWrk is throughput with wrk as the generator: wrk's closed loop,
-// wrkThreads threads and o.connections connections, hub and ceiling
-// alternating.
-func throughputWrk(ctx context.Context, o options, rep *report, tmp, figure string, hub, ceiling *child, rqs []*request) error {
 	script, err := wrkScript(tmp, slug(figure), rqs)
 	if err != nil {
 		return err
 	}
+	_, err = hubAgainstCeiling(o, rep, figure, fmt.Sprintf("wrk -t%d -c%d", wrkThreads, o.connections), "wrk, server CPU per request", hub, ceiling,
+		func(c *child) (float64, int, error) {
+			r, err := runWrk(ctx, c.Base, script, o.connections, o.duration)
+			if err == nil && (r.failed > 0 || r.total == 0) {
+				err = fmt.Errorf("%s with wrk on the %s: %d of %d answers not 2xx or failed", figure, c.Name, r.failed, r.total)
+			}
+			return r.rate, r.total, err
+		})
+	return err
+}
+
+// hubAgainstCeiling alternates runs of load (which returns the run's
+// requests per second and requests answered) against the hub and the
+// ceiling, reads each one's CPU per request from /proc, and adds the medians
+// and their ratios as the rows "figure, label" and "figure, cpuLabel". It
+// returns the ceiling's median rate.
+func hubAgainstCeiling(o options, rep *report, figure, label, cpuLabel string, hub, ceiling *child, load func(c *child) (float64, int, error)) (float64, error) {
 	var hubRates, ceilRates, hubCPU, ceilCPU []float64
-	err = alternately(o, hub, ceiling, slug(figure)+"-wrk", o.duration, func(c *child) error {
+	err := alternately(o, hub, ceiling, slug(figure+" "+label), o.duration, func(c *child) error {
 		cpu0 := c.cpuTime()
-		r, err := runWrk(ctx, c.Base, script, o.connections, o.duration)
+		rate, total, err := load(c)
 		if err != nil {
 			return err
 		}
-		if r.failed > 0 || r.total == 0 {
-			return fmt.Errorf("%s with wrk on the %s: %d of %d answers not 2xx or failed", figure, c.Name, r.failed, r.total)
-		}
-		perReq := float64(c.cpuTime()-cpu0) / float64(time.Microsecond) / float64(r.total)
+		perReq := float64(c.cpuTime()-cpu0) / float64(time.Microsecond) / float64(total)
 		if c == hub {
-			hubRates, hubCPU = append(hubRates, r.rate), append(hubCPU, perReq)
+			hubRates, hubCPU = append(hubRates, rate), append(hubCPU, perReq)
 		} else {
-			ceilRates, ceilCPU = append(ceilRates, r.rate), append(ceilCPU, perReq)
+			ceilRates, ceilCPU = append(ceilRates, rate), append(ceilCPU, perReq)
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	h, c := median(hubRates), median(ceilRates)
-	rep.add(row{figure: figure + fmt.Sprintf(", wrk -t%d -c%d", wrkThreads, o.connections), value: fmt.Sprintf("%.0f req/s", h),
+	rep.add(row{figure: figure + ", " + label, value: fmt.Sprintf("%.0f req/s", h),
 		ceiling: fmt.Sprintf("%.0f req/s (bare Echo)", c), ratio: fmt.Sprintf("%.0f%%", 100*h/c), goal: "≥ 50%", met: yesNo(h/c >= 0.5)})
-	rep.add(row{figure: figure + ", wrk, server CPU per request", value: fmt.Sprintf("%.0f µs", median(hubCPU)),
-		ceiling: fmt.Sprintf("%.0f µs (bare Echo)", median(ceilCPU)), ratio: fmt.Sprintf("%.0f%%", 100*median(ceilCPU)/median(hubCPU))})
-	rep.note("%s with wrk: hub req/s per run %s; ceiling %s; CPU µs per request, hub %s, ceiling %s",
-		figure, list(hubRates, "%.0f"), list(ceilRates, "%.0f"), list(hubCPU, "%.0f"), list(ceilCPU, "%.0f"))
-	return nil
+	hc, cc := median(hubCPU), median(ceilCPU)
+	rep.add(row{figure: figure + ", " + cpuLabel, value: fmt.Sprintf("%.0f µs", hc), ceiling: fmt.Sprintf("%.0f µs (bare Echo)", cc),
+		ratio: fmt.Sprintf("%.0f%%", 100*cc/hc)})
+	rep.note("%s, %s: hub req/s per run %s; ceiling %s; CPU µs per request, hub %s, ceiling %s (from /proc/<pid>/stat, 10 ms ticks)",
+		figure, label, list(hubRates, "%.0f"), list(ceilRates, "%.0f"), list(hubCPU, "%.0f"), list(ceilCPU, "%.0f"))
+	return c, nil
 }
 
 // latencyAtRate runs P4: the single read at a constant rate, hub and ceiling
