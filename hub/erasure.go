@@ -38,10 +38,13 @@ type Erasure struct {
 	Position string `json:"position,omitempty"`
 }
 
-func erasureOf(e projections.Erasure, now time.Time) Erasure {
+// erasureOf is e as the API answers it at now; position is that of the event
+// the call appended ("" for a listing).
+func erasureOf(e projections.Erasure, now time.Time, position string) Erasure {
 	out := Erasure{
 		RequestID: e.RequestID, CaseID: e.CaseID, Status: e.StatusAt(now), LegalBasis: e.LegalBasis,
 		Reference: e.Reference, RequestedBy: e.RequestedBy, RequestedAt: domain.FormatTime(e.RequestedAt),
+		Position: position,
 	}
 	if !e.ExpiresAt.IsZero() {
 		out.ExpiresAt = domain.FormatTime(e.ExpiresAt)
@@ -81,9 +84,7 @@ func (s *Service) RequestErasure(ctx context.Context, c *Call, caseID string, bo
 	}
 	if w.replay != nil { // requested by an earlier call with this idempotency key
 		if e, ok := s.cfg.Projector.Erasure(w.eventID); ok {
-			out := erasureOf(e, c.Now)
-			out.Position = w.out.Position
-			return out, nil
+			return erasureOf(e, c.Now, w.out.Position), nil
 		}
 	}
 	return Erasure{
@@ -134,9 +135,7 @@ func (s *Service) ConfirmErasure(ctx context.Context, c *Call, requestID string)
 		return Erasure{}, err
 	}
 	req.Status, req.DecidedBy, req.DecidedAt = projections.ErasureConfirmed, projections.Officer{Agency: c.Identity.Agency, Subject: c.Identity.Subject}, c.Now
-	out := erasureOf(req, c.Now)
-	out.Position = pos
-	return out, nil
+	return erasureOf(req, c.Now, pos), nil
 }
 
 // CancelErasure cancels a pending erasure request, with the errors of
@@ -152,9 +151,7 @@ func (s *Service) CancelErasure(ctx context.Context, c *Call, requestID string) 
 		return Erasure{}, err
 	}
 	req.Status, req.DecidedBy, req.DecidedAt = projections.ErasureCancelled, projections.Officer{Agency: c.Identity.Agency, Subject: c.Identity.Subject}, c.Now
-	out := erasureOf(req, c.Now)
-	out.Position = w.out.Position
-	return out, nil
+	return erasureOf(req, c.Now, w.out.Position), nil
 }
 
 // ErasureStatuses are the statuses the register can be filtered by ("all":
@@ -180,7 +177,7 @@ func (s *Service) Erasures(ctx context.Context, c *Call, status, caseID string) 
 	}
 	items := []Erasure{}
 	for _, e := range s.cfg.Projector.Erasures(func(e projections.Erasure) bool { return caseID == "" || e.CaseID == caseID }) {
-		if o := erasureOf(e, c.Now); status == "all" || o.Status == status {
+		if o := erasureOf(e, c.Now, ""); status == "all" || o.Status == status {
 			items = append(items, o)
 		}
 	}
@@ -254,7 +251,7 @@ func (s *Service) FindErasable(ctx context.Context, c *Call, caseID, subjectRef 
 		ec := ErasableCase{CaseID: v.Case.ID, OpenedAt: domain.FormatTime(v.Case.Profile.OpenedAt), Closed: v.Case.Closed}
 		if r, ok := v.Case.PendingErasure(c.Now); ok {
 			for _, e := range s.cfg.Projector.Erasures(func(e projections.Erasure) bool { return e.RequestID == r.ID }) {
-				o := erasureOf(e, c.Now)
+				o := erasureOf(e, c.Now, "")
 				ec.Pending = &o
 			}
 		}

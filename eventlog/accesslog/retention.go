@@ -34,9 +34,9 @@ var ErrNoRetention = errors.New("accesslog: this store cannot prune access recor
 // records that the tree holds and that its latest signed checkpoint covers
 // (it signs one when there is none), so that a pruned record's leaf hash is
 // both stored and committed to, and never the last of those; and since the
-// log's order strays from the
-// order of record times by up to timeSlack, only records that lie more than
-// that before the first record stamped at t or later. It returns
+// log's order strays from the order of record times by up to timeSlack, only
+// records that lie more than that before the first record stamped at t or
+// later. It returns
 // ErrNoRetention when the journal is not a Pruner, and the journal's or the
 // tree's error.
 func (s *Service) Prune(ctx context.Context, t time.Time) (uint64, error) {
