@@ -151,7 +151,8 @@ type RecordingLog interface {
 	// On a version conflict it returns an error wrapping ErrConflict and
 	// writes nothing: neither the events nor the records. Its other errors are
 	// Append's, and whatever they leave written (e.g. a commit whose outcome is
-	// unknown) holds for the events and the records together.
+	// unknown) holds for the events and the records together. The records
+	// are kept as AppendRecords keeps them: the caller must not modify them.
 	AppendWithRecords(ctx context.Context, stream string, expected int64, events []Event, records [][]byte) (Appended, uint64, error)
 }
 
@@ -170,10 +171,13 @@ type Entry struct {
 // Journal is a single ordered, append-only sequence of records (the access log).
 // Append is durable when it returns without error.
 type Journal interface {
-	// AppendRecords appends records in order and returns the index of the first.
+	// AppendRecords appends records in order and returns the index of the
+	// first. The journal may keep the records' bytes, and give them to its
+	// readers: the caller must not modify them once it has called.
 	AppendRecords(ctx context.Context, records ...[]byte) (first uint64, err error)
 	// ReadRecords yields records with index >= from, in order, up to the end of
-	// the journal at the time of the call.
+	// the journal at the time of the call. A yielded record's Data may be
+	// shared with other readers: it must not be modified.
 	ReadRecords(ctx context.Context, from uint64) iter.Seq2[Entry, error]
 	// Len returns the number of records in the journal.
 	Len(ctx context.Context) (uint64, error)

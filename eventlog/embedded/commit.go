@@ -329,6 +329,11 @@ func (s *Store) commitGroup(reqs []*request) (consumed, answered int) {
 		}
 	}
 	if err == nil {
+		for _, r := range g.reqs {
+			if r.records != nil && r.err == nil {
+				s.recent.add(r.first, r.records)
+			}
+		}
 		s.publish(s.lastPos, s.nextIdx)
 		s.groups.Add(1)
 		s.requests.Add(uint64(len(g.reqs)))

@@ -46,3 +46,14 @@ func Format(s *Store) (byte, error) {
 	defer closer.Close()
 	return v[0], nil
 }
+
+// HeldRecords returns the indexes of the first journal record the store
+// holds in memory and of the one after its last.
+func HeldRecords(s *Store) (start, end uint64) {
+	s.recent.mu.RLock()
+	defer s.recent.mu.RUnlock()
+	return s.recent.start, s.recent.end
+}
+
+// RecentRecords is how many records the store holds in memory.
+const RecentRecords = recentRecords

@@ -62,6 +62,7 @@ func (s *Store) PruneRecords(ctx context.Context, before uint64) (uint64, error)
 		return done, fmt.Errorf("embedded: prune journal records: %w", err)
 	}
 	s.pruned.Store(before)
+	s.recent.drop(before)
 	if err := s.db.Compact(ctx, numKey(prefixJournal, 0), numKey(prefixJournal, before), false); err != nil {
 		return before, fmt.Errorf("embedded: compact pruned journal records: %w", err)
 	}

@@ -310,8 +310,10 @@ func (s *Store) Subscribe(ctx context.Context, after eventlog.Position, handle f
 }
 
 // ReadRecords yields the journal records with index >= from, up to the journal's
-// length at the time of the call; see eventlog.Journal. The yielded records own
-// their bytes. The sequence ends with an error in the same cases as ReadAll.
+// length at the time of the call; see eventlog.Journal. The latest records
+// come from memory (recent.go), shared with other readers and with their
+// appender: a reader must not modify them. The sequence ends with an error
+// in the same cases as ReadAll.
 func (s *Store) ReadRecords(ctx context.Context, from uint64) iter.Seq2[eventlog.Entry, error] {
 	end := s.jlen.Load()
 	return sequence(s, func(yield func(eventlog.Entry, error) bool) error {
@@ -320,7 +322,8 @@ func (s *Store) ReadRecords(ctx context.Context, from uint64) iter.Seq2[eventlog
 }
 
 func (s *Store) readRecords(ctx context.Context, from, end uint64, yield func(eventlog.Entry, error) bool) error {
-	for {
+	var held [][]byte
+	for from < end {
 		// The pruned records first (prune.go): their places, without content.
 		for pruned := min(s.pruned.Load(), end); from < pruned; from++ {
 			if from%checkEvery == 0 {
@@ -332,17 +335,46 @@ func (s *Store) readRecords(ctx context.Context, from, end uint64, yield func(ev
 				return nil
 			}
 		}
-		err := s.scanNumbered(ctx, prefixJournal, from, end, "journal record", func(i uint64, v []byte) (bool, error) {
+		if from == end {
+			return nil
+		}
+		// Then those still in memory,
+		if held == nil {
+			held = make([][]byte, 0, min(end-from, checkEvery))
+		}
+		var start uint64
+		if held, start = s.recent.read(from, end, held[:0]); len(held) > 0 {
+			if err := s.check(ctx); err != nil {
+				return err
+			}
+			for _, data := range held {
+				if !yield(eventlog.Entry{Index: from, Data: data}, nil) {
+					return nil
+				}
+				from++
+			}
+			continue
+		}
+		// and the others from the store, up to where memory takes over.
+		stop, stopped := end, false
+		if start > from {
+			stop = min(end, start)
+		}
+		err := s.scanNumbered(ctx, prefixJournal, from, stop, "journal record", func(i uint64, v []byte) (bool, error) {
 			data, err := decodeJournal(i, v)
 			if err != nil {
 				return false, err
 			}
 			from = i + 1
-			return yield(eventlog.Entry{Index: i, Data: data}, nil), nil
+			stopped = !yield(eventlog.Entry{Index: i, Data: data}, nil)
+			return !stopped, nil
 		})
-		if err != nil && errors.Is(err, eventlog.ErrCorrupt) && from < s.pruned.Load() {
+		switch {
+		case err != nil && errors.Is(err, eventlog.ErrCorrupt) && from < s.pruned.Load():
 			continue // pruned since the pruned records were yielded
+		case err != nil || stopped:
+			return err
 		}
-		return err
 	}
+	return nil
 }

@@ -149,6 +149,8 @@ type Store struct {
 	// removed (the records 0 to pruned-1); pmu serialises prunings.
 	pruned atomic.Uint64
 	pmu    sync.Mutex
+	// recent holds the journal's latest records (recent.go).
+	recent recent
 }
 
 var (
