@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // decodeEncoded reads b when it is exactly in Encode's layout and holds no
@@ -14,8 +15,11 @@ import (
 // Both layouts are Encode's: the one before the optional fields (issuer,
 // justification, legal_basis, reference) and the one with any of them, in
 // that order and never empty.
-func decodeEncoded(b []byte) (Record, bool) {
-	d := decoder{b: b, ok: true}
+//
+// With view set, the record's strings are views of b's bytes, not copies:
+// for a caller that drops the record before b may change (the query index).
+func decodeEncoded(b []byte, view bool) (Record, bool) {
+	d := decoder{b: b, ok: true, view: view}
 	var r Record
 	d.lit(`{"time":`)
 	t := d.str()
@@ -69,8 +73,9 @@ func recordTime(b []byte) (time.Time, bool) {
 // decoder reads b from the front; ok turns false at the first surprise, and
 // every later read returns a zero value.
 type decoder struct {
-	b  []byte
-	ok bool
+	b    []byte
+	ok   bool
+	view bool // strings are views of b
 }
 
 func (d *decoder) lit(s string) {
@@ -111,7 +116,13 @@ func (d *decoder) str() string {
 		d.ok = false
 		return ""
 	}
-	s := string(d.b[:i])
+	var s string
+	switch {
+	case d.view && i > 0:
+		s = unsafe.String(&d.b[0], i)
+	default:
+		s = string(d.b[:i])
+	}
 	d.b = d.b[i+1:]
 	return s
 }

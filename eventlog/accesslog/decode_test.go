@@ -37,9 +37,12 @@ func TestTheFastPathReadsBothLayoutsOnly(t *testing.T) {
 		{"a missing brace", withOld(`,"issuer":"i"`), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r, fast := decodeEncoded(c.b)
+			r, fast := decodeEncoded(c.b, false)
 			if fast != c.fast {
 				t.Fatalf("read by the fast path: %v, want %v", fast, c.fast)
+			}
+			if v, vfast := decodeEncoded(c.b, true); vfast != fast || !reflect.DeepEqual(v, r) {
+				t.Fatalf("the fast path's views read\n%+v (%v)\nits copies\n%+v (%v)", v, vfast, r, fast)
 			}
 			var want Record
 			jsonErr := json.Unmarshal(c.b, &want)
@@ -101,7 +104,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(withOld(`,"issuer":"i","justification":"j","legal_basis":"l","reference":"r"}`))
 	f.Add(withOld(`,"legal_basis":"gdpr-17-1-a"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, fast := decodeEncoded(b)
+		r, fast := decodeEncoded(b, false)
+		if v, vfast := decodeEncoded(b, true); vfast != fast || !reflect.DeepEqual(v, r) {
+			t.Fatalf("the fast path's views read\n%+v (%v)\nits copies\n%+v (%v)\nfrom %s", v, vfast, r, fast, b)
+		}
 		if _, err := Decode(0, b); fast && err != nil {
 			t.Fatalf("the fast path read %s, Decode fails: %v", b, err)
 		}

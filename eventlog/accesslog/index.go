@@ -58,18 +58,29 @@ const maxPostingSpan = 4096
 
 // indexPrefix returns the key prefix of the records whose field has value.
 func indexPrefix(field byte, value string) []byte {
-	k := make([]byte, 0, 2+binary.MaxVarintLen64+len(value)+8)
+	return appendIndexPrefix(make([]byte, 0, 2+binary.MaxVarintLen64+len(value)+8), field, value)
+}
+
+// appendIndexPrefix appends indexPrefix(field, value) to k.
+func appendIndexPrefix(k []byte, field byte, value string) []byte {
 	k = append(k, indexKeys, field)
 	k = binary.AppendUvarint(k, uint64(len(value)))
 	return append(k, value...)
+}
+
+// batchList is the list of a batch's records under one key prefix.
+type batchList struct {
+	key     string
+	indexes []uint64 // ascending
 }
 
 // QueryIndex builds the query index of the access log (see above), as a
 // consumer of the access journal's follower: cmd/liaison hands it to
 // transparency.Config.JournalConsumers. The zero value is ready.
 type QueryIndex struct {
-	lists map[string][]uint64 // by key prefix, indexes ascending
-	order []string            // the prefixes in the order first met
+	lists map[string]int // by key prefix, the place of its list in order
+	order []batchList    // the lists in the order first met
+	key   []byte         // add's scratch key
 }
 
 var _ follow.Consumer = (*QueryIndex)(nil)
@@ -80,13 +91,13 @@ var _ follow.Consumer = (*QueryIndex)(nil)
 // It never fails.
 func (q *QueryIndex) Append(ops []eventlog.KVOp, batch []eventlog.Entry) ([]eventlog.KVOp, error) {
 	if q.lists == nil {
-		q.lists = make(map[string][]uint64)
+		q.lists = make(map[string]int)
 	}
 	for _, e := range batch {
 		q.add(e)
 	}
-	for _, k := range q.order {
-		l := q.lists[k]
+	for _, p := range q.order {
+		k, l := p.key, p.indexes
 		for len(l) > 0 {
 			n := 1
 			for n < len(l) && l[n]-l[0] < maxPostingSpan {
@@ -106,17 +117,21 @@ func (q *QueryIndex) Append(ops []eventlog.KVOp, batch []eventlog.Entry) ([]even
 
 // add lists the access record e under each of its indexed fields and values.
 func (q *QueryIndex) add(e eventlog.Entry) {
-	r, err := Decode(e.Index, e.Data)
+	// The record's strings are views of e.Data: only the keys made from
+	// them are kept, as copies.
+	r, err := decode(e.Index, e.Data, true)
 	if err != nil {
 		return
 	}
 	add := func(field byte, value string) {
-		k := string(indexPrefix(field, value))
-		l, ok := q.lists[k]
-		if !ok {
-			q.order = append(q.order, k)
+		q.key = appendIndexPrefix(q.key[:0], field, value)
+		if i, ok := q.lists[string(q.key)]; ok {
+			q.order[i].indexes = append(q.order[i].indexes, e.Index)
+			return
 		}
-		q.lists[k] = append(l, e.Index)
+		k := string(q.key)
+		q.lists[k] = len(q.order)
+		q.order = append(q.order, batchList{key: k, indexes: []uint64{e.Index}})
 	}
 	if r.Sub != "" {
 		add(indexSub, r.Sub)

@@ -187,7 +187,13 @@ func appendString(b []byte, s string) []byte {
 // in Encode's layout are read directly (see decode.go), any other JSON object
 // through encoding/json; it returns an error when b is neither.
 func Decode(index uint64, b []byte) (Record, error) {
-	r, ok := decodeEncoded(b)
+	return decode(index, b, false)
+}
+
+// decode is Decode, with the strings of a record in Encode's layout views of
+// b's bytes when view is set (decodeEncoded).
+func decode(index uint64, b []byte, view bool) (Record, error) {
+	r, ok := decodeEncoded(b, view)
 	if !ok {
 		r = Record{}
 		if err := json.Unmarshal(b, &r); err != nil {
