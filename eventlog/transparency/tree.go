@@ -73,7 +73,7 @@ const (
 )
 
 var (
-	hasher  = rfc6962.DefaultHasher
+	hasher  = treeHasher{rfc6962.DefaultHasher}
 	factory = &compact.RangeFactory{Hash: hasher.HashChildren}
 )
 
