@@ -45,9 +45,11 @@ const maxBatch = 1024
 // Notify. Larger batches write fewer index keys (one per indexed field and
 // value of a batch, accesslog.QueryIndex), hence less for Pebble to compact:
 // 5 ms against 1 ms took BenchmarkAppendFollowed from 31.3 to 28.1 µs of CPU
-// per record (medians of 5, side by side); a query or a proof waits that much
-// longer at most for a record just appended.
-const gather = 5 * time.Millisecond
+// per record (medians of 5, side by side), and 20 ms against 5 ms, once the
+// records came from memory (embedded/recent.go), from 11.5 to 10.6 µs (3
+// runs each, alternated); a query or a proof waits that much longer at most
+// for a record just appended.
+const gather = 20 * time.Millisecond
 
 // Follower gives a journal's records, in order and in batches, to its
 // consumers and stores their KV writes together. Its state, stored under its
