@@ -291,6 +291,9 @@ func TestProofsThroughTheService(t *testing.T) {
 	h := newHub(t, true)
 	recs := h.fill(t, 40, 3)
 	ctx := context.Background()
+	if !h.trees.Access.WaitSize(ctx, uint64(len(recs)), time.Minute) {
+		t.Fatal("the tree did not take the records in")
+	}
 	cp, err := h.svc.Checkpoint(ctx)
 	if err != nil {
 		t.Fatal(err)
