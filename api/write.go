@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 
-	"github.com/liaison-hub/liaison/domain"
 	"github.com/liaison-hub/liaison/hub"
 )
 
@@ -18,10 +17,8 @@ func (s *Server) appendEvent(k *call) (int, any, error) {
 }
 
 func (s *Server) breakGlass(k *call) (int, any, error) {
-	expires, err := s.cfg.Hub.BreakGlass(k.ctx, k.hc, k.c.Param("id"), k.body)
-	return http.StatusCreated, struct {
-		ExpiresAt string `json:"expires_at"`
-	}{domain.FormatTime(expires)}, err
+	grant, err := s.cfg.Hub.BreakGlass(k.ctx, k.hc, k.c.Param("id"), k.body)
+	return http.StatusCreated, grant, err
 }
 
 func (s *Server) requestErasure(k *call) (int, any, error) {

@@ -259,10 +259,10 @@ func (s *Service) Append(ctx context.Context, c *Call, caseID string, body []byt
 // BreakGlass grants the caller emergency read access to a case for the time
 // the protocol gives, on a stated justification (body {justification}), and
 // returns when it ends. Its errors are those of Append.
-func (s *Service) BreakGlass(ctx context.Context, c *Call, caseID string, body []byte) (time.Time, error) {
+func (s *Service) BreakGlass(ctx context.Context, c *Call, caseID string, body []byte) (BreakGlassGrant, error) {
 	justification, err := domain.ParseSingleText(body, "justification")
 	if err != nil {
-		return time.Time{}, err
+		return BreakGlassGrant{}, err
 	}
 	// The justification is part of the record (LED art. 25), whatever the
 	// decision.
@@ -286,7 +286,16 @@ func (s *Service) BreakGlass(ctx context.Context, c *Call, caseID string, body [
 			expires, _ = time.Parse(time.RFC3339, d.ExpiresAt)
 		}
 	}
-	return expires, err
+	return BreakGlassGrant{ExpiresAt: domain.FormatTime(expires), Position: w.out.Position}, err
+}
+
+// BreakGlassGrant is the answer to a break-glass call: when the grant ends,
+// and, when the call appended it, its position in the case log, as an
+// append's (Appended.Position): another replica given it in
+// Liaison-Min-Position answers once it knows the grant.
+type BreakGlassGrant struct {
+	ExpiresAt string `json:"expires_at"`
+	Position  string `json:"position,omitempty"`
 }
 
 func mustJSON(v any) []byte {
