@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"google.golang.org/grpc/codes"
@@ -188,6 +189,7 @@ func call[T any](l *Log, c *conn, ctx context.Context, fn func(ctx context.Conte
 	)
 	done := make(chan outcome, 1)
 	lctx := requireLeader(ctx)
+	start := time.Now()
 	go func() {
 		defer c.leave()
 		var o outcome
@@ -216,7 +218,7 @@ func call[T any](l *Log, c *conn, ctx context.Context, fn func(ctx context.Conte
 			if gaveUp(o.err) {
 				l.renew(c)
 			}
-			l.observe(o.err)
+			l.observe(start, o.err)
 		}
 		return o.v, o.err
 	case <-ctx.Done():

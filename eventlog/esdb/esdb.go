@@ -358,13 +358,23 @@ func (l *Log) Health() error {
 	return nil
 }
 
-// observe notes the outcome of a call to the cluster (for LostSince).
-func (l *Log) observe(err error) {
+// observe notes the outcome of a call to the cluster that started at start
+// (for LostSince). An answer clears a loss only if its call started after the
+// loss was noted: a call still in flight when the cluster went away may end
+// well just after, which says nothing of the cluster now (readiness must not
+// flap back to ready on it).
+func (l *Log) observe(start time.Time, err error) {
 	if answered(err) {
-		if l.lost.Swap(0) != 0 {
-			l.log.Info("esdb: the cluster answers again")
+		for {
+			since := l.lost.Load()
+			if since == 0 || start.UnixNano() <= since {
+				return
+			}
+			if l.lost.CompareAndSwap(since, 0) {
+				l.log.Info("esdb: the cluster answers again")
+				return
+			}
 		}
-		return
 	}
 	if l.lost.CompareAndSwap(0, time.Now().UnixNano()) {
 		l.log.Warn("esdb: the cluster does not answer", "err", err)

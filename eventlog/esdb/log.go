@@ -419,7 +419,7 @@ func (l *Log) subscribeOnce(ctx context.Context, prefix string, last *eventlog.P
 			}
 		case ev.SubscriptionDropped != nil:
 			if ctx.Err() == nil && l.life.Err() == nil {
-				l.observe(ev.SubscriptionDropped.Error)
+				l.observe(time.Now(), ev.SubscriptionDropped.Error)
 			}
 			return progressed, l.subscriptionError(ctx, ev.SubscriptionDropped.Error)
 		}
