@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -125,16 +126,24 @@ func (c *child) perfRecord(dir, name string, d time.Duration) func() {
 	if dir == "" {
 		return func() {}
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "load: perf record:", err)
+		return func() {}
+	}
 	out := filepath.Join(dir, name+".perf")
 	cmd := exec.Command("perf", "record", "-F", "999", "-g", "-p", strconv.Itoa(c.Pid()), "-o", out,
 		"--", "sleep", strconv.FormatFloat(d.Seconds(), 'f', 1, 64))
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "load: perf record:", err)
 		return func() {}
 	}
 	return func() {
-		cmd.Wait()
+		if err := cmd.Wait(); err != nil {
+			fmt.Fprintf(os.Stderr, "load: perf record: %v: %s\n", err, bytes.TrimSpace(stderr.Bytes()))
+			return
+		}
 		fmt.Fprintln(os.Stderr, "load: CPU profile of the hub in", out, "(perf report -i "+out+" --children)")
 	}
 }
