@@ -88,6 +88,15 @@ func main() {
 		}
 		o.p8Sizes = append(o.p8Sizes, n)
 	}
+	for _, dir := range []string{o.perf, o.trace} {
+		if dir == "" {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(2)
+		}
+	}
 	o.only = map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		o.only[strings.TrimSpace(s)] = true

@@ -126,10 +126,6 @@ func (c *child) perfRecord(dir, name string, d time.Duration) func() {
 	if dir == "" {
 		return func() {}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, "load: perf record:", err)
-		return func() {}
-	}
 	out := filepath.Join(dir, name+".perf")
 	cmd := exec.Command("perf", "record", "-F", "999", "-g", "-p", strconv.Itoa(c.Pid()), "-o", out,
 		"--", "sleep", strconv.FormatFloat(d.Seconds(), 'f', 1, 64))
