@@ -195,11 +195,22 @@ func Decode(index uint64, b []byte) (Record, error) {
 func decode(index uint64, b []byte, view bool) (Record, error) {
 	r, ok := decodeEncoded(b, view)
 	if !ok {
-		r = Record{}
-		if err := json.Unmarshal(b, &r); err != nil {
-			return r, fmt.Errorf("access record %d: %w", index, err)
+		var err error
+		if r, err = decodeJSON(index, b); err != nil {
+			return r, err
 		}
 	}
 	r.Index = index
+	return r, nil
+}
+
+// decodeJSON reads b through encoding/json. It is a function of its own so
+// that only its record, whose address Unmarshal takes, goes to the heap: in
+// decode, every record did, whichever way it was read.
+func decodeJSON(index uint64, b []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Record{}, fmt.Errorf("access record %d: %w", index, err)
+	}
 	return r, nil
 }
