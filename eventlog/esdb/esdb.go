@@ -193,8 +193,8 @@ type Log struct {
 	// starts it).
 	monitored chan struct{}
 
-	// lost is when the cluster stopped answering (Unix nanoseconds), 0 while
-	// it answers.
+	// lost is when the cluster stopped answering (monotonic, see monoTime),
+	// 0 while it answers.
 	lost atomic.Int64
 
 	// batch queues the journal appends of concurrent callers (AppendRecords).
@@ -343,7 +343,7 @@ func (l *Log) monitor() {
 // --cluster-timeout.
 func (l *Log) LostSince() time.Time {
 	if n := l.lost.Load(); n != 0 {
-		return time.Unix(0, n)
+		return monoEpoch.Add(time.Duration(n))
 	}
 	return time.Time{}
 }
@@ -358,6 +358,14 @@ func (l *Log) Health() error {
 	return nil
 }
 
+// monoEpoch is the origin of monoTime.
+var monoEpoch = time.Now()
+
+// monoTime returns t as nanoseconds since monoEpoch on the monotonic clock
+// (at least 1, so that 0 can mean "never"): a wall clock set back does not
+// make the calls that follow look older than a loss.
+func monoTime(t time.Time) int64 { return max(1, int64(t.Sub(monoEpoch))) }
+
 // observe notes the outcome of a call to the cluster that started at start
 // (for LostSince). An answer clears a loss only if its call started after the
 // loss was noted: a call still in flight when the cluster went away may end
@@ -367,7 +375,7 @@ func (l *Log) observe(start time.Time, err error) {
 	if answered(err) {
 		for {
 			since := l.lost.Load()
-			if since == 0 || start.UnixNano() <= since {
+			if since == 0 || monoTime(start) <= since {
 				return
 			}
 			if l.lost.CompareAndSwap(since, 0) {
@@ -376,7 +384,7 @@ func (l *Log) observe(start time.Time, err error) {
 			}
 		}
 	}
-	if l.lost.CompareAndSwap(0, time.Now().UnixNano()) {
+	if l.lost.CompareAndSwap(0, monoTime(time.Now())) {
 		l.log.Warn("esdb: the cluster does not answer", "err", err)
 	}
 }
