@@ -507,12 +507,25 @@ func sleep(ctx, life context.Context, d time.Duration) bool {
 
 // readStream reads the EventStoreDB stream name with opts, at most count events,
 // calling fn for each until fn returns false. A stream that does not exist reads
-// as empty. A failure before the first event is retried (retry).
+// as empty. A failure is retried (retry): a forwards read resumes after the
+// last event fn was given (a leader that fails over can drop a read between
+// two events), a backwards one only before its first event.
 func (l *Log) readStream(ctx context.Context, name string, opts esdb.ReadStreamOptions, count uint64, fn func(*esdb.RecordedEvent) (bool, error)) error {
+	resumable := opts.Direction == esdb.Forwards
+	var given, last uint64 // events given to fn, the revision of the last
 	return l.retry(ctx, "read "+name, func(ctx context.Context) (bool, error) {
-		return l.use(ctx, func(c *conn, op context.Context) (bool, error) {
+		o, n := opts, count
+		if given > 0 {
+			o.From = esdb.Revision(last + 1)
+			if count != unbounded {
+				if n = count - given; n == 0 {
+					return false, nil
+				}
+			}
+		}
+		progressed, err := l.use(ctx, func(c *conn, op context.Context) (bool, error) {
 			rs, err := call(l, c, op, func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
-				return c.ReadStream(ctx, name, opts, count)
+				return c.ReadStream(ctx, name, o, n)
 			}, (*esdb.ReadStream).Close)
 			if err != nil {
 				if isNotFound(err) {
@@ -521,8 +534,12 @@ func (l *Log) readStream(ctx context.Context, name string, opts esdb.ReadStreamO
 				return false, err
 			}
 			defer rs.Close()
-			return l.drain(op, c, rs, fn)
+			return l.drain(op, c, rs, func(ev *esdb.RecordedEvent) (bool, error) {
+				given, last = given+1, ev.EventNumber
+				return fn(ev)
+			})
 		})
+		return progressed && !resumable, err
 	})
 }
 
