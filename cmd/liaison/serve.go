@@ -609,6 +609,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
+	gcCtx, stopGC := context.WithCancel(ctx)
+	defer stopGC()
+	go gcFloor(gcCtx) // gcfloor.go
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
