@@ -28,10 +28,12 @@ const (
 )
 
 // gcPercentFor returns the GOGC that gives a heap of live bytes gcHeadroom to
-// grow into, within [100, gcMaxPercent].
+// grow into, within [100, gcMaxPercent]. Before the first collection the live
+// heap reads 0, unknown: then Go's default, 100, so that a hub rebuilding a
+// large store's projections at start does not grow its heap fivefold first.
 func gcPercentFor(live uint64) int {
 	if live == 0 {
-		return gcMaxPercent
+		return 100
 	}
 	return int(min(max(100*gcHeadroom/live, 100), gcMaxPercent))
 }

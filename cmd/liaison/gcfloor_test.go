@@ -3,13 +3,14 @@ package main
 import "testing"
 
 // TestGCPercentFor: a small live heap gets gcHeadroom to grow into, within
-// [100, gcMaxPercent]; a large one keeps Go's default.
+// [100, gcMaxPercent]; a large one, or one not yet measured, keeps Go's
+// default.
 func TestGCPercentFor(t *testing.T) {
 	for _, c := range []struct {
 		live uint64
 		want int
 	}{
-		{0, gcMaxPercent},
+		{0, 100},
 		{1 << 20, gcMaxPercent},
 		{16 << 20, 400},
 		{32 << 20, 200},
