@@ -157,7 +157,7 @@ func BenchmarkJournalAppendConcurrent64(b *testing.B) {
 }
 
 // BenchmarkJournalAppendBusy64: 64 writers appending one 460-byte record at a
-// time, each after some 40 µs of CPU of its own (SHA-256 over 16 KiB), as the
+// time, each after some 10 µs of CPU of its own (SHA-256 over 16 KiB), as the
 // hub's HTTP calls do before their access records: the writers do not come
 // back at once, and the cores are busy. Group commit's fill (commitInterval)
 // shows here as reqs/fsync and, the cores being the limit, as records/s.

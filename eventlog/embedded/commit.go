@@ -51,7 +51,7 @@ import (
 // commitInterval of added latency. Writers that do little between their
 // appends are all back well before (BenchmarkJournalAppendBusy64): the group
 // is then committed at once, as the cores would otherwise idle. A disk whose
-// fsync takes longer than commitInterval sees no wait at all.
+// fsync takes longer than commitInterval sees only the short wait.
 //
 // A failed commit stops the store (fail): s.heads may now be ahead of the disk,
 // so nothing more is served.
@@ -245,27 +245,22 @@ const (
 )
 
 // gather waits until as many new requests are queued as there were writers in
-// the group just answered: for a short while, and if they do not come back in
-// that while, until commitInterval has passed since started (when the group
-// just answered was taken).
+// the group just answered: for a short while, or until commitInterval has
+// passed since started (when the group just answered was taken), whichever
+// ends later.
 func (s *Store) gather(answered int, started time.Time, timer *time.Timer) {
 	s.mu.Lock()
 	want := len(s.queue) + answered
 	s.mu.Unlock()
-	if s.waitQueue(want, timer, min(gatherMax, time.Duration(answered)*gatherPerWriter)) {
-		return
-	}
-	if d := commitInterval - time.Since(started); d > 0 {
-		s.waitQueue(want, timer, d)
-	}
+	short := min(gatherMax, time.Duration(answered)*gatherPerWriter)
+	s.waitQueue(want, timer, max(short, commitInterval-time.Since(started)))
 }
 
 // waitQueue returns once at least n requests are queued or the store is
-// closed or failed, or, when d > 0, once d has passed; it reports whether it
-// returned before d passed. The committer parks on s.kick meanwhile: the
-// enqueue that meets the condition sends it a token (wakeLocked), so it wakes
-// once, not at every request.
-func (s *Store) waitQueue(n int, timer *time.Timer, d time.Duration) bool {
+// closed or failed, or, when d > 0, once d has passed. The committer parks on
+// s.kick meanwhile: the enqueue that meets the condition sends it a token
+// (wakeLocked), so it wakes once, not at every request.
+func (s *Store) waitQueue(n int, timer *time.Timer, d time.Duration) {
 	var deadline time.Time
 	if d > 0 {
 		deadline = time.Now().Add(d)
@@ -292,10 +287,9 @@ func (s *Store) waitQueue(n int, timer *time.Timer, d time.Duration) bool {
 		s.mu.Lock()
 		s.waitFor = 0 // a token sent meanwhile stays in s.kick: a later wait loops once more
 		if expired {
-			return false
+			return
 		}
 	}
-	return true
 }
 
 // wakeLocked reports whether the committer waits in waitQueue and its
