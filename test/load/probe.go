@@ -50,7 +50,11 @@ func fsyncProbe(ctx context.Context, dir string, interval time.Duration) <-chan 
 	return out
 }
 
-var bucketRE = regexp.MustCompile(`^liaison_http_request_duration_seconds_bucket\{action="([^"]+)",status="(\d+)",le="([^"]+)"\} (\d+)`)
+// bucketRE matches one bucket of the hub's latency histogram. Its count is a
+// float in Prometheus' text format: from a million on, the client library
+// writes it with an exponent (1.234567e+06), which a count of digits alone
+// read as 1 (after P3's runs, P4 then found no calls).
+var bucketRE = regexp.MustCompile(`^liaison_http_request_duration_seconds_bucket\{action="([^"]+)",status="(\d+)",le="([^"]+)"\} ([0-9.eE+-]+)$`)
 
 // histogram is the hub's own latency histogram of one action: cumulative
 // counts by upper bound (seconds), as /metrics shows it.
@@ -75,8 +79,8 @@ func serverHistogram(base, action string) (histogram, error) {
 		if m[3] == "+Inf" {
 			le, err = 1e9, nil
 		}
-		n, _ := strconv.ParseFloat(m[4], 64)
-		if err == nil {
+		n, nerr := strconv.ParseFloat(m[4], 64)
+		if err == nil && nerr == nil {
 			h[le] += n
 		}
 	}
