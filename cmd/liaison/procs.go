@@ -11,14 +11,16 @@ import (
 // store calls fdatasync hundreds of times a second (BENCHMARKS.md, "Fewer
 // fsyncs under load"), each taking 250–400 µs on the reference machine. A
 // goroutine in a system call keeps its processor (Go's P) until the runtime's
-// monitor takes it back, after a tick of at least 20 µs that on a virtual
-// machine's coarse timers lasts some 280 µs: most fsyncs end first. With one P
-// per core, a core's worth of Go code then waits on a disk for a quarter of
-// the time, while the reads queue. serveProcs gives the runtime one P more than
-// its default, so that the P held by the fsync leaves one per core for the
-// rest; the fsync itself takes no CPU while it waits. An operator's own
-// GOMAXPROCS (the environment variable) is left alone, and so is a hub on
-// EventStoreDB, which fsyncs in the cluster, not here.
+// monitor thread notices it at one of its ticks (20 µs at the shortest, some
+// 90 µs on that machine's timers, longer after a quiet spell) and hands the P
+// to another thread. With one P per core, a core's worth of Go code meanwhile
+// waits on the disk while the reads queue. serveProcs gives the runtime one P
+// more than its default, so that the P held by an fsync leaves one per core
+// for the rest; the fsync itself takes no CPU while it waits (BENCHMARKS.md,
+// "One processor more than the cores": 4.5–6.7% more reads a second on two
+// cores).
+// An operator's own GOMAXPROCS (the environment variable) is left alone, and
+// so is a hub on EventStoreDB, which fsyncs in the cluster, not here.
 //
 // Setting GOMAXPROCS turns off the runtime's own updates of it when the
 // container's CPU limit changes; a changed limit takes effect at the hub's
