@@ -18,9 +18,9 @@ import (
 // more than its default, so that the P held by an fsync leaves one per core
 // for the rest; the fsync itself takes no CPU while it waits (BENCHMARKS.md,
 // "One processor more than the cores": 4.5–6.7% more reads a second on two
-// cores).
-// An operator's own GOMAXPROCS (the environment variable) is left alone, and
-// so is a hub on EventStoreDB, which fsyncs in the cluster, not here.
+// cores). An operator's own GOMAXPROCS (the environment variable) is left
+// alone, and so is a hub on EventStoreDB, which fsyncs in the cluster, not
+// here.
 //
 // Setting GOMAXPROCS turns off the runtime's own updates of it when the
 // container's CPU limit changes; a changed limit takes effect at the hub's

@@ -30,15 +30,17 @@ func TestServeProcs(t *testing.T) {
 	}
 
 	runtime.GOMAXPROCS(3)
-	if restore := serveProcs(false); runtime.GOMAXPROCS(0) != 3 {
-		t.Fatalf("esdb store: GOMAXPROCS changed to %d", runtime.GOMAXPROCS(0))
-	} else {
-		restore()
+	restore = serveProcs(false)
+	got := runtime.GOMAXPROCS(0)
+	restore()
+	if got != 3 {
+		t.Fatalf("esdb store: GOMAXPROCS changed to %d", got)
 	}
 	t.Setenv("GOMAXPROCS", "3")
-	if restore := serveProcs(true); runtime.GOMAXPROCS(0) != 3 {
-		t.Fatalf("operator's GOMAXPROCS=3 changed to %d", runtime.GOMAXPROCS(0))
-	} else {
-		restore()
+	restore = serveProcs(true)
+	got = runtime.GOMAXPROCS(0)
+	restore()
+	if got != 3 {
+		t.Fatalf("operator's GOMAXPROCS=3 changed to %d", got)
 	}
 }

@@ -605,7 +605,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	cfg.setMasterFlags(mf)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	defer serveProcs(cfg.Store == "" || cfg.Store == "embedded")() // procs.go
+	defer serveProcs(storeName(cfg.Store) == "embedded")() // procs.go
 	m := &Main{Config: cfg, Logger: logger}
 	if err := m.Run(ctx); err != nil {
 		return err
