@@ -156,7 +156,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	var kv eventlog.KV
 	switch cfg.Store {
 	case "", "embedded":
-		st, err := embedded.Open(filepath.Join(cfg.DataDir, "log"), embedded.Options{Clock: m.Clock, Logger: m.Logger, DiskReserve: int64(cfg.DiskReserveMB) << 20})
+		st, err := embedded.Open(filepath.Join(cfg.DataDir, "log"), embedded.Options{
+			Clock: m.Clock, Logger: m.Logger, DiskReserve: int64(cfg.DiskReserveMB) << 20, KVSpans: transparency.TableSpan,
+		})
 		if err != nil {
 			return err
 		}
@@ -167,7 +169,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		m.esdbLog, m.Log, journal = l, l, l
-		if m.local, err = embedded.Open(filepath.Join(cfg.DataDir, "local"), embedded.Options{Clock: m.Clock, Logger: m.Logger}); err != nil {
+		if m.local, err = embedded.Open(filepath.Join(cfg.DataDir, "local"), embedded.Options{Clock: m.Clock, Logger: m.Logger, KVSpans: transparency.TableSpan}); err != nil {
 			return err
 		}
 		kv = m.local

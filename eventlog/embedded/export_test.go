@@ -57,3 +57,23 @@ func HeldRecords(s *Store) (start, end uint64) {
 
 // RecentRecords is how many records the store holds in memory.
 const RecentRecords = recentRecords
+
+// FlushedKVTables flushes the memtable and returns the first and last KV key
+// (the caller's keys) of each table of level 0 that holds KV keys only.
+func FlushedKVTables(s *Store) ([][2]string, error) {
+	if err := s.db.Flush(); err != nil {
+		return nil, err
+	}
+	levels, err := s.db.SSTables()
+	if err != nil {
+		return nil, err
+	}
+	var tables [][2]string
+	for _, t := range levels[0] {
+		first, last := t.Smallest.UserKey, t.Largest.UserKey
+		if first[0] == prefixKV && last[0] == prefixKV {
+			tables = append(tables, [2]string{string(first[1:]), string(last[1:])})
+		}
+	}
+	return tables, nil
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/liaison-hub/liaison/eventlog"
@@ -136,5 +138,46 @@ func TestCompactKeepsEverything(t *testing.T) {
 	s.Close()
 	if err := s.Compact(ctx); !errors.Is(err, eventlog.ErrClosed) {
 		t.Fatalf("Compact of a closed store: %v, want ErrClosed", err)
+	}
+}
+
+// TestKVSpansCutTables writes the keys of three KV spans in one batch: a flush
+// writes each span to tables of its own, and without KVSpans to one table.
+func TestKVSpansCutTables(t *testing.T) {
+	spans := func(key []byte) []byte {
+		switch {
+		case string(key) < "b":
+			return []byte("b")
+		case string(key) < "c":
+			return []byte("c")
+		}
+		return nil
+	}
+	ops := []eventlog.KVOp{set("a1", "1"), set("a2", "2"), set("b1", "3"), set("b2", "4"), set("c1", "5"), set("z9", "6")}
+	for _, tc := range []struct {
+		name  string
+		spans func([]byte) []byte
+		want  [][2]string
+	}{
+		{"with KVSpans", spans, [][2]string{{"a1", "a2"}, {"b1", "b2"}, {"c1", "z9"}}},
+		{"without", nil, [][2]string{{"a1", "z9"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t, t.TempDir(), func(o *embedded.Options) { o.KVSpans = tc.spans })
+			// The store's own metadata goes first, in a table of its own.
+			if _, err := embedded.FlushedKVTables(s); err != nil {
+				t.Fatal(err)
+			}
+			mustWrite(t, s, ops...)
+			got, err := embedded.FlushedKVTables(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.SortFunc(got, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("tables after a flush: %q, want %q", got, tc.want)
+			}
+			checkStrings(t, "keys", scan(t, s, "", ""), "a1=1", "a2=2", "b1=3", "b2=4", "c1=5", "z9=6")
+		})
 	}
 }

@@ -60,8 +60,8 @@ const DefaultCacheSize = 48 << 20
 // organisations, actions and reasons repeat from record to record) and the
 // query index ('K' 'A'): a 32 KiB block of records holds its repeated strings
 // once. The case events ('E') arrive encrypted (eventlog/codec) and do not
-// compress: their span uses Pebble's fastest compression (spanPolicy), which
-// gives up on them at little cost. BenchmarkBytesPerRecord
+// compress: their span uses Pebble's fastest compression (spanPolicyFunc),
+// which gives up on them at little cost. BenchmarkBytesPerRecord
 // (eventlog/accesslog): 597.6 bytes on disk per access record before, 180
 // after (BENCHMARKS.md, "Access log bytes"). Pebble records each block's
 // compression, so stores written before, uncompressed, read as they are and
@@ -87,6 +87,18 @@ type Options struct {
 	// of that many bytes, at most an eighth of the file system; the hub uses
 	// DefaultDiskReserve. 0 (tools, tests) leaves the guard off.
 	DiskReserve int64
+	// KVSpans, when set, splits the KV keyspace into spans whose keys the
+	// store keeps in sstables apart: given a KV key (the caller's key), it
+	// returns the end (exclusive) of the span that key starts, or nil for a
+	// span that runs to the end of the keyspace. Keys the caller appends in
+	// key order (a Merkle tree's levels: transparency.TableSpan) belong in
+	// spans of their own: a flush then writes each such span's new keys to a
+	// table of its own, above every key already stored, which the
+	// compactions that follow merge with the last table of the span only,
+	// instead of rewriting every key between that span's first new key and
+	// the last new key of the flush. Only where tables are cut changes:
+	// a store opened with and without it holds and reads the same keys.
+	KVSpans func(key []byte) []byte
 }
 
 // Stats counts what the store has committed since Open.
@@ -206,7 +218,7 @@ func Open(dir string, opts Options) (*Store, error) {
 			popts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.GoodCompression }
 		}
 	}
-	popts.Experimental.SpanPolicyFunc = spanPolicy
+	popts.Experimental.SpanPolicyFunc = spanPolicyFunc(opts.KVSpans)
 	popts.Experimental.ValueSeparationPolicy = separation
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
@@ -243,30 +255,41 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// spanPolicy has the case events ('E' keys, encrypted payloads) compressed
-// with Pebble's fastest algorithm, which stores their blocks as they are
-// once it finds they do not shrink; every other keyspace gets its level's
-// compression. Only the journal's records ('J') are separated into blob
-// files (separation); every other value stays in its sstable.
-func spanPolicy(start []byte) (pebble.SpanPolicy, []byte, error) {
+// spanPolicyFunc returns the store's span policy: the case events ('E'
+// keys, encrypted payloads) compressed with Pebble's fastest algorithm,
+// which stores their blocks as they are once it finds they do not shrink;
+// every other keyspace gets its level's compression. Only the journal's
+// records ('J') are separated into blob files (separation); every other
+// value stays in its sstable. Each keyspace, and each of the KV's spans
+// (Options.KVSpans), is a span of its own: Pebble ends an sstable where a
+// span ends.
+func spanPolicyFunc(kvSpans func(key []byte) []byte) pebble.SpanPolicyFunc {
 	inPlace := pebble.SpanPolicy{ValueStoragePolicy: pebble.ValueStorageLowReadLatency}
-	switch {
-	case len(start) == 0 || start[0] < prefixEvent:
-		return inPlace, []byte{prefixEvent}, nil
-	case start[0] == prefixEvent:
-		events := inPlace
-		events.PreferFastCompression = true
-		return events, []byte{prefixEvent + 1}, nil
-	case start[0] < prefixJournal:
-		return inPlace, []byte{prefixJournal}, nil
-	case start[0] == prefixJournal:
-		return pebble.SpanPolicy{}, []byte{prefixJournal + 1}, nil
+	return func(start []byte) (pebble.SpanPolicy, []byte, error) {
+		switch {
+		case len(start) == 0 || start[0] < prefixEvent:
+			return inPlace, []byte{prefixEvent}, nil
+		case start[0] == prefixEvent:
+			events := inPlace
+			events.PreferFastCompression = true
+			return events, []byte{prefixEvent + 1}, nil
+		case start[0] < prefixJournal:
+			return inPlace, []byte{prefixJournal}, nil
+		case start[0] == prefixJournal:
+			return pebble.SpanPolicy{}, []byte{prefixJournal + 1}, nil
+		case start[0] == prefixKV && kvSpans != nil:
+			// An end at or before start would cut a table after every key.
+			if end := kvSpans(start[1:]); end != nil && bytes.Compare(end, start[1:]) > 0 {
+				return inPlace, kvKey(end), nil
+			}
+			return inPlace, []byte{prefixKV + 1}, nil
+		}
+		return inPlace, nil, nil
 	}
-	return inPlace, nil, nil
 }
 
 // separation is Pebble's value separation, for the journal's records only
-// (spanPolicy): a flush writes the records to a blob file once, compressed
+// (spanPolicyFunc): a flush writes the records to a blob file once, compressed
 // (upperLevels), and the compactions that follow move the sstables' keys
 // and references, not the records again. The records' keys come in order,
 // but each flush's sstables span the journal and the KV keys after it (the

@@ -85,6 +85,41 @@ func nodeKey(tree byte, id compact.NodeID) []byte {
 	return binary.BigEndian.AppendUint64(k, id.Index)
 }
 
+// TableSpan splits the KV keyspace for the store (embedded.Options.KVSpans):
+// it returns the end (exclusive) of the span that key starts. The trees'
+// keys are appended in key order within each tree's kind and, for nodes,
+// within each level ('T' tree 'n' level); each of these is a span, so that a
+// flush writes every level's new nodes to a table of its own, which a
+// compaction merges with the level's last table alone, rather than
+// rewriting all the leaves stored below the flush's new nodes of higher
+// levels. Every key before the trees' is one span (nil: the whole KV
+// keyspace after them is another).
+//
+// In the hub, on a copy of a data directory of 350,000 access records under
+// wrk's section reads (BENCHMARKS.md, "Tables apart for the tree's levels"),
+// Pebble's compactions wrote 49 MB of tables in 15 s instead of 172 MB, and
+// one identity's reads ran 1.08 times as fast (median of 4 alternated pairs).
+func TableSpan(key []byte) []byte {
+	switch {
+	case len(key) == 0 || key[0] < 'T':
+		return []byte{'T'}
+	case key[0] > 'T':
+		return nil
+	}
+	n := min(len(key), 3) // 'T' tree kind
+	if n == 3 && key[2] == kindNode && len(key) > 3 {
+		n = 4 // and the level
+	}
+	for ; n > 0; n-- { // the first key after every key with that prefix
+		if key[n-1] != 0xff {
+			end := bytes.Clone(key[:n])
+			end[n-1]++
+			return end
+		}
+	}
+	return nil
+}
+
 func checkpointKey(tree byte, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(treeKey(tree, kindCheckpoint), seq)
 }

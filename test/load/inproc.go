@@ -52,7 +52,7 @@ func startInproc(ctx context.Context, data string) (h *inprocHub, err error) {
 			h.close()
 		}
 	}()
-	if h.store, err = embedded.Open(filepath.Join(data, "log"), embedded.Options{Logger: logger}); err != nil {
+	if h.store, err = embedded.Open(filepath.Join(data, "log"), embedded.Options{Logger: logger, KVSpans: transparency.TableSpan}); err != nil {
 		return nil, err
 	}
 	master, err := keystore.LoadMasterKey("LIAISON_MASTER_KEY", "", filepath.Join(data, "master.key"))
