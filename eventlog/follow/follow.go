@@ -47,9 +47,14 @@ const maxBatch = 1024
 // 5 ms against 1 ms took BenchmarkAppendFollowed from 31.3 to 28.1 µs of CPU
 // per record (medians of 5, side by side), and 20 ms against 5 ms, once the
 // records came from memory (embedded/recent.go), from 11.5 to 10.6 µs (3
-// runs each, alternated); a query or a proof waits that much longer at most
-// for a record just appended.
-const gather = 20 * time.Millisecond
+// runs each, alternated). 50 ms against 20 ms, in the hub under wrk's
+// many-identity section reads on a data directory of 350,000 access records
+// (BENCHMARKS.md, "Tables apart for the tree's levels"): 1.12 times the
+// reads a second (median of 4 alternated 12 s runs), as the query index gets
+// about one key per case read in a batch, not one per read. A query or a
+// proof waits that much longer at most for a record just appended, and only
+// under load: an idle follower takes a record in as soon as it is notified.
+const gather = 50 * time.Millisecond
 
 // Follower gives a journal's records, in order and in batches, to its
 // consumers and stores their KV writes together. Its state, stored under its
