@@ -12,6 +12,7 @@ import (
 
 	"github.com/liaison-hub/liaison/eventlog/accesslog"
 	"github.com/liaison-hub/liaison/eventlog/embedded"
+	"github.com/liaison-hub/liaison/eventlog/transparency"
 )
 
 var (
@@ -184,7 +185,7 @@ func BenchmarkBytesPerRecord(b *testing.B) {
 // reopenStore opens the store of the data directory dir of openHub alone.
 func reopenStore(t testing.TB, dir string) *embedded.Store {
 	t.Helper()
-	st, err := embedded.Open(dir+"/log", embedded.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	st, err := embedded.Open(dir+"/log", embedded.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), KVSpans: transparency.TableSpan})
 	if err != nil {
 		t.Fatal(err)
 	}

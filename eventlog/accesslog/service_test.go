@@ -49,7 +49,8 @@ func openHub(t testing.TB, dir string, follow bool) *hub {
 func openHubIndexed(t testing.TB, dir string, following bool, idx follow.Consumer) *hub {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := embedded.Open(dir+"/log", embedded.Options{Logger: quiet})
+	// The hub's settings (cmd/liaison, serve).
+	st, err := embedded.Open(dir+"/log", embedded.Options{Logger: quiet, KVSpans: transparency.TableSpan})
 	if err != nil {
 		t.Fatal(err)
 	}
