@@ -48,8 +48,24 @@ func ParseID(s string) ([16]byte, error) {
 }
 
 // IsID reports whether s is an id in canonical form, the only form the hub
-// hands out: any other spelling names nothing.
+// hands out: any other spelling names nothing. It reads s in place, without
+// allocating: every case read asks it of its path's id.
 func IsID(s string) bool {
-	b, err := ParseID(s)
-	return err == nil && FormatID(b) == s
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
