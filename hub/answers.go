@@ -76,18 +76,20 @@ func newAnswerCache() *answerCache {
 	return c
 }
 
-// answerKey names an answer: the case version, the policy, the reader and
-// what it asked. Every part is length-prefixed, so that no two different
-// readers or questions share a key whatever their strings hold.
-func answerKey(c *Call, v *projections.View, revision, what string) string {
-	b := make([]byte, 0, 160)
-	b = appendKey(b, what)
+// appendAnswerKey appends the name of an answer to b: what was asked (kind
+// and argument), the case version, the policy and the reader. Every part is
+// length-prefixed, so that no two different readers or questions share a key
+// whatever their strings hold. The caller builds it in a buffer of its own,
+// and a cache hit allocates nothing.
+func appendAnswerKey(b []byte, c *Call, v *projections.View, revision, kind, arg string) []byte {
+	b = appendKey(b, kind)
+	b = appendKey(b, arg)
 	b = appendKey(b, v.Case.ID)
 	b = binary.AppendUvarint(b, v.Case.Version)
 	b = appendKey(b, revision)
 	b = appendIdentity(b, c.Identity)
 	b = appendKey(b, c.Purpose)
-	return string(b)
+	return b
 }
 
 // appendKey appends s to a key, length first.
@@ -109,15 +111,15 @@ func appendIdentity(b []byte, id domain.Identity) []byte {
 	return b
 }
 
-func (c *answerCache) shard(key string) *answerShard {
-	return &c.shards[maphash.String(c.seed, key)%answerShards]
+func (c *answerCache) shard(key []byte) *answerShard {
+	return &c.shards[maphash.Bytes(c.seed, key)%answerShards]
 }
 
 // get returns the answer under key if it still holds at now.
-func (c *answerCache) get(key string, now time.Time) (*cached, bool) {
+func (c *answerCache) get(key []byte, now time.Time) (*cached, bool) {
 	sh := c.shard(key)
 	sh.mu.Lock()
-	a, ok := sh.m[key]
+	a, ok := sh.m[string(key)] // no copy: the compiler reads the map with key's bytes
 	sh.mu.Unlock()
 	if !ok || !a.until.IsZero() && !now.Before(a.until) {
 		return nil, false
@@ -125,22 +127,23 @@ func (c *answerCache) get(key string, now time.Time) (*cached, bool) {
 	return a, true
 }
 
-func (c *answerCache) put(key string, a *cached) {
+func (c *answerCache) put(key []byte, a *cached) {
 	sh := c.shard(key)
 	sh.mu.Lock()
 	if len(sh.m) >= maxPerShard {
 		sh.m = make(map[string]*cached, maxPerShard)
 	}
-	sh.m[key] = a
+	sh.m[string(key)] = a
 	sh.mu.Unlock()
 }
 
-// cachedRead serves a read of case version v from the answer cache, or
-// computes it with compute, encodes it, and keeps it. Refusals are never
+// cachedRead serves a read of case version v (kind, with its argument) from
+// the answer cache, or computes it with compute, encodes it, and keeps it. Refusals are never
 // cached (they are cheap: the decisions themselves are cached by the policy).
-func (s *Service) cachedRead(c *Call, v *projections.View, what string, compute func() (any, error)) (*Answer, error) {
+func (s *Service) cachedRead(c *Call, v *projections.View, kind, arg string, compute func() (any, error)) (*Answer, error) {
 	revision := s.cfg.Policy.Revision()
-	key := answerKey(c, v, revision, what)
+	var buf [256]byte
+	key := appendAnswerKey(buf[:0], c, v, revision, kind, arg)
 	rec := c.Record
 	if a, ok := s.answers.get(key, c.Now); ok {
 		rec.Decision, rec.Reasons, rec.Withheld = a.decision, a.reasons, a.withheld

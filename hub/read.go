@@ -119,7 +119,7 @@ func (s *Service) Section(ctx context.Context, c *Call, caseID, section string) 
 		c.Record.Decision = accesslog.Deny
 		return nil, domain.Errorf(domain.KindNotFound, "no such section")
 	}
-	return s.cachedRead(c, v, "section:"+string(sec), func() (any, error) { return s.section(ctx, c, v, sec) })
+	return s.cachedRead(c, v, "section", string(sec), func() (any, error) { return s.section(ctx, c, v, sec) })
 }
 
 func (s *Service) section(ctx context.Context, c *Call, v *projections.View, sec domain.Section) (any, error) {
@@ -175,7 +175,7 @@ func (s *Service) Events(ctx context.Context, c *Call, caseID string, after uint
 	if err != nil {
 		return nil, err
 	}
-	return s.cachedRead(c, v, "events:"+strconv.FormatUint(after, 10), func() (any, error) { return s.events(ctx, c, v, after) })
+	return s.cachedRead(c, v, "events", strconv.FormatUint(after, 10), func() (any, error) { return s.events(ctx, c, v, after) })
 }
 
 func (s *Service) events(ctx context.Context, c *Call, v *projections.View, after uint64) (any, error) {
