@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,6 +20,23 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	decisions *prometheus.CounterVec
 	appends   *prometheus.CounterVec
+	// calls holds, by callKind, the latency histogram and decision counter
+	// of that kind of call: looked up once, not by label values at every
+	// call (that lookup was 0.8% of the hub's CPU under wrk's section
+	// reads).
+	calls sync.Map
+}
+
+// callKind is the labels of one call's metrics.
+type callKind struct {
+	action, decision string
+	status           int
+}
+
+// callMetrics are the metrics of one callKind.
+type callMetrics struct {
+	latency  prometheus.Observer
+	decision prometheus.Counter
 }
 
 // NewMetrics returns the hub's metrics in a fresh registry, with the Go runtime
@@ -48,8 +66,17 @@ func (m *Metrics) observe(action string, status int, decision string, d time.Dur
 	if m == nil {
 		return
 	}
-	m.latency.WithLabelValues(action, strconv.Itoa(status)).Observe(d.Seconds())
-	m.decisions.WithLabelValues(action, decision).Inc()
+	k := callKind{action: action, decision: decision, status: status}
+	c, ok := m.calls.Load(k)
+	if !ok {
+		c, _ = m.calls.LoadOrStore(k, &callMetrics{
+			latency:  m.latency.WithLabelValues(action, strconv.Itoa(status)),
+			decision: m.decisions.WithLabelValues(action, decision),
+		})
+	}
+	cm := c.(*callMetrics)
+	cm.latency.Observe(d.Seconds())
+	cm.decision.Inc()
 }
 
 // Appended counts an event appended (hub.Config.OnAppend).
