@@ -88,6 +88,7 @@ type Server struct {
 	now     func() time.Time
 	log     *slog.Logger
 	limiter *limiter
+	calls   callContexts // the contexts of the calls but feed.read's
 	// securityHeaders are the headers every answer carries (secure). Their
 	// values are shared by every answer, which never modifies them in place:
 	// net/http copies them as it writes, and a Set replaces a value.
@@ -97,6 +98,7 @@ type Server struct {
 // New returns a server with every route registered.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
+		calls: callContexts{timeout: CallTimeout},
 		securityHeaders: http.Header{
 			"X-Content-Type-Options":  {"nosniff"},
 			"Referrer-Policy":         {"no-referrer"},
@@ -227,12 +229,15 @@ type handler func(k *call) (int, any, error)
 func (s *Server) route(action string, needPurpose bool, h handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := s.now()
-		timeout := CallTimeout
+		var ctx context.Context
 		if action == "feed.read" {
-			timeout += MaxFeedWait // a long poll waits that long first
+			// A long poll waits MaxFeedWait first.
+			fctx, cancel := context.WithTimeout(context.Background(), CallTimeout+MaxFeedWait)
+			defer cancel()
+			ctx = fctx
+		} else {
+			ctx = s.calls.get()
 		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), timeout)
-		defer cancel()
 		rec := &accesslog.Record{
 			Time: start, RequestID: requestID(c), Action: action,
 			CaseID: clip(c.Param("id")), Section: clip(c.Param("section")),
