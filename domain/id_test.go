@@ -13,6 +13,9 @@ func TestIDsRoundTripAndOnlyTheCanonicalFormNamesOne(t *testing.T) {
 	if err != nil || domain.FormatID(b) != s || !domain.IsID(s) {
 		t.Errorf("%s → %x → %s, %v", s, b, domain.FormatID(b), err)
 	}
+	if u, err := domain.ParseID(strings.ToUpper(s)); err != nil || u != b {
+		t.Errorf("upper case %s → %x, %v; want %x", strings.ToUpper(s), u, err, b)
+	}
 	if s[14] != '4' {
 		t.Errorf("%s is not a version 4 UUID", s)
 	}
