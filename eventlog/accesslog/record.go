@@ -162,22 +162,25 @@ func appendList(b []byte, name string, list []string) []byte {
 }
 
 // appendString writes s as a JSON string. Invalid UTF-8 is replaced, so that
-// whatever an unauthenticated caller sent cannot break the record.
+// whatever an unauthenticated caller sent cannot break the record. A string of
+// bytes from 0x20 to 0x7f without '"' or '\\' (nearly every string of a record) is
+// written as it is after one pass over it; any other through appendQuoted.
 func appendString(b []byte, s string) []byte {
-	if !utf8.ValidString(s) {
-		s = string([]rune(s))
-	}
-	simple := true
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			simple = false
-			break
+			return appendQuoted(b, s)
 		}
 	}
-	if simple {
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendQuoted writes s as a JSON string through encoding/json, its invalid
+// UTF-8 replaced first.
+func appendQuoted(b []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = string([]rune(s))
 	}
 	q, _ := json.Marshal(s)
 	return append(b, q...)
