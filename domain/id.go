@@ -35,39 +35,23 @@ func FormatID(b [16]byte) string {
 }
 
 // ParseID reads an id in text form (hex digits of either case). It returns an
-// error for anything else. It reads s in place: every case read asks IsID of
-// its path's id.
+// error for anything else. Its digits are gathered on the stack, not in a new
+// string: every case read asks IsID of its path's id.
 func ParseID(s string) ([16]byte, error) {
 	var b [16]byte
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return b, fmt.Errorf("not an id: %q", s)
 	}
-	j := 0
-	for _, seg := range [...][2]int{{0, 8}, {9, 13}, {14, 18}, {19, 23}, {24, 36}} {
-		for i := seg[0]; i < seg[1]; i += 2 {
-			hi, ok1 := fromHex(s[i])
-			lo, ok2 := fromHex(s[i+1])
-			if !ok1 || !ok2 {
-				return b, fmt.Errorf("not an id: %q", s)
-			}
-			b[j] = hi<<4 | lo
-			j++
-		}
+	var digits [32]byte
+	n := copy(digits[:], s[0:8])
+	n += copy(digits[n:], s[9:13])
+	n += copy(digits[n:], s[14:18])
+	n += copy(digits[n:], s[19:23])
+	copy(digits[n:], s[24:])
+	if _, err := hex.Decode(b[:], digits[:]); err != nil {
+		return b, fmt.Errorf("not an id: %q", s)
 	}
 	return b, nil
-}
-
-// fromHex returns the value of the hex digit c, of either case.
-func fromHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // IsID reports whether s is an id in canonical form, the only form the hub
@@ -77,5 +61,5 @@ func IsID(s string) bool {
 	if _, err := ParseID(s); err != nil {
 		return false
 	}
-	return strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'F' }) < 0
+	return !strings.ContainsAny(s, "ABCDEF")
 }
