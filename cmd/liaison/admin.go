@@ -111,7 +111,7 @@ func (o *adminOps) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/admin/keys/rotate-master":
 		out, err = o.m.rotateMaster(ctx, req.Retire)
 	case "/admin/keys/rotate-checkpoint":
-		out, err = o.m.rotateCheckpoint()
+		out, err = o.m.rotateCheckpoint(ctx)
 	default:
 		http.NotFound(w, r)
 		return
@@ -159,12 +159,12 @@ func (m *Main) rotateMaster(ctx context.Context, retire bool) (rotateReport, err
 }
 
 // rotateCheckpoint starts a new checkpoint signing key in the running hub.
-func (m *Main) rotateCheckpoint() (checkpointRotation, error) {
+func (m *Main) rotateCheckpoint(ctx context.Context) (checkpointRotation, error) {
 	k, err := transparency.RotateKey(m.Config.keysDir())
 	if err != nil {
 		return checkpointRotation{}, err
 	}
-	if err := m.trees.SetKey(k); err != nil {
+	if err := m.trees.SetKey(ctx, k); err != nil {
 		return checkpointRotation{}, err
 	}
 	return checkpointRotation{VerifierKey: k.VerifierKey, VerifierKeys: k.Verifiers}, nil

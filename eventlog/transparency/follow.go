@@ -236,10 +236,15 @@ func (t *Trees) VerifierKey() string { return t.key.Load().VerifierKey }
 // its keys before a rotation included, the current one last.
 func (t *Trees) VerifierKeys() []string { return slices.Clone(t.key.Load().Verifiers) }
 
-// SetKey makes k sign every checkpoint from now on (a rotation: RotateKey);
-// k's Verifiers must list the keys of the checkpoints signed so far. It
-// returns an error, and changes nothing, when they do not.
-func (t *Trees) SetKey(k *Key) error {
+// SetKey makes k sign every checkpoint from now on (a rotation: RotateKey)
+// and signs with it, at once, a checkpoint of each tree, of its size now even
+// when no record came since the latest one: the newest checkpoint a verifier
+// or a witness sees is then the new key's, whether or not the log grows
+// before the next one is due. k's Verifiers must list the keys of the
+// checkpoints signed so far; SetKey returns an error, and changes nothing,
+// when they do not. The KV's error leaves k signing, with the old key's
+// checkpoints the newest until the next.
+func (t *Trees) SetKey(ctx context.Context, k *Key) error {
 	old := t.key.Load()
 	for _, v := range old.Verifiers {
 		if !slices.Contains(k.Verifiers, v) {
@@ -248,6 +253,14 @@ func (t *Trees) SetKey(k *Key) error {
 	}
 	t.key.Store(k)
 	t.cfg.Logger.Info("checkpoint key rotated", "verifier_key", k.VerifierKey, "verifier_keys", len(k.Verifiers))
+	for _, tr := range []*Tree{t.Access, t.Cases} {
+		tr.cmu.Lock()
+		_, err := tr.checkpointLocked(ctx)
+		tr.cmu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -38,8 +38,15 @@ func TestRotatedKeyKeepsOldCheckpointsVerifying(t *testing.T) {
 	if pub, _ := transparency.ReadVerifierKeys(dir); !slices.Equal(pub, k.Verifiers) {
 		t.Errorf("checkpoint.pub lists %v", pub)
 	}
-	if err := trees.SetKey(k); err != nil {
+	if err := trees.SetKey(ctx, k); err != nil {
 		t.Fatal(err)
+	}
+	// The rotation signs at once, with the new key, a checkpoint of the
+	// size the tree had.
+	if cp, err := trees.Access.Latest(ctx); err != nil || cp.Size != 5 || cp.Seq != 2 {
+		t.Errorf("the access checkpoint after the rotation: size %d, seq %d (%v); want 5, 2", cp.Size, cp.Seq, err)
+	} else if _, by, err := transparency.OpenCheckpointAny(cp.Note, k.Verifiers); err != nil || by != k.VerifierKey {
+		t.Errorf("the rotation's checkpoint is signed by %q (%v); want the new key", by, err)
 	}
 	if trees.VerifierKey() != k.VerifierKey || len(trees.VerifierKeys()) != 2 {
 		t.Errorf("the trees sign with %s", trees.VerifierKey())
@@ -62,12 +69,12 @@ func TestRotatedKeyKeepsOldCheckpointsVerifying(t *testing.T) {
 		}
 		n++
 	}
-	if n != 2 {
-		t.Errorf("%d access checkpoints open; want 2, one per key", n)
+	if n != 3 {
+		t.Errorf("%d access checkpoints open; want 3: the old key's, the rotation's and the new records'", n)
 	}
 
 	src := transparency.Sources{Journal: st, Events: st, KV: st}
-	if rep, err := transparency.Verify(ctx, src, k.Verifiers...); err != nil || rep.Access.Checkpoints != 2 {
+	if rep, err := transparency.Verify(ctx, src, k.Verifiers...); err != nil || rep.Access.Checkpoints != 3 {
 		t.Errorf("verify with both keys: %+v, %v", rep, err)
 	}
 	var tamper *transparency.TamperError
@@ -83,7 +90,7 @@ func TestRotatedKeyKeepsOldCheckpointsVerifying(t *testing.T) {
 	// The trees refuse a key whose list forgets a key that signed.
 	other := t.TempDir()
 	stranger, _ := transparency.LoadOrCreateKey(other)
-	if err := trees.SetKey(stranger); err == nil {
+	if err := trees.SetKey(ctx, stranger); err == nil {
 		t.Error("a key that does not list the old verifiers was taken")
 	}
 }
