@@ -12,26 +12,43 @@ import (
 	"github.com/liaison-hub/liaison/projections"
 )
 
-// Answer is a read's result: its value and the value's JSON, encoded once.
-// Answers of case reads are cached and served again to the same reader (see
-// answerCache), so the bytes are made once per case version and reader.
+// Answer is a read's result, encoded once: the JSON of a CaseSummary, a
+// SectionView or an EventsView. Answers of case reads are cached and served
+// again to the same reader (see answerCache), so the bytes are made once per
+// case version and reader.
+//
+// An answer keeps its bytes only, not the value they encode, nor the spare
+// capacity of the buffer that encoded them: the answer cache holds thousands,
+// and the value would take about twice the bytes' room again (a heap profile
+// of P8's load, BENCHMARKS.md).
 type Answer struct {
-	// Value is the answer (a CaseSummary, a SectionView, an EventsView).
-	Value any
-	// JSON is Value's encoding, ending with a newline.
+	// JSON is the answer's encoding, ending with a newline.
 	JSON []byte
 }
 
 // newAnswer encodes v.
 func newAnswer(v any) (*Answer, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := encodeBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			encodeBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return nil, domain.Internal(err)
 	}
-	return &Answer{Value: v, JSON: buf.Bytes()}, nil
+	return &Answer{JSON: bytes.Clone(buf.Bytes())}, nil
 }
+
+// encodeBuffers are newAnswer's buffers, reused: each answer takes an exact
+// copy of what one encoded. A buffer grown beyond maxPooledBuffer (the events
+// of a long case) is left to the collector rather than kept.
+var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 64 << 10
 
 // answerCache keeps the answers of case reads, rendered for one reader: the
 // same reader asking the same thing of the same case version, under the same
