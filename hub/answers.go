@@ -19,8 +19,8 @@ import (
 //
 // An answer keeps its bytes only, not the value they encode, nor the spare
 // capacity of the buffer that encoded them: the answer cache holds thousands,
-// and the value would take about twice the bytes' room again (a heap profile
-// of P8's load, BENCHMARKS.md).
+// and the values took more room than their bytes (a heap profile of P8's
+// load, BENCHMARKS.md, "P8's peak, analysed").
 type Answer struct {
 	// JSON is the answer's encoding, ending with a newline.
 	JSON []byte
