@@ -254,10 +254,7 @@ func (t *Trees) SetKey(ctx context.Context, k *Key) error {
 	t.key.Store(k)
 	t.cfg.Logger.Info("checkpoint key rotated", "verifier_key", k.VerifierKey, "verifier_keys", len(k.Verifiers))
 	for _, tr := range []*Tree{t.Access, t.Cases} {
-		tr.cmu.Lock()
-		_, err := tr.checkpointLocked(ctx)
-		tr.cmu.Unlock()
-		if err != nil {
+		if err := tr.sign(ctx); err != nil {
 			return err
 		}
 	}

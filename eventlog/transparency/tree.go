@@ -492,8 +492,8 @@ func (t *Tree) Checkpoints(ctx context.Context) iter.Seq2[Checkpoint, error] {
 }
 
 // checkpoint signs and stores, durably, a checkpoint of the current tree if it
-// differs in size from the latest one, or when force is set, and if at least
-// every leaves or the interval have passed since the latest (unless force).
+// differs in size from the latest one (or there is none yet), and if at least
+// every leaves or the interval have passed since the latest, or force is set.
 func (t *Tree) checkpoint(ctx context.Context, every uint64, interval time.Duration, force bool) error {
 	t.cmu.Lock()
 	defer t.cmu.Unlock()
@@ -505,6 +505,16 @@ func (t *Tree) checkpoint(ctx context.Context, every uint64, interval time.Durat
 	if !force && !grown && t.clock().Sub(t.lastAt) < interval {
 		return nil
 	}
+	_, err := t.checkpointLocked(ctx)
+	return err
+}
+
+// sign signs and stores, durably, a checkpoint of the current tree, even of
+// the latest one's size: after a key rotation (Trees.SetKey), the newest
+// checkpoint must be the new key's whether or not the tree grew.
+func (t *Tree) sign(ctx context.Context) error {
+	t.cmu.Lock()
+	defer t.cmu.Unlock()
 	_, err := t.checkpointLocked(ctx)
 	return err
 }
